@@ -1,0 +1,85 @@
+/**
+ * The one storage port. The broker owns transactions and talks to storage only through this
+ * interface; the PostgreSQL adapter in store/ implements it (ARCHITECTURE.md).
+ */
+import type { StoredEntity } from './entity-model.js';
+import type { GeoQuery } from './geo/geo-query.js';
+import type { QExpr } from './query/q-parser.js';
+import type { ScopeExpr } from './query/scope-query.js';
+import type { TypeExpr } from './query/type-expr.js';
+
+/** An entity query with every term already expanded to IRIs, except inside `q`. */
+export interface EntityQuery {
+  ids?: string[];
+  idPattern?: string;
+  /** Type expression over expanded IRIs. */
+  type?: TypeExpr;
+  /** Entities that have at least one of these attributes (expanded IRIs). */
+  withAnyAttr?: string[];
+  q?: { expr: QExpr; expandAttr: (term: string) => string; expandValue: (term: string) => string };
+  scopeQ?: ScopeExpr;
+  geo?: { query: GeoQuery; geoPropertyIri: string };
+  limit: number;
+  offset: number;
+  count: boolean;
+}
+
+export interface QueryResult {
+  entities: StoredEntity[];
+  /** Total number of matches, when asked for. */
+  count?: number;
+}
+
+export interface TypeSummary {
+  type: string;
+  attributes: { name: string; kinds: string[] }[];
+  entityCount: number;
+}
+
+export interface AttributeSummary {
+  name: string;
+  kinds: string[];
+  types: string[];
+  entityCount: number;
+}
+
+export interface ContextRecord {
+  url: string;
+  document: unknown;
+  origin: 'cached' | 'preloaded' | 'hosted';
+  createdAt: string;
+  lastUsedAt: string | null;
+  useCount: number;
+}
+
+/** Operations inside one transaction. */
+export interface StoreTx {
+  ensureTenant(tenant: string): Promise<void>;
+  getEntity(tenant: string, id: string, opts?: { forUpdate?: boolean }): Promise<StoredEntity | undefined>;
+  getEntities(tenant: string, ids: string[], opts?: { forUpdate?: boolean }): Promise<Map<string, StoredEntity>>;
+  /** Inserts; throws HubError AlreadyExists if the id is taken. */
+  insertEntity(tenant: string, e: StoredEntity): Promise<void>;
+  /** Replaces the stored row of an existing entity. */
+  updateEntity(tenant: string, e: StoredEntity): Promise<void>;
+  deleteEntity(tenant: string, id: string): Promise<boolean>;
+  /** Deletes all matches of a query; returns the ids deleted. */
+  deleteMatching(tenant: string, query: EntityQuery): Promise<string[]>;
+  queryEntities(tenant: string, query: EntityQuery): Promise<QueryResult>;
+}
+
+export interface Store extends StoreTx {
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  tenantExists(tenant: string): Promise<boolean>;
+  listTenants(): Promise<string[]>;
+  listTypes(tenant: string): Promise<TypeSummary[]>;
+  listAttributes(tenant: string): Promise<AttributeSummary[]>;
+  contexts: {
+    get(url: string): Promise<ContextRecord | undefined>;
+    put(url: string, document: unknown, origin: ContextRecord['origin']): Promise<void>;
+    list(): Promise<ContextRecord[]>;
+    delete(url: string): Promise<boolean>;
+    touch(url: string): Promise<void>;
+  };
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,30 @@
+/**
+ * Small validators shared by the entity model and the API (NGSI-LD §4.6.2 identifiers,
+ * §4.6.3 attribute names, §4.6.4 DateTime).
+ */
+
+const URI_RE = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>"{}|\\^`]+$/;
+
+/** NGSI-LD §4.6.2: entity ids, datasetIds and relationship targets are URIs. */
+export function isUri(s: unknown): s is string {
+  return typeof s === 'string' && s.length <= 2048 && URI_RE.test(s);
+}
+
+// Characters that the query language or the URL syntax give a meaning to (NGSI-LD §4.6.3 and §4.9).
+const FORBIDDEN_NAME_CHARS = /[\s<>"'=;()[\]{}|\\^`&?#%]/;
+
+/** NGSI-LD §4.6.3: a term (attribute name or entity type) or an IRI, without query-language characters. */
+export function isValidName(s: unknown): s is string {
+  return typeof s === 'string' && s.length > 0 && s.length <= 512 && !FORBIDDEN_NAME_CHARS.test(s);
+}
+
+const DATETIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/** An ISO 8601 date-time with a zone, as NGSI-LD §4.6.4 requires for observedAt and friends. */
+export function isDateTime(s: unknown): s is string {
+  return typeof s === 'string' && DATETIME_RE.test(s) && !Number.isNaN(Date.parse(s));
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,395 @@
+/**
+ * The PostgreSQL adapter of the Store port: entities as rows with their attributes in jsonb
+ * (GIN-indexed), types in a GIN-indexed array, geometry bounding boxes in a GiST-indexed side table.
+ * Database errors are translated to hub error codes here.
+ */
+import pg from 'pg';
+import type { PoolClient, QueryResultRow } from 'pg';
+import type { StoredEntity } from '../core/entity-model.js';
+import { HubError } from '../core/errors.js';
+import { boundingBox, matchesGeoQuery } from '../core/geo/geometry.js';
+import type { GeoJsonGeometry } from '../core/geo/geometry.js';
+import type {
+  AttributeSummary,
+  ContextRecord,
+  EntityQuery,
+  QueryResult,
+  Store,
+  StoreTx,
+  TypeSummary,
+} from '../core/store.js';
+import { migrate } from './migrations.js';
+import { buildEntityFilter } from './entity-filter.js';
+
+// timestamptz → ISO string with the database's full precision kept as text.
+pg.types.setTypeParser(1184, (v: string) => v);
+
+type Queryable = Pick<PoolClient, 'query'>;
+
+interface EntityRow extends QueryResultRow {
+  id: string;
+  types: string[];
+  scopes: string[] | null;
+  created_at: string;
+  modified_at: string;
+  attrs: StoredEntity['attrs'];
+}
+
+const ENTITY_COLUMNS = 'e.id, e.types, e.scopes, e.created_at, e.modified_at, e.attrs';
+const GEO_SCAN_PAGE = 1000;
+
+export interface PostgresStoreOptions {
+  url: string;
+  /** Pool size; default 10. */
+  max?: number;
+}
+
+/** Opens a pool, applies migrations, and returns the store. */
+export async function createPostgresStore(opts: PostgresStoreOptions): Promise<Store> {
+  const pool = new pg.Pool({ connectionString: opts.url, max: opts.max ?? 10 });
+  pool.on('error', () => undefined); // idle client errors surface on the next query
+  await migrate(pool);
+  const base = txOps(pool);
+  return {
+    ...base,
+    async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(txOps(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw translate(err);
+      } finally {
+        client.release();
+      }
+    },
+    async tenantExists(tenant) {
+      const r = await pool.query('SELECT 1 FROM tenants WHERE name = $1', [tenant]);
+      return (r.rowCount ?? 0) > 0;
+    },
+    async listTenants() {
+      const r = await pool.query<{ name: string }>('SELECT name FROM tenants ORDER BY name');
+      return r.rows.map((x) => x.name);
+    },
+    listTypes: (tenant) => listTypes(pool, tenant),
+    listAttributes: (tenant) => listAttributes(pool, tenant),
+    contexts: contextOps(pool),
+    async ping() {
+      await pool.query('SELECT 1');
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+function txOps(db: Queryable): StoreTx {
+  const run = async <R extends QueryResultRow>(sql: string, params: unknown[] = []) => {
+    try {
+      return await db.query<R>(sql, params);
+    } catch (err) {
+      throw translate(err);
+    }
+  };
+  return {
+    async ensureTenant(tenant) {
+      await run('INSERT INTO tenants (name) VALUES ($1) ON CONFLICT DO NOTHING', [tenant]);
+    },
+    async getEntity(tenant, id, opts) {
+      const r = await run<EntityRow>(
+        `SELECT ${ENTITY_COLUMNS} FROM entities e WHERE e.tenant = $1 AND e.id = $2${opts?.forUpdate ? ' FOR UPDATE' : ''}`,
+        [tenant, id],
+      );
+      const row = r.rows[0];
+      return row ? toEntity(row) : undefined;
+    },
+    async getEntities(tenant, ids, opts) {
+      const r = await run<EntityRow>(
+        `SELECT ${ENTITY_COLUMNS} FROM entities e WHERE e.tenant = $1 AND e.id = ANY($2::text[]) ORDER BY e.id${opts?.forUpdate ? ' FOR UPDATE' : ''}`,
+        [tenant, ids],
+      );
+      return new Map(r.rows.map((row) => [row.id, toEntity(row)]));
+    },
+    async insertEntity(tenant, e) {
+      await run(
+        `INSERT INTO entities (tenant, id, types, scopes, created_at, modified_at, attrs) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [tenant, e.id, e.types, e.scopes ?? null, e.createdAt, e.modifiedAt, JSON.stringify(e.attrs)],
+      );
+      await writeSideTables(run, tenant, e, false);
+    },
+    async updateEntity(tenant, e) {
+      const r = await run(
+        `UPDATE entities SET types = $3, scopes = $4, modified_at = $5, attrs = $6 WHERE tenant = $1 AND id = $2`,
+        [tenant, e.id, e.types, e.scopes ?? null, e.modifiedAt, JSON.stringify(e.attrs)],
+      );
+      if (r.rowCount === 0) throw new HubError('ResourceNotFound', `Entity ${e.id} does not exist`);
+      await writeSideTables(run, tenant, e, true);
+    },
+    async deleteEntity(tenant, id) {
+      const r = await run('DELETE FROM entities WHERE tenant = $1 AND id = $2', [tenant, id]);
+      return (r.rowCount ?? 0) > 0;
+    },
+    async deleteMatching(tenant, query) {
+      const ids: string[] = [];
+      // Page through the matches so that the exact geometry test (in code) applies too.
+      for (;;) {
+        const page = await queryEntities(run, tenant, { ...query, limit: 1000, offset: 0, count: false });
+        if (page.entities.length === 0) break;
+        const batch = page.entities.map((e) => e.id);
+        await run('DELETE FROM entities WHERE tenant = $1 AND id = ANY($2::text[])', [tenant, batch]);
+        ids.push(...batch);
+        if (page.entities.length < 1000) break;
+      }
+      return ids;
+    },
+    queryEntities: (tenant, query) => queryEntities(run, tenant, query),
+  };
+}
+
+type Run = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Promise<pg.QueryResult<R>>;
+
+async function writeSideTables(run: Run, tenant: string, e: StoredEntity, replace: boolean): Promise<void> {
+  if (replace) await run('DELETE FROM entity_geo WHERE tenant = $1 AND entity_id = $2', [tenant, e.id]);
+  const geoAttrs: string[] = [];
+  const boxes: number[][] = [];
+  for (const [iri, instances] of Object.entries(e.attrs)) {
+    let box: number[] | undefined;
+    for (const inst of instances) {
+      if (inst.type !== 'GeoProperty' || inst.value === undefined) continue;
+      const b = boundingBox(inst.value as GeoJsonGeometry);
+      box = box ? [Math.min(box[0]!, b[0]), Math.min(box[1]!, b[1]), Math.max(box[2]!, b[2]), Math.max(box[3]!, b[3])] : [...b];
+    }
+    if (box) {
+      geoAttrs.push(iri);
+      boxes.push(box);
+    }
+  }
+  if (geoAttrs.length > 0) {
+    await run(
+      `INSERT INTO entity_geo (tenant, entity_id, attr, bbox)
+       SELECT $1, $2, a, box(point(x1, y1), point(x2, y2))
+       FROM unnest($3::text[], $4::float8[], $5::float8[], $6::float8[], $7::float8[]) AS t(a, x1, y1, x2, y2)`,
+      [tenant, e.id, geoAttrs, boxes.map((b) => b[0]), boxes.map((b) => b[1]), boxes.map((b) => b[2]), boxes.map((b) => b[3])],
+    );
+  }
+  const pairs = e.types.flatMap((t) => Object.keys(e.attrs).map((a) => [t, a] as const));
+  if (pairs.length > 0) {
+    await run(
+      `INSERT INTO type_attributes (tenant, type, attr)
+       SELECT $1, t, a FROM unnest($2::text[], $3::text[]) AS x(t, a) ON CONFLICT DO NOTHING`,
+      [tenant, pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+    );
+  } else {
+    await run(
+      `INSERT INTO type_attributes (tenant, type, attr) SELECT $1, t, '' FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING`,
+      [tenant, e.types],
+    );
+  }
+}
+
+async function queryEntities(run: Run, tenant: string, query: EntityQuery): Promise<QueryResult> {
+  const params: unknown[] = [tenant];
+  const { from, where } = buildEntityFilter(query, params);
+  if (!query.geo) {
+    const limitAt = params.push(query.limit);
+    const offsetAt = params.push(query.offset);
+    const rows =
+      query.limit > 0
+        ? (await run<EntityRow>(
+            `SELECT ${ENTITY_COLUMNS} FROM ${from} WHERE ${where} ORDER BY e.id LIMIT $${limitAt} OFFSET $${offsetAt}`,
+            params,
+          )).rows
+        : [];
+    const result: QueryResult = { entities: rows.map(toEntity) };
+    if (query.count) {
+      const c = await run<{ n: string }>(`SELECT count(*) AS n FROM ${from} WHERE ${where}`, params.slice(0, -2));
+      result.count = Number(c.rows[0]?.n ?? 0);
+    }
+    return result;
+  }
+  // Geometry: the GiST box filter in SQL, the exact test here, pages by id (keyset).
+  const geo = query.geo;
+  const matches: StoredEntity[] = [];
+  let total = 0;
+  let after = '';
+  const want = query.offset + query.limit;
+  for (;;) {
+    const p = [...params];
+    const afterAt = p.push(after);
+    const pageAt = p.push(GEO_SCAN_PAGE);
+    const rows = (
+      await run<EntityRow>(
+        `SELECT ${ENTITY_COLUMNS} FROM ${from} WHERE ${where} AND e.id > $${afterAt} ORDER BY e.id LIMIT $${pageAt}`,
+        p,
+      )
+    ).rows;
+    for (const row of rows) {
+      const e = toEntity(row);
+      const hit = (e.attrs[geo.geoPropertyIri] ?? []).some(
+        (i) => i.type === 'GeoProperty' && matchesGeoQuery(geo.query, i.value as GeoJsonGeometry),
+      );
+      if (!hit) continue;
+      if (total >= query.offset && total < want) matches.push(e);
+      total++;
+    }
+    if (rows.length < GEO_SCAN_PAGE) break;
+    if (!query.count && total >= want) break;
+    after = rows[rows.length - 1]!.id;
+  }
+  const result: QueryResult = { entities: matches };
+  if (query.count) result.count = total;
+  return result;
+}
+
+function toEntity(row: EntityRow): StoredEntity {
+  const e: StoredEntity = {
+    id: row.id,
+    types: row.types,
+    createdAt: isoOf(row.created_at),
+    modifiedAt: isoOf(row.modified_at),
+    attrs: row.attrs,
+  };
+  if (row.scopes && row.scopes.length > 0) e.scopes = row.scopes;
+  return e;
+}
+
+function isoOf(pgTimestamp: string): string {
+  return new Date(pgTimestamp).toISOString();
+}
+
+async function listTypes(pool: pg.Pool, tenant: string): Promise<TypeSummary[]> {
+  // Candidates from the summary table, each verified against the entities through the indexes.
+  const r = await pool.query<{ type: string; attr: string; kinds: string[] | null; n: string }>(
+    `SELECT ta.type, ta.attr,
+        (SELECT array_agg(DISTINCT k) FROM (
+           SELECT jsonb_array_elements(e.attrs -> ta.attr) ->> 'type' AS k
+           FROM entities e WHERE e.tenant = ta.tenant AND e.types @> ARRAY[ta.type] AND e.attrs ? ta.attr LIMIT 1000) s) AS kinds,
+        (SELECT count(*) FROM entities e WHERE e.tenant = ta.tenant AND e.types @> ARRAY[ta.type]) AS n
+     FROM type_attributes ta WHERE ta.tenant = $1 ORDER BY ta.type, ta.attr`,
+    [tenant],
+  );
+  const byType = new Map<string, TypeSummary>();
+  for (const row of r.rows) {
+    const n = Number(row.n);
+    if (n === 0) continue;
+    let t = byType.get(row.type);
+    if (!t) {
+      t = { type: row.type, attributes: [], entityCount: n };
+      byType.set(row.type, t);
+    }
+    if (row.attr !== '' && row.kinds && row.kinds.length > 0) t.attributes.push({ name: row.attr, kinds: row.kinds.sort() });
+  }
+  return [...byType.values()];
+}
+
+async function listAttributes(pool: pg.Pool, tenant: string): Promise<AttributeSummary[]> {
+  const types = await listTypes(pool, tenant);
+  const byAttr = new Map<string, AttributeSummary>();
+  for (const t of types) {
+    for (const a of t.attributes) {
+      let s = byAttr.get(a.name);
+      if (!s) {
+        s = { name: a.name, kinds: [], types: [], entityCount: 0 };
+        byAttr.set(a.name, s);
+      }
+      s.types.push(t.type);
+      for (const k of a.kinds) if (!s.kinds.includes(k)) s.kinds.push(k);
+    }
+  }
+  for (const s of byAttr.values()) {
+    const c = await pool.query<{ n: string }>('SELECT count(*) AS n FROM entities WHERE tenant = $1 AND attrs ? $2', [tenant, s.name]);
+    s.entityCount = Number(c.rows[0]?.n ?? 0);
+    s.kinds.sort();
+  }
+  return [...byAttr.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function contextOps(pool: pg.Pool): Store['contexts'] {
+  interface Row extends QueryResultRow {
+    url: string;
+    document: unknown;
+    origin: ContextRecord['origin'];
+    created_at: string;
+    last_used_at: string | null;
+    use_count: string;
+  }
+  const toRecord = (r: Row): ContextRecord => ({
+    url: r.url,
+    document: r.document,
+    origin: r.origin,
+    createdAt: isoOf(r.created_at),
+    lastUsedAt: r.last_used_at === null ? null : isoOf(r.last_used_at),
+    useCount: Number(r.use_count),
+  });
+  return {
+    async get(url) {
+      const r = await pool.query<Row>('SELECT * FROM jsonld_contexts WHERE url = $1', [url]);
+      return r.rows[0] ? toRecord(r.rows[0]) : undefined;
+    },
+    async put(url, document, origin) {
+      await pool.query(
+        `INSERT INTO jsonld_contexts (url, document, origin) VALUES ($1, $2, $3)
+         ON CONFLICT (url) DO UPDATE SET document = EXCLUDED.document, origin = EXCLUDED.origin`,
+        [url, JSON.stringify(document), origin],
+      );
+    },
+    async list() {
+      const r = await pool.query<Row>('SELECT * FROM jsonld_contexts ORDER BY url');
+      return r.rows.map(toRecord);
+    },
+    async delete(url) {
+      const r = await pool.query('DELETE FROM jsonld_contexts WHERE url = $1', [url]);
+      return (r.rowCount ?? 0) > 0;
+    },
+    async touch(url) {
+      await pool.query('UPDATE jsonld_contexts SET last_used_at = now(), use_count = use_count + 1 WHERE url = $1', [url]);
+    },
+  };
+}
+
+/** SQLSTATE → hub error (STYLE.md 6); the database error stays as `cause`. */
+export function translate(err: unknown): unknown {
+  if (err instanceof HubError) return err;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return err;
+  const msg = (err as Error).message;
+  switch (code) {
+    case '23505':
+      return new HubError('AlreadyExists', 'An entity with this id already exists', { cause: err });
+    case '2201B':
+      return new HubError('InvalidRequest', `Invalid regular expression: ${msg}`, { cause: err });
+    case '22P02':
+    case '22023':
+    case '2203A':
+    case '2203B':
+    case '2203C':
+    case '2203D':
+    case '2203E':
+    case '2203F':
+    case '22030':
+    case '22031':
+    case '22032':
+    case '22033':
+    case '22034':
+    case '22035':
+    case '22036':
+    case '22037':
+    case '22038':
+    case '22039':
+    case '42601':
+      return new HubError('InvalidRequest', `Invalid query: ${msg}`, { cause: err });
+    case '57014':
+      return new HubError('TooComplexQuery', 'The query took too long', { cause: err });
+    case '53300':
+    case '57P01':
+    case '57P03':
+    case '08006':
+    case '08001':
+      return new HubError('ServiceUnavailable', 'The database is not available', { cause: err });
+    default:
+      return err;
+  }
+}
