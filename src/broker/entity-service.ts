@@ -1,0 +1,306 @@
+/**
+ * Entity application service: every NGSI-LD entity and attribute operation (NGSI-LD §5.6), one
+ * transaction each, read-modify-write under a row lock. API, IoT ingestion and later rules all
+ * write through here, so that history and notifications follow every change.
+ */
+import type { ActiveContext } from '../core/context/active-context.js';
+import type { StoredAttribute, StoredEntity } from '../core/entity-model.js';
+import { parseAttributeInstances, parseEntity, parseFragment } from '../core/entity-input.js';
+import { HubError, badRequest, notFound } from '../core/errors.js';
+import type { EntityQuery, QueryResult, Store, StoreTx } from '../core/store.js';
+import { findInstance, isNullMarker, mergeInstance, putInstance } from './entity-merge.js';
+
+export type ChangeKind = 'created' | 'updated' | 'deleted';
+
+/** One committed change; `before`/`after` are the whole entity. */
+export interface EntityChange {
+  tenant: string;
+  id: string;
+  kind: ChangeKind;
+  before?: StoredEntity;
+  after?: StoredEntity;
+}
+
+export interface AttributeOutcome {
+  updated: string[];
+  notUpdated: { attributeName: string; reason: string }[];
+}
+
+export interface EntityServiceOptions {
+  store: Store;
+  clock?: () => Date;
+}
+
+export type EntityService = ReturnType<typeof createEntityService>;
+
+export function createEntityService(opts: EntityServiceOptions) {
+  const { store } = opts;
+  const clock = opts.clock ?? (() => new Date());
+  const listeners: ((changes: EntityChange[]) => void)[] = [];
+  const now = () => clock().toISOString();
+
+  async function write<T>(fn: (tx: StoreTx, changes: EntityChange[]) => Promise<T>): Promise<T> {
+    const changes: EntityChange[] = [];
+    const result = await store.transaction((tx) => fn(tx, changes));
+    if (changes.length > 0) for (const l of listeners) l(changes);
+    return result;
+  }
+
+  async function mustGet(tx: StoreTx, tenant: string, id: string): Promise<StoredEntity> {
+    const e = await tx.getEntity(tenant, id, { forUpdate: true });
+    if (!e) throw notFound(`Entity ${id} does not exist`, id);
+    return e;
+  }
+
+  async function save(tx: StoreTx, tenant: string, before: StoredEntity, after: StoredEntity, changes: EntityChange[]) {
+    after.modifiedAt = now();
+    await tx.updateEntity(tenant, after);
+    changes.push({ tenant, id: after.id, kind: 'updated', before, after });
+  }
+
+  return {
+    /** Registers a listener called after each committed write with its changes. */
+    onChange(listener: (changes: EntityChange[]) => void): void {
+      listeners.push(listener);
+    },
+
+    /** NGSI-LD §5.6.1 Create Entity. */
+    async create(tenant: string, body: unknown, ctx: ActiveContext): Promise<StoredEntity> {
+      const t = now();
+      const entity = parseEntity(body, ctx, { now: t });
+      entity.createdAt = t;
+      entity.modifiedAt = t;
+      return write(async (tx, changes) => {
+        await tx.ensureTenant(tenant);
+        await tx.insertEntity(tenant, entity);
+        changes.push({ tenant, id: entity.id, kind: 'created', after: entity });
+        return entity;
+      });
+    },
+
+    async retrieve(tenant: string, id: string): Promise<StoredEntity> {
+      const e = await store.getEntity(tenant, id);
+      if (!e) throw notFound(`Entity ${id} does not exist`, id);
+      return e;
+    },
+
+    query(tenant: string, query: EntityQuery): Promise<QueryResult> {
+      return store.queryEntities(tenant, query);
+    },
+
+    /** NGSI-LD §5.6.6 Delete Entity. */
+    async delete(tenant: string, id: string): Promise<void> {
+      await write(async (tx, changes) => {
+        const before = await mustGet(tx, tenant, id);
+        await tx.deleteEntity(tenant, id);
+        changes.push({ tenant, id, kind: 'deleted', before });
+      });
+    },
+
+    /** NGSI-LD §5.6.18 Replace Entity (PUT): all attributes replaced, createdAt kept. */
+    async replace(tenant: string, id: string, body: unknown, ctx: ActiveContext): Promise<void> {
+      const t = now();
+      const withId = { ...(body as object), id: (body as { id?: unknown })?.id ?? id };
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The request body must be a JSON object');
+      const next = parseEntity(withId, ctx, { now: t });
+      if (next.id !== id) throw badRequest(`The id in the body (${next.id}) is not the id in the path (${id})`);
+      await write(async (tx, changes) => {
+        const before = await mustGet(tx, tenant, id);
+        next.createdAt = before.createdAt ?? t;
+        await save(tx, tenant, before, next, changes);
+      });
+    },
+
+    /** NGSI-LD §5.6.17 Merge Entity (PATCH /entities/{id}). */
+    async merge(tenant: string, id: string, body: unknown, ctx: ActiveContext, opts: { observedAt?: string } = {}): Promise<void> {
+      const t = now();
+      const frag = parseFragment(body, ctx, { now: t, allowNull: true });
+      if (frag.id !== undefined && frag.id !== id) throw badRequest(`The id in the body (${frag.id}) is not the id in the path (${id})`);
+      await write(async (tx, changes) => {
+        const before = await mustGet(tx, tenant, id);
+        const after = mergeInto(before, frag, t, opts.observedAt);
+        await save(tx, tenant, before, after, changes);
+      });
+    },
+
+    /** NGSI-LD §5.6.3 Append Entity Attributes, with noOverwrite. */
+    async appendAttributes(tenant: string, id: string, body: unknown, ctx: ActiveContext, noOverwrite: boolean): Promise<AttributeOutcome> {
+      const t = now();
+      const frag = parseFragment(body, ctx, { now: t });
+      if (frag.id !== undefined && frag.id !== id) throw badRequest(`The id in the body (${frag.id}) is not the id in the path (${id})`);
+      return write(async (tx, changes) => {
+        const before = await mustGet(tx, tenant, id);
+        const after = clone(before);
+        const outcome: AttributeOutcome = { updated: [], notUpdated: [] };
+        if (frag.types) for (const ty of frag.types) if (!after.types.includes(ty)) after.types.push(ty);
+        if (frag.scopes) after.scopes = frag.scopes;
+        for (const [iri, instances] of Object.entries(frag.attrs)) {
+          let list = after.attrs[iri] ?? [];
+          for (const inst of instances ?? []) {
+            if (noOverwrite && findInstance(list, inst.datasetId)) {
+              outcome.notUpdated.push({ attributeName: ctx.compact(iri), reason: 'The attribute exists and noOverwrite was asked' });
+              continue;
+            }
+            list = putInstance(list, inst);
+            if (!outcome.updated.includes(ctx.compact(iri))) outcome.updated.push(ctx.compact(iri));
+          }
+          after.attrs[iri] = list;
+        }
+        if (outcome.updated.length > 0 || frag.types || frag.scopes) await save(tx, tenant, before, after, changes);
+        return outcome;
+      });
+    },
+
+    /** NGSI-LD §5.6.2 Update Entity Attributes: only attributes (and datasetIds) that exist. */
+    async updateAttributes(tenant: string, id: string, body: unknown, ctx: ActiveContext): Promise<AttributeOutcome> {
+      const t = now();
+      const frag = parseFragment(body, ctx, { now: t });
+      return write(async (tx, changes) => {
+        const before = await mustGet(tx, tenant, id);
+        const after = clone(before);
+        const outcome: AttributeOutcome = { updated: [], notUpdated: [] };
+        for (const [iri, instances] of Object.entries(frag.attrs)) {
+          const name = ctx.compact(iri);
+          for (const inst of instances ?? []) {
+            if (!findInstance(after.attrs[iri], inst.datasetId)) {
+              outcome.notUpdated.push({
+                attributeName: name,
+                reason: inst.datasetId ? `The attribute has no instance with datasetId ${inst.datasetId}` : 'The attribute does not exist',
+              });
+              continue;
+            }
+            after.attrs[iri] = putInstance(after.attrs[iri] ?? [], inst);
+            if (!outcome.updated.includes(name)) outcome.updated.push(name);
+          }
+        }
+        if (outcome.updated.length > 0) await save(tx, tenant, before, after, changes);
+        return outcome;
+      });
+    },
+
+    /** NGSI-LD §5.6.4 Partial Attribute Update: PATCH /entities/{id}/attrs/{attrId}. */
+    async patchAttribute(tenant: string, id: string, attrName: string, body: unknown, ctx: ActiveContext): Promise<void> {
+      const t = now();
+      const iri = ctx.expand(attrName);
+      const patches = parseAttributeInstances(attrName, body, ctx, { now: t });
+      const explicit = typeof body === 'object' && body !== null && 'type' in body;
+      await write(async (tx, changes) => {
+        const before = await mustGet(tx, tenant, id);
+        const after = clone(before);
+        for (const p of patches) {
+          const held = findInstance(after.attrs[iri], p.datasetId);
+          if (!held) throw notFound(`Entity ${id} has no attribute ${attrName}${p.datasetId ? ` with datasetId ${p.datasetId}` : ''}`);
+          after.attrs[iri] = putInstance(after.attrs[iri] ?? [], mergeInstance(held, p, t, explicit));
+        }
+        await save(tx, tenant, before, after, changes);
+      });
+    },
+
+    /** NGSI-LD §5.6.19 Replace Attribute: PUT /entities/{id}/attrs/{attrId}. */
+    async replaceAttribute(tenant: string, id: string, attrName: string, body: unknown, ctx: ActiveContext): Promise<void> {
+      const t = now();
+      const iri = ctx.expand(attrName);
+      const instances = parseAttributeInstances(attrName, body, ctx, { now: t });
+      await write(async (tx, changes) => {
+        const before = await mustGet(tx, tenant, id);
+        const after = clone(before);
+        for (const inst of instances) {
+          if (!findInstance(after.attrs[iri], inst.datasetId)) {
+            throw notFound(`Entity ${id} has no attribute ${attrName}${inst.datasetId ? ` with datasetId ${inst.datasetId}` : ''}`);
+          }
+          after.attrs[iri] = putInstance(after.attrs[iri] ?? [], inst);
+        }
+        await save(tx, tenant, before, after, changes);
+      });
+    },
+
+    /** NGSI-LD §5.6.5 Delete Entity Attribute, by datasetId or all instances. */
+    async deleteAttribute(
+      tenant: string,
+      id: string,
+      attrName: string,
+      ctx: ActiveContext,
+      opts: { datasetId?: string; deleteAll?: boolean },
+    ): Promise<void> {
+      const iri = ctx.expand(attrName);
+      await write(async (tx, changes) => {
+        const before = await mustGet(tx, tenant, id);
+        const after = clone(before);
+        const list = after.attrs[iri];
+        if (!list || list.length === 0) throw notFound(`Entity ${id} has no attribute ${attrName}`);
+        let next: StoredAttribute[];
+        if (opts.deleteAll) next = [];
+        else {
+          if (!findInstance(list, opts.datasetId)) {
+            throw notFound(`Entity ${id} has no instance of ${attrName} ${opts.datasetId ? `with datasetId ${opts.datasetId}` : 'without datasetId'}`);
+          }
+          next = list.filter((x) => x.datasetId !== opts.datasetId);
+        }
+        if (next.length === 0) delete after.attrs[iri];
+        else after.attrs[iri] = next;
+        await save(tx, tenant, before, after, changes);
+      });
+    },
+
+    /** NGSI-LD §5.6.21 Purge Entities: DELETE /entities with type and/or q. */
+    async purge(tenant: string, query: EntityQuery): Promise<number> {
+      return write(async (tx, changes) => {
+        const ids = await tx.deleteMatching(tenant, query);
+        for (const i of ids) changes.push({ tenant, id: i, kind: 'deleted' });
+        return ids.length;
+      });
+    },
+
+    /** Runs a batch in one transaction; `apply` decides per item. Retries once on a create race. */
+    async batch<T>(fn: (tx: StoreTx, changes: EntityChange[], now: string) => Promise<T>): Promise<T> {
+      const t = now();
+      try {
+        return await write((tx, changes) => fn(tx, changes, t));
+      } catch (err) {
+        if (err instanceof HubError && err.code === 'AlreadyExists') return write((tx, changes) => fn(tx, changes, now()));
+        throw err;
+      }
+    },
+
+    now,
+  };
+}
+
+export function clone(e: StoredEntity): StoredEntity {
+  return structuredClone(e);
+}
+
+/** Merge-patch semantics (NGSI-LD §5.6.17): null or urn:ngsi-ld:null deletes, objects merge. */
+export function mergeInto(
+  before: StoredEntity,
+  frag: ReturnType<typeof parseFragment>,
+  now: string,
+  observedAt?: string,
+): StoredEntity {
+  const after = clone(before);
+  if (frag.types) for (const ty of frag.types) if (!after.types.includes(ty)) after.types.push(ty);
+  if (frag.scopes === null) delete after.scopes;
+  else if (frag.scopes) after.scopes = frag.scopes;
+  for (const [iri, instances] of Object.entries(frag.attrs)) {
+    if (instances === null) {
+      delete after.attrs[iri];
+      continue;
+    }
+    let list = after.attrs[iri] ?? [];
+    for (const inst of instances) {
+      if (isNullMarker(inst)) {
+        list = list.filter((x) => x.datasetId !== inst.datasetId);
+        continue;
+      }
+      const held = findInstance(list, inst.datasetId);
+      // A concise fragment reads as a Property: keep the held kind then (a Relationship stays one).
+      const explicit = inst.type !== 'Property' || held?.type === 'Property';
+      const next = held ? mergeInstance(held, inst, now, explicit) : inst;
+      if (observedAt !== undefined && next.observedAt === undefined) next.observedAt = observedAt;
+      list = putInstance(list, next);
+    }
+    if (list.length === 0) delete after.attrs[iri];
+    else after.attrs[iri] = list;
+  }
+  return after;
+}
