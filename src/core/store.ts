@@ -45,6 +45,8 @@ export interface AttributeSummary {
 
 export interface ContextRecord {
   url: string;
+  /** The id under /ngsi-ld/v1/jsonldContexts/{localId}. */
+  localId: string;
   document: unknown;
   origin: 'cached' | 'preloaded' | 'hosted';
   createdAt: string;
@@ -75,7 +77,9 @@ export interface Store extends StoreTx {
   listAttributes(tenant: string): Promise<AttributeSummary[]>;
   contexts: {
     get(url: string): Promise<ContextRecord | undefined>;
-    put(url: string, document: unknown, origin: ContextRecord['origin']): Promise<void>;
+    getByLocalId(localId: string): Promise<ContextRecord | undefined>;
+    /** Stores (or replaces) a document; returns its local id. */
+    put(url: string, document: unknown, origin: ContextRecord['origin'], localId?: string): Promise<string>;
     list(): Promise<ContextRecord[]>;
     delete(url: string): Promise<boolean>;
     touch(url: string): Promise<void>;

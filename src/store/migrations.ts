@@ -55,6 +55,7 @@ export const MIGRATIONS: Migration[] = [
       );
       CREATE TABLE jsonld_contexts (
         url text PRIMARY KEY,
+        local_id text NOT NULL UNIQUE,
         document jsonb NOT NULL,
         origin text NOT NULL CHECK (origin IN ('cached', 'preloaded', 'hosted')),
         created_at timestamptz NOT NULL DEFAULT now(),

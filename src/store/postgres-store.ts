@@ -3,6 +3,7 @@
  * (GIN-indexed), types in a GIN-indexed array, geometry bounding boxes in a GiST-indexed side table.
  * Database errors are translated to hub error codes here.
  */
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import type { StoredEntity } from '../core/entity-model.js';
@@ -310,6 +311,7 @@ async function listAttributes(pool: pg.Pool, tenant: string): Promise<AttributeS
 function contextOps(pool: pg.Pool): Store['contexts'] {
   interface Row extends QueryResultRow {
     url: string;
+    local_id: string;
     document: unknown;
     origin: ContextRecord['origin'];
     created_at: string;
@@ -318,6 +320,7 @@ function contextOps(pool: pg.Pool): Store['contexts'] {
   }
   const toRecord = (r: Row): ContextRecord => ({
     url: r.url,
+    localId: r.local_id,
     document: r.document,
     origin: r.origin,
     createdAt: isoOf(r.created_at),
@@ -329,12 +332,18 @@ function contextOps(pool: pg.Pool): Store['contexts'] {
       const r = await pool.query<Row>('SELECT * FROM jsonld_contexts WHERE url = $1', [url]);
       return r.rows[0] ? toRecord(r.rows[0]) : undefined;
     },
-    async put(url, document, origin) {
-      await pool.query(
-        `INSERT INTO jsonld_contexts (url, document, origin) VALUES ($1, $2, $3)
-         ON CONFLICT (url) DO UPDATE SET document = EXCLUDED.document, origin = EXCLUDED.origin`,
-        [url, JSON.stringify(document), origin],
+    async getByLocalId(localId) {
+      const r = await pool.query<Row>('SELECT * FROM jsonld_contexts WHERE local_id = $1', [localId]);
+      return r.rows[0] ? toRecord(r.rows[0]) : undefined;
+    },
+    async put(url, document, origin, localId) {
+      const r = await pool.query<{ local_id: string }>(
+        `INSERT INTO jsonld_contexts (url, local_id, document, origin) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (url) DO UPDATE SET document = EXCLUDED.document, origin = EXCLUDED.origin
+         RETURNING local_id`,
+        [url, localId ?? randomUUID(), JSON.stringify(document), origin],
       );
+      return r.rows[0]?.local_id ?? '';
     },
     async list() {
       const r = await pool.query<Row>('SELECT * FROM jsonld_contexts ORDER BY url');

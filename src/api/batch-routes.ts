@@ -1,0 +1,294 @@
+/**
+ * NGSI-LD batch operations (NGSI-LD §5.6.7-5.6.10, §5.6.20): create, upsert, update, delete,
+ * merge, each in one transaction with a result per item (BatchOperationResult), and
+ * POST /entityOperations/query.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ActiveContext } from '../core/context/active-context.js';
+import { parseEntity, parseFragment } from '../core/entity-input.js';
+import type { StoredEntity } from '../core/entity-model.js';
+import { HubError, badRequest, toProblemDetails } from '../core/errors.js';
+import type { ProblemDetails } from '../core/errors.js';
+import { isPlainObject, isUri } from '../core/validation.js';
+import type { EntityChange, EntityService } from '../broker/entity-service.js';
+import { clone, mergeInto } from '../broker/entity-service.js';
+import { putInstance, findInstance } from '../broker/entity-merge.js';
+import { assertArrayBody, sendList } from './entity-routes.js';
+import type { EntityRouteDeps } from './entity-routes.js';
+import { bodyContextValue, linkContextUrl, mediaTypeOf, negotiate, tenantOf } from './ngsi-request.js';
+import type { Params } from './query-options.js';
+import { entityQueryOf, optionSet, renderOptionsOf } from './query-options.js';
+
+const BASE = '/ngsi-ld/v1/entityOperations';
+
+interface BatchResult {
+  success: string[];
+  errors: { entityId: string; error: ProblemDetails }[];
+}
+
+type Prepared<T> = { ok: true; id: string; value: T } | { ok: false; id: string; error: HubError };
+
+export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps): void {
+  const { entities, contexts, tenants } = deps;
+
+  /** Resolves each item's @context (in the item for JSON-LD, else the Link header). */
+  async function itemContexts(req: FastifyRequest, items: unknown[]): Promise<(ActiveContext | HubError)[]> {
+    const isLd = mediaTypeOf(req) === 'application/ld+json';
+    const link = isLd ? undefined : bodyContextValue(req, items);
+    return Promise.all(
+      items.map(async (item) => {
+        try {
+          if (isLd) {
+            if (!isPlainObject(item) || item['@context'] === undefined) throw badRequest('An application/ld+json item must have an @context member');
+            if (linkContextUrl(req) !== undefined) throw badRequest('A JSON-LD request must not carry a context Link header');
+            return await contexts.resolve(item['@context']);
+          }
+          return await contexts.resolve(link);
+        } catch (err) {
+          if (err instanceof HubError) return err;
+          throw err;
+        }
+      }),
+    );
+  }
+
+  function idOf(item: unknown): string {
+    return isPlainObject(item) && typeof item.id === 'string' ? item.id : '';
+  }
+
+  async function prepare<T>(req: FastifyRequest, parse: (item: unknown, ctx: ActiveContext, now: string) => T): Promise<Prepared<T>[]> {
+    const items = assertArrayBody(req.body, 'A batch operation');
+    const ctxs = await itemContexts(req, items);
+    const now = entities.now();
+    return items.map((item, i): Prepared<T> => {
+      const ctx = ctxs[i] as ActiveContext | HubError;
+      const id = idOf(item);
+      if (ctx instanceof HubError) return { ok: false, id, error: ctx };
+      try {
+        return { ok: true, id, value: parse(item, ctx, now) };
+      } catch (err) {
+        if (err instanceof HubError) return { ok: false, id, error: err };
+        throw err;
+      }
+    });
+  }
+
+  const fail = (result: BatchResult, id: string, err: HubError) => result.errors.push({ entityId: id, error: toProblemDetails(err) });
+  const notFoundErr = (id: string) => new HubError('ResourceNotFound', `Entity ${id} does not exist`, { instance: id });
+
+  app.post(`${BASE}/create`, async (req, reply) => {
+    const tenant = tenantOf(req);
+    const prepared = await prepare(req, (item, ctx, now) => parseEntity(item, ctx, { now }));
+    const result = await entities.batch(async (tx, changes, now) => {
+      const r: BatchResult = { success: [], errors: [] };
+      const ok = prepared.filter((p) => p.ok);
+      if (ok.length > 0) await tx.ensureTenant(tenant);
+      const existing = await tx.getEntities(tenant, ok.map((p) => p.id), { forUpdate: true });
+      const seen = new Set(existing.keys());
+      for (const p of prepared) {
+        if (!p.ok) {
+          fail(r, p.id, p.error);
+          continue;
+        }
+        if (seen.has(p.id)) {
+          fail(r, p.id, new HubError('AlreadyExists', `Entity ${p.id} already exists`, { instance: p.id }));
+          continue;
+        }
+        const e = p.value;
+        e.createdAt = now;
+        e.modifiedAt = now;
+        await tx.insertEntity(tenant, e);
+        seen.add(p.id);
+        changes.push({ tenant, id: e.id, kind: 'created', after: e });
+        r.success.push(p.id);
+      }
+      return r;
+    });
+    if (result.errors.length === 0) return reply.code(201).send(result.success);
+    return reply.code(207).send(result);
+  });
+
+  app.post(`${BASE}/upsert`, async (req, reply) => {
+    const tenant = tenantOf(req);
+    const opts = optionSet(req.query as Params);
+    if (opts.has('replace') && opts.has('update')) throw badRequest('options replace and update exclude each other');
+    const mode = opts.has('update') ? 'update' : 'replace';
+    const prepared = await prepare(req, (item, ctx, now) => parseEntity(item, ctx, { now }));
+    let created: string[] = [];
+    const result = await entities.batch(async (tx, changes, now) => {
+      const r: BatchResult = { success: [], errors: [] };
+      created = [];
+      const ok = prepared.filter((p) => p.ok);
+      if (ok.length > 0) await tx.ensureTenant(tenant);
+      const existing = await tx.getEntities(tenant, ok.map((p) => p.id), { forUpdate: true });
+      for (const p of prepared) {
+        if (!p.ok) {
+          fail(r, p.id, p.error);
+          continue;
+        }
+        const incoming = p.value;
+        const before = existing.get(p.id);
+        if (!before) {
+          incoming.createdAt = now;
+          incoming.modifiedAt = now;
+          await tx.insertEntity(tenant, incoming);
+          existing.set(p.id, incoming);
+          changes.push({ tenant, id: p.id, kind: 'created', after: incoming });
+          created.push(p.id);
+        } else {
+          const after = mode === 'replace' ? { ...incoming, createdAt: before.createdAt ?? now } : appendAll(before, incoming, false);
+          if (mode === 'update') for (const t of incoming.types) if (!after.types.includes(t)) after.types.push(t);
+          after.modifiedAt = now;
+          await tx.updateEntity(tenant, after);
+          existing.set(p.id, after);
+          changes.push({ tenant, id: p.id, kind: 'updated', before, after });
+        }
+        r.success.push(p.id);
+      }
+      return r;
+    });
+    if (result.errors.length > 0) return reply.code(207).send(result);
+    if (created.length > 0) return reply.code(201).send(created);
+    return reply.code(204).send();
+  });
+
+  app.post(`${BASE}/update`, async (req, reply) => {
+    const tenant = tenantOf(req);
+    const noOverwrite = optionSet(req.query as Params).has('noOverwrite');
+    const prepared = await prepare(req, (item, ctx, now) => parseEntity(item, ctx, { now }));
+    const result = await applyToExisting(tenant, prepared, (before, incoming) => appendAll(before, incoming, noOverwrite));
+    return result.errors.length === 0 ? reply.code(204).send() : reply.code(207).send(result);
+  });
+
+  app.post(`${BASE}/merge`, async (req, reply) => {
+    const tenant = tenantOf(req);
+    const prepared = await prepare(req, (item, ctx, now) => {
+      if (!isPlainObject(item) || !isUri(item.id)) throw badRequest('Each item needs a URI id');
+      if (item.type === undefined) throw badRequest('Each item needs a type');
+      return { frag: parseFragment(item, ctx, { now, allowNull: true }), now };
+    });
+    const result = await applyToExisting(tenant, prepared, (before, v) => mergeInto(before, v.frag, v.now));
+    return result.errors.length === 0 ? reply.code(204).send() : reply.code(207).send(result);
+  });
+
+  app.post(`${BASE}/delete`, async (req, reply) => {
+    const tenant = tenantOf(req);
+    const items = assertArrayBody(req.body, 'A batch delete');
+    await tenants.mustExistForRead(tenant);
+    const result = await entities.batch(async (tx, changes) => {
+      const r: BatchResult = { success: [], errors: [] };
+      const valid = items.filter((i): i is string => isUri(i));
+      const existing = await tx.getEntities(tenant, valid, { forUpdate: true });
+      for (const item of items) {
+        if (!isUri(item)) {
+          fail(r, typeof item === 'string' ? item : JSON.stringify(item), badRequest(`Invalid entity id ${JSON.stringify(item)}`));
+          continue;
+        }
+        const before = existing.get(item);
+        if (!before) {
+          fail(r, item, notFoundErr(item));
+          continue;
+        }
+        await tx.deleteEntity(tenant, item);
+        existing.delete(item);
+        changes.push({ tenant, id: item, kind: 'deleted', before });
+        r.success.push(item);
+      }
+      return r;
+    });
+    return result.errors.length === 0 ? reply.code(204).send() : reply.code(207).send(result);
+  });
+
+  app.post(`${BASE}/query`, async (req, reply) => {
+    const tenant = tenantOf(req);
+    const media = negotiate(req, true);
+    const body = req.body;
+    if (!isPlainObject(body)) throw badRequest('The query must be a JSON object');
+    if (body.type !== 'Query') throw badRequest('The query object must have "type": "Query"');
+    const ctx = await contexts.resolve(bodyContextValue(req, body));
+    const p: Params = { ...(req.query as Params) };
+    const entitiesSel = body.entities;
+    if (entitiesSel !== undefined) {
+      if (!Array.isArray(entitiesSel) || entitiesSel.length === 0) throw badRequest('entities must be a non-empty array');
+      // Several selectors: handled as one when they share the shape, the common case.
+      const sel = entitiesSel[0] as Record<string, unknown>;
+      if (!isPlainObject(sel)) throw badRequest('Each entity selector must be an object');
+      if (entitiesSel.length > 1) {
+        const typesAll = entitiesSel.map((s) => (isPlainObject(s) ? s.type : undefined));
+        if (typesAll.some((t) => typeof t !== 'string') || entitiesSel.some((s) => isPlainObject(s) && (s.id || s.idPattern))) {
+          throw new HubError('OperationNotSupported', 'Several entity selectors are only supported as a list of types');
+        }
+        p.type = typesAll.join('|');
+      } else {
+        if (sel.type !== undefined) p.type = sel.type;
+        if (sel.id !== undefined) p.id = sel.id;
+        if (sel.idPattern !== undefined) p.idPattern = sel.idPattern;
+      }
+    }
+    if (body.attrs !== undefined) {
+      if (!Array.isArray(body.attrs)) throw badRequest('attrs must be an array');
+      p.attrs = body.attrs.join(',');
+    }
+    if (body.q !== undefined) p.q = body.q;
+    if (body.scopeQ !== undefined) p.scopeQ = body.scopeQ;
+    if (body.lang !== undefined) p.lang = body.lang;
+    if (body.geoQ !== undefined) {
+      const g = body.geoQ;
+      if (!isPlainObject(g)) throw badRequest('geoQ must be an object');
+      for (const k of ['georel', 'geometry', 'geoproperty'] as const) if (g[k] !== undefined) p[k] = g[k];
+      if (g.coordinates !== undefined) p.coordinates = typeof g.coordinates === 'string' ? g.coordinates : JSON.stringify(g.coordinates);
+    }
+    const query = entityQueryOf(p, ctx, { requireFilter: true, pagination: true });
+    const ro = renderOptionsOf(p, ctx);
+    await tenants.mustExistForRead(tenant);
+    const result = await entities.query(tenant, query);
+    return sendList(req, reply, media, ctx, result.entities, ro, p, query, result.count);
+  });
+
+  async function applyToExisting<T>(
+    tenant: string,
+    prepared: Prepared<T>[],
+    apply: (before: StoredEntity, value: T) => StoredEntity,
+  ): Promise<BatchResult> {
+    await tenants.mustExistForRead(tenant);
+    return entities.batch(async (tx, changes: EntityChange[], now) => {
+      const r: BatchResult = { success: [], errors: [] };
+      const existing = await tx.getEntities(tenant, prepared.filter((p) => p.ok).map((p) => p.id), { forUpdate: true });
+      for (const p of prepared) {
+        if (!p.ok) {
+          fail(r, p.id, p.error);
+          continue;
+        }
+        const before = existing.get(p.id);
+        if (!before) {
+          fail(r, p.id, notFoundErr(p.id));
+          continue;
+        }
+        const after = apply(before, p.value);
+        after.modifiedAt = now;
+        await tx.updateEntity(tenant, after);
+        existing.set(p.id, after);
+        changes.push({ tenant, id: p.id, kind: 'updated', before, after });
+        r.success.push(p.id);
+      }
+      return r;
+    });
+  }
+}
+
+/** Append semantics for batch update/upsert-update: instances replace by datasetId. */
+function appendAll(before: StoredEntity, incoming: StoredEntity, noOverwrite: boolean): StoredEntity {
+  const after = clone(before);
+  for (const [iri, instances] of Object.entries(incoming.attrs)) {
+    let list = after.attrs[iri] ?? [];
+    for (const inst of instances) {
+      if (noOverwrite && findInstance(list, inst.datasetId)) continue;
+      list = putInstance(list, inst);
+    }
+    after.attrs[iri] = list;
+  }
+  if (incoming.scopes) after.scopes = incoming.scopes;
+  return after;
+}
+
+export { negotiate };

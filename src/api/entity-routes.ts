@@ -1,0 +1,235 @@
+/**
+ * NGSI-LD entity and attribute routes (NGSI-LD §6.4-6.7): /entities, /entities/{id},
+ * /entities/{id}/attrs, /entities/{id}/attrs/{attrId}.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ActiveContext } from '../core/context/active-context.js';
+import type { StoredEntity } from '../core/entity-model.js';
+import { renderEntity, renderFeature } from '../core/entity-output.js';
+import type { RenderOptions } from '../core/entity-output.js';
+import { HubError, badRequest } from '../core/errors.js';
+import type { EntityQuery } from '../core/store.js';
+import { isUri, isValidName } from '../core/validation.js';
+import type { EntityService } from '../broker/entity-service.js';
+import type { ContextResolverPort, ResponseMedia } from './ngsi-request.js';
+import { bodyContextValue, linkContextUrl, negotiate, tenantOf, withContext } from './ngsi-request.js';
+import type { Params } from './query-options.js';
+import { entityQueryOf, optionSet, renderOptionsOf, str } from './query-options.js';
+import type { TenantGuard } from './tenant-guard.js';
+
+export interface EntityRouteDeps {
+  entities: EntityService;
+  contexts: ContextResolverPort;
+  tenants: TenantGuard;
+}
+
+const BASE = '/ngsi-ld/v1';
+
+export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps): void {
+  const { entities, contexts, tenants } = deps;
+
+  const getCtx = async (req: FastifyRequest): Promise<ActiveContext> => contexts.resolve(linkContextUrl(req));
+  const bodyCtx = async (req: FastifyRequest): Promise<ActiveContext> => contexts.resolve(bodyContextValue(req, req.body));
+
+  app.post(`${BASE}/entities`, async (req, reply) => {
+    const tenant = tenantOf(req);
+    const ctx = await bodyCtx(req);
+    const e = await entities.create(tenant, req.body, ctx);
+    return reply.code(201).header('Location', `${BASE}/entities/${encodeURIComponent(e.id)}`).send();
+  });
+
+  app.get(`${BASE}/entities`, async (req, reply) => {
+    const tenant = tenantOf(req);
+    const media = negotiate(req, true);
+    const ctx = await getCtx(req);
+    const p = req.query as Params;
+    const query = entityQueryOf(p, ctx, { requireFilter: true, pagination: true });
+    const ro = renderOptionsOf(p, ctx);
+    await tenants.mustExistForRead(tenant);
+    const result = await entities.query(tenant, query);
+    return sendList(req, reply, media, ctx, result.entities, ro, p, query, result.count);
+  });
+
+  app.delete(`${BASE}/entities`, async (req, reply) => {
+    const tenant = tenantOf(req);
+    const ctx = await getCtx(req);
+    const p = req.query as Params;
+    if (str(p, 'type') === undefined && str(p, 'q') === undefined && str(p, 'id') === undefined && str(p, 'idPattern') === undefined) {
+      throw badRequest('Purging entities needs type, q, id or idPattern');
+    }
+    const query = entityQueryOf(p, ctx, { requireFilter: true, pagination: false });
+    await tenants.mustExistForRead(tenant);
+    await entities.purge(tenant, { ...query, limit: 1000, offset: 0 });
+    return reply.code(204).send();
+  });
+
+  app.get(`${BASE}/entities/:entityId`, async (req, reply) => {
+    const tenant = tenantOf(req);
+    const id = entityIdParam(req);
+    const media = negotiate(req, true);
+    const ctx = await getCtx(req);
+    const p = req.query as Params;
+    const ro = renderOptionsOf(p, ctx);
+    await tenants.mustExistForRead(tenant);
+    const e = await entities.retrieve(tenant, id);
+    if (media === 'application/geo+json') {
+      const geoIri = ctx.expand(str(p, 'geometryProperty') ?? 'location');
+      return withContext(reply, media, ctx, renderFeature(e, ctx, ro, geoIri));
+    }
+    return withContext(reply, media, ctx, renderEntity(e, ctx, ro));
+  });
+
+  app.put(`${BASE}/entities/:entityId`, async (req, reply) => {
+    const tenant = tenantOf(req);
+    const id = entityIdParam(req);
+    const ctx = await bodyCtx(req);
+    await tenants.mustExistForRead(tenant);
+    await entities.replace(tenant, id, req.body, ctx);
+    return reply.code(204).send();
+  });
+
+  app.patch(`${BASE}/entities/:entityId`, async (req, reply) => {
+    const tenant = tenantOf(req);
+    const id = entityIdParam(req);
+    const ctx = await bodyCtx(req);
+    const p = req.query as Params;
+    const observedAt = str(p, 'observedAt');
+    await tenants.mustExistForRead(tenant);
+    await entities.merge(tenant, id, req.body, ctx, observedAt === undefined ? {} : { observedAt });
+    return reply.code(204).send();
+  });
+
+  app.delete(`${BASE}/entities/:entityId`, async (req, reply) => {
+    const tenant = tenantOf(req);
+    const id = entityIdParam(req);
+    await tenants.mustExistForRead(tenant);
+    await entities.delete(tenant, id);
+    return reply.code(204).send();
+  });
+
+  app.post(`${BASE}/entities/:entityId/attrs`, async (req, reply) => {
+    const tenant = tenantOf(req);
+    const id = entityIdParam(req);
+    const ctx = await bodyCtx(req);
+    const noOverwrite = optionSet(req.query as Params).has('noOverwrite');
+    await tenants.mustExistForRead(tenant);
+    const outcome = await entities.appendAttributes(tenant, id, req.body, ctx, noOverwrite);
+    if (outcome.notUpdated.length === 0) return reply.code(204).send();
+    return reply.code(207).send(outcome);
+  });
+
+  app.patch(`${BASE}/entities/:entityId/attrs`, async (req, reply) => {
+    const tenant = tenantOf(req);
+    const id = entityIdParam(req);
+    const ctx = await bodyCtx(req);
+    await tenants.mustExistForRead(tenant);
+    const outcome = await entities.updateAttributes(tenant, id, req.body, ctx);
+    if (outcome.notUpdated.length === 0) return reply.code(204).send();
+    return reply.code(207).send(outcome);
+  });
+
+  app.patch(`${BASE}/entities/:entityId/attrs/:attrId`, async (req, reply) => {
+    const tenant = tenantOf(req);
+    const id = entityIdParam(req);
+    const attr = attrParam(req);
+    const ctx = await bodyCtx(req);
+    await tenants.mustExistForRead(tenant);
+    await entities.patchAttribute(tenant, id, attr, stripContext(req.body), ctx);
+    return reply.code(204).send();
+  });
+
+  app.put(`${BASE}/entities/:entityId/attrs/:attrId`, async (req, reply) => {
+    const tenant = tenantOf(req);
+    const id = entityIdParam(req);
+    const attr = attrParam(req);
+    const ctx = await bodyCtx(req);
+    await tenants.mustExistForRead(tenant);
+    await entities.replaceAttribute(tenant, id, attr, stripContext(req.body), ctx);
+    return reply.code(204).send();
+  });
+
+  app.delete(`${BASE}/entities/:entityId/attrs/:attrId`, async (req, reply) => {
+    const tenant = tenantOf(req);
+    const id = entityIdParam(req);
+    const attr = attrParam(req);
+    const ctx = await getCtx(req);
+    const p = req.query as Params;
+    const datasetId = str(p, 'datasetId');
+    if (datasetId !== undefined && !isUri(datasetId)) throw badRequest('datasetId must be a URI');
+    const deleteAll = str(p, 'deleteAll');
+    if (deleteAll !== undefined && deleteAll !== 'true' && deleteAll !== 'false') throw badRequest('deleteAll must be true or false');
+    await tenants.mustExistForRead(tenant);
+    await entities.deleteAttribute(tenant, id, attr, ctx, {
+      ...(datasetId === undefined ? {} : { datasetId }),
+      deleteAll: deleteAll === 'true',
+    });
+    return reply.code(204).send();
+  });
+}
+
+function stripContext(body: unknown): unknown {
+  if (typeof body === 'object' && body !== null && !Array.isArray(body) && '@context' in body) {
+    const { '@context': _c, ...rest } = body as Record<string, unknown>;
+    return rest;
+  }
+  return body;
+}
+
+export function entityIdParam(req: FastifyRequest): string {
+  const id = (req.params as { entityId?: string }).entityId ?? '';
+  if (!isUri(id)) throw badRequest(`Invalid entity id ${JSON.stringify(id)}: not a URI`);
+  return id;
+}
+
+function attrParam(req: FastifyRequest): string {
+  const a = (req.params as { attrId?: string }).attrId ?? '';
+  if (!isValidName(a)) throw badRequest(`Invalid attribute name ${JSON.stringify(a)}`);
+  return a;
+}
+
+/** Sends a list of entities with NGSILD-Results-Count and next/prev Link headers (NGSI-LD §5.5.9). */
+export function sendList(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  media: ResponseMedia,
+  ctx: ActiveContext,
+  list: StoredEntity[],
+  ro: RenderOptions,
+  p: Params,
+  query: EntityQuery,
+  count: number | undefined,
+): unknown {
+  if (count !== undefined) void reply.header('NGSILD-Results-Count', String(count));
+  const links: string[] = [];
+  const path = req.url.split('?')[0] ?? '';
+  const pageUrl = (offset: number) => {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(p)) if (k !== 'offset' && v !== undefined) params.set(k, String(v));
+    params.set('offset', String(offset));
+    params.set('limit', String(query.limit));
+    return `${path}?${params.toString()}`;
+  };
+  if (req.method === 'GET') {
+    if (query.offset > 0) links.push(`<${pageUrl(Math.max(0, query.offset - query.limit))}>; rel="prev"; type="${media}"`);
+    const more = count !== undefined ? query.offset + list.length < count : list.length === query.limit && query.limit > 0;
+    if (more) links.push(`<${pageUrl(query.offset + query.limit)}>; rel="next"; type="${media}"`);
+  }
+  if (media === 'application/geo+json') {
+    const geoIri = ctx.expand(str(p, 'geometryProperty') ?? 'location');
+    const body = { type: 'FeatureCollection', features: list.map((e) => renderFeature(e, ctx, ro, geoIri)) };
+    const out = withContext(reply, media, ctx, body);
+    if (links.length > 0) void reply.header('Link', [reply.getHeader('Link'), ...links].filter(Boolean).join(', '));
+    return out;
+  }
+  const out = withContext(reply, media, ctx, list.map((e) => renderEntity(e, ctx, ro)));
+  if (links.length > 0) void reply.header('Link', [reply.getHeader('Link'), ...links].filter(Boolean).join(', '));
+  return out;
+}
+
+export function assertArrayBody(body: unknown, what: string): unknown[] {
+  if (!Array.isArray(body)) throw badRequest(`${what} needs a JSON array`);
+  if (body.length === 0) throw badRequest(`${what} needs at least one item`);
+  return body;
+}
+
+export { HubError };

@@ -1,0 +1,167 @@
+/**
+ * Query parameters of entity retrieval and query (NGSI-LD §6.4.3.2, §6.5.3.1): filters into an
+ * EntityQuery, and options/format/attrs/pick/omit/lang into render options.
+ */
+import type { ActiveContext } from '../core/context/active-context.js';
+import type { Format, RenderOptions } from '../core/entity-output.js';
+import { HubError, badRequest, invalidRequest } from '../core/errors.js';
+import { GeoQuerySyntaxError, parseGeoQuery } from '../core/geo/geo-query.js';
+import { QuerySyntaxError, parseQ } from '../core/query/q-parser.js';
+import { parseScopeQ } from '../core/query/scope-query.js';
+import { mapTypeExpr, parseTypeExpr } from '../core/query/type-expr.js';
+import type { EntityQuery } from '../core/store.js';
+import { isUri, isValidName } from '../core/validation.js';
+
+export type Params = Record<string, unknown>;
+
+export const DEFAULT_LIMIT = 20;
+export const MAX_LIMIT = 1000;
+
+const OPTIONS = new Set(['keyValues', 'concise', 'normalized', 'sysAttrs', 'noOverwrite', 'replace', 'update', 'temporalValues', 'aggregatedValues']);
+
+export function str(p: Params, name: string): string | undefined {
+  const v = p[name];
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) return v.map(String).join(',');
+  return String(v);
+}
+
+export function list(p: Params, name: string): string[] | undefined {
+  const s = str(p, name);
+  if (s === undefined) return undefined;
+  const items = s.split(',').map((x) => x.trim());
+  if (items.some((x) => x.length === 0)) throw badRequest(`Empty item in ${name}`);
+  return items;
+}
+
+export function optionSet(p: Params): Set<string> {
+  const opts = list(p, 'options') ?? [];
+  for (const o of opts) if (!OPTIONS.has(o)) throw badRequest(`Unknown option ${JSON.stringify(o)}`);
+  return new Set(opts);
+}
+
+/** options=keyValues|concise|normalized and format= (NGSI-LD §6.3.7); one format only. */
+export function formatOf(p: Params): Format {
+  const opts = optionSet(p);
+  const format = str(p, 'format');
+  const chosen = new Set<Format>();
+  if (format !== undefined) {
+    if (format !== 'keyValues' && format !== 'concise' && format !== 'normalized' && format !== 'simplified') {
+      throw badRequest(`Unknown format ${JSON.stringify(format)}`);
+    }
+    chosen.add(format === 'simplified' ? 'keyValues' : format);
+  }
+  for (const f of ['keyValues', 'concise', 'normalized'] as const) if (opts.has(f)) chosen.add(f);
+  if (chosen.size > 1) throw badRequest('Conflicting representation options');
+  return [...chosen][0] ?? 'normalized';
+}
+
+export function renderOptionsOf(p: Params, ctx: ActiveContext): RenderOptions {
+  const opts = optionSet(p);
+  const attrs = list(p, 'attrs');
+  const pick = list(p, 'pick');
+  const omit = list(p, 'omit');
+  if (pick && omit) throw badRequest('pick and omit cannot be used together');
+  for (const n of [...(attrs ?? []), ...(pick ?? []), ...(omit ?? [])]) {
+    if (!isValidName(n)) throw badRequest(`Invalid attribute name ${JSON.stringify(n)}`);
+  }
+  const ro: RenderOptions = { format: formatOf(p), sysAttrs: opts.has('sysAttrs') };
+  const keep = pick ? pick.filter((n) => n !== 'id' && n !== 'type') : attrs;
+  if (keep) ro.only = new Set(keep.map((n) => ctx.expand(n)));
+  if (pick && attrs) for (const n of attrs) ro.only?.add(ctx.expand(n));
+  if (pick) {
+    ro.hideId = !pick.includes('id');
+    ro.hideType = !pick.includes('type');
+    if (keep && keep.length === 0) ro.only = new Set();
+  }
+  if (omit) {
+    ro.omit = new Set(omit.filter((n) => n !== 'id' && n !== 'type').map((n) => ctx.expand(n)));
+    ro.hideId = omit.includes('id');
+    ro.hideType = omit.includes('type');
+  }
+  const lang = str(p, 'lang');
+  if (lang !== undefined) {
+    if (!/^[A-Za-z0-9*,;=.\s-]+$/.test(lang)) throw badRequest(`Invalid lang ${JSON.stringify(lang)}`);
+    ro.lang = lang;
+  }
+  return ro;
+}
+
+/**
+ * Builds an EntityQuery from GET /entities parameters or the POST /entityOperations/query body
+ * (already flattened into the same names by the caller). Requires at least one filter.
+ */
+export function entityQueryOf(p: Params, ctx: ActiveContext, opts: { requireFilter: boolean; pagination: boolean }): EntityQuery {
+  const q: EntityQuery = { limit: DEFAULT_LIMIT, offset: 0, count: false };
+  const ids = list(p, 'id');
+  if (ids) {
+    for (const id of ids) if (!isUri(id)) throw badRequest(`Invalid entity id ${JSON.stringify(id)}`);
+    q.ids = ids;
+  }
+  const idPattern = str(p, 'idPattern');
+  if (idPattern !== undefined) {
+    try {
+      new RegExp(idPattern);
+    } catch {
+      throw badRequest(`Invalid idPattern ${JSON.stringify(idPattern)}`);
+    }
+    q.idPattern = idPattern;
+  }
+  const type = str(p, 'type');
+  if (type !== undefined) q.type = mapTypeExpr(parseTypeExpr(type), (t) => ctx.expand(t));
+  const attrs = list(p, 'attrs');
+  if (attrs) q.withAnyAttr = attrs.map((a) => ctx.expand(a));
+  const qs = str(p, 'q');
+  if (qs !== undefined) {
+    try {
+      q.q = { expr: parseQ(qs), expandAttr: (t) => ctx.expand(t), expandValue: (t) => ctx.expand(t) };
+    } catch (err) {
+      if (err instanceof QuerySyntaxError) throw badRequest(`Invalid q: ${err.message}`, err);
+      throw err;
+    }
+  }
+  const scopeQ = str(p, 'scopeQ');
+  if (scopeQ !== undefined) {
+    try {
+      q.scopeQ = parseScopeQ(scopeQ);
+    } catch (err) {
+      if (err instanceof QuerySyntaxError) throw badRequest(`Invalid scopeQ: ${err.message}`, err);
+      throw err;
+    }
+  }
+  try {
+    const geoInput: { georel?: string; geometry?: string; coordinates?: unknown; geoproperty?: string } = {};
+    for (const k of ['georel', 'geometry', 'geoproperty'] as const) {
+      const v = str(p, k);
+      if (v !== undefined) geoInput[k] = v;
+    }
+    if (p.coordinates !== undefined) geoInput.coordinates = typeof p.coordinates === 'string' ? p.coordinates : p.coordinates;
+    const geo = parseGeoQuery(geoInput as Parameters<typeof parseGeoQuery>[0]);
+    if (geo) q.geo = { query: geo, geoPropertyIri: ctx.expand(geo.geoproperty) };
+  } catch (err) {
+    if (err instanceof GeoQuerySyntaxError) throw badRequest(`Invalid geo-query: ${err.message}`, err);
+    throw err;
+  }
+  if (opts.requireFilter && !q.ids && q.idPattern === undefined && !q.type && !q.withAnyAttr && !q.q && !q.geo && !q.scopeQ) {
+    throw badRequest('A query needs at least one of: id, idPattern, type, attrs, q, geoQ, scopeQ');
+  }
+  if (opts.pagination) {
+    q.limit = intParam(p, 'limit', DEFAULT_LIMIT, 0);
+    q.offset = intParam(p, 'offset', 0, 0);
+    if (q.limit > MAX_LIMIT) throw new HubError('TooManyResults', `limit ${q.limit} is above the maximum ${MAX_LIMIT}`);
+    const count = str(p, 'count');
+    if (count !== undefined && count !== 'true' && count !== 'false') throw badRequest('count must be true or false');
+    q.count = count === 'true';
+    if (q.limit === 0 && !q.count) throw badRequest('limit=0 is only allowed with count=true');
+  }
+  return q;
+}
+
+function intParam(p: Params, name: string, dflt: number, min: number): number {
+  const s = str(p, name);
+  if (s === undefined) return dflt;
+  if (!/^\d+$/.test(s)) throw badRequest(`${name} must be a non-negative integer`);
+  const n = Number(s);
+  if (n < min) throw invalidRequest(`${name} must be at least ${min}`);
+  return n;
+}

@@ -1,0 +1,164 @@
+/**
+ * The `citypivot` command: serve, contexts. Exit codes: 0 ok, 1 failure, 2 usage error.
+ */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { createPostgresStore } from '../store/postgres-store.js';
+import { describeDatabase, openDatabase } from '../store/database-setting.js';
+import { startHub } from '../server/hub.js';
+import { UsageError, isLoopback, parseServeArgs } from './config.js';
+
+const USAGE = `Usage: citypivot <command> [options]
+
+Commands:
+  serve                      run the hub (NGSI-LD API on /ngsi-ld/v1/)
+  contexts add URL FILE      preload an @context document for URL from FILE (no network needed later)
+  contexts list              list stored @context documents
+  contexts remove URL        remove a stored @context document
+  help                       show this help
+
+serve options (each also as an environment variable):
+  --port N            CITYPIVOT_PORT      HTTP port (default 1026; 0 picks a free one)
+  --host H            CITYPIVOT_HOST      address to listen on (default 127.0.0.1)
+  --db SETTING        CITYPIVOT_DB        ./data (embedded PostgreSQL in a directory, default),
+                                          memory:// (embedded, temporary), postgres://user@host:port/db
+  --auth none         CITYPIVOT_AUTH      no authentication (loopback hosts only; required until access control lands)
+  --no-mqtt           CITYPIVOT_NO_MQTT   no MQTT broker
+  --mqtt-port N       CITYPIVOT_MQTT_PORT embedded MQTT broker port (default 1883)
+  --mqtt URL          CITYPIVOT_MQTT      external MQTT broker
+  --no-fetch-contexts                     never fetch @context URLs from the network
+  --log-level L       CITYPIVOT_LOG_LEVEL fatal, error, warn (default), info, debug, silent
+
+contexts options:
+  --db SETTING        CITYPIVOT_DB        as for serve
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve(rest);
+      case 'contexts':
+        return await contexts(rest);
+      case 'version':
+      case '--version':
+        console.log(version());
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`Unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`citypivot: ${err.message}\nRun "citypivot help" for usage.`);
+      return 2;
+    }
+    console.error(`citypivot: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}
+
+function version(): string {
+  const require = createRequire(import.meta.url);
+  return (require('../../package.json') as { version: string }).version;
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const cfg = parseServeArgs(argv, process.env);
+  if (cfg.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (cfg.auth !== 'none') {
+    throw new UsageError('Access control is not available in this version: start with --auth none, on a loopback host');
+  }
+  if (!isLoopback(cfg.host)) {
+    throw new UsageError(`--auth none is for local development only: refusing to listen on ${cfg.host} without authentication`);
+  }
+  const log = (line: string) => console.log(line);
+  log(`CityPivot ${version()}: starting with database ${describeDatabase(cfg.db)}`);
+  if (cfg.mqtt.mode !== 'off') log('MQTT ingestion is not available in this version; continuing without it');
+  const hub = await startHub({
+    port: cfg.port,
+    host: cfg.host,
+    db: cfg.db,
+    fetchContexts: cfg.fetchContexts,
+    logger: cfg.logLevel === 'silent' ? false : { level: cfg.logLevel },
+    log,
+  });
+  log(`CityPivot is ready: NGSI-LD API at ${hub.url}/ngsi-ld/v1/ , health at ${hub.url}/health`);
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log(`${signal}: stopping`);
+      hub.stop().then(resolve, (err: unknown) => {
+        console.error(`citypivot: error while stopping: ${(err as Error).message}`);
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  log('stopped');
+  return 0;
+}
+
+async function contexts(argv: string[]): Promise<number> {
+  const dbIdx = argv.indexOf('--db');
+  let db = process.env.CITYPIVOT_DB || './data';
+  if (dbIdx >= 0) {
+    const v = argv[dbIdx + 1];
+    if (v === undefined) throw new UsageError('--db needs a value');
+    db = v;
+    argv = [...argv.slice(0, dbIdx), ...argv.slice(dbIdx + 2)];
+  }
+  const [sub, ...args] = argv;
+  if (sub !== 'add' && sub !== 'list' && sub !== 'remove') throw new UsageError('contexts: use add, list or remove');
+  let doc: unknown;
+  if (sub === 'add') {
+    const [url, file] = args;
+    if (!url || !file || args.length !== 2) throw new UsageError('contexts add needs URL and FILE');
+    if (!/^https?:\/\/\S+$/.test(url)) throw new UsageError(`Not an http(s) URL: ${url}`);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new Error(`Cannot read ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      doc = JSON.parse(text);
+    } catch (err) {
+      throw new Error(`${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    }
+    if (typeof doc !== 'object' || doc === null || !('@context' in doc)) throw new Error(`${file} has no @context member`);
+  } else if (sub === 'remove' && args.length !== 1) throw new UsageError('contexts remove needs URL');
+  const database = await openDatabase(db);
+  try {
+    const store = await createPostgresStore({ url: database.url, max: 2 });
+    try {
+      if (sub === 'add') {
+        await store.contexts.put(args[0] as string, doc, 'preloaded');
+        console.log(`Stored @context for ${args[0]}`);
+      } else if (sub === 'list') {
+        for (const r of await store.contexts.list()) console.log(`${r.origin.padEnd(9)} ${r.url}`);
+      } else {
+        const ok = await store.contexts.delete(args[0] as string);
+        if (!ok) throw new Error(`No stored @context for ${args[0]}`);
+        console.log(`Removed ${args[0]}`);
+      }
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await database.stop();
+  }
+  return 0;
+}
