@@ -167,8 +167,10 @@ function parseAttribute(
   let kind: AttributeKind;
   if (typeof o.type === 'string' && KINDS.has(o.type)) {
     kind = o.type as AttributeKind;
-  } else if (o.type !== undefined && !isGeometryLike(o) && !hasValueMember(o)) {
-    throw badRequest(`${what} has an unknown type ${JSON.stringify(o.type)}`);
+  } else if (o.type !== undefined && !isGeometryLike(o)) {
+    throw badRequest(
+      `${what} has the type ${JSON.stringify(o.type)}, which is not an NGSI-LD attribute type (${ATTRIBUTE_KINDS.join(', ')})`,
+    );
   } else {
     kind = inferKind(name, o);
     if (kind === 'GeoProperty' && isGeometryLike(o)) o = { value: o };

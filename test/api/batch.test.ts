@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestHub, JSON_CT, json } from '../support/test-hub.js';
+import type { TestHub } from '../support/test-hub.js';
+
+let hub: TestHub;
+const OPS = '/ngsi-ld/v1/entityOperations';
+const E = '/ngsi-ld/v1/entities';
+const enc = encodeURIComponent;
+
+beforeAll(async () => {
+  hub = await createTestHub();
+});
+afterAll(async () => {
+  await hub?.close();
+});
+
+const lamp = (n: number, extra: Record<string, unknown> = {}) => ({
+  id: `urn:ngsi-ld:Streetlight:${n}`,
+  type: 'Streetlight',
+  powerState: { type: 'Property', value: 'on' },
+  ...extra,
+});
+
+async function post(op: string, body: unknown, query = '') {
+  return hub.request({ method: 'POST', url: `${OPS}/${op}${query}`, headers: JSON_CT, payload: JSON.stringify(body) });
+}
+async function get(n: number) {
+  return hub.request({ method: 'GET', url: `${E}/${enc(`urn:ngsi-ld:Streetlight:${n}`)}` });
+}
+
+describe('batch operations', () => {
+  it('creates all and answers 201 with the ids', async () => {
+    const res = await post('create', [lamp(1), lamp(2), lamp(3)]);
+    expect(res.statusCode).toBe(201);
+    expect(json(res)).toEqual(['urn:ngsi-ld:Streetlight:1', 'urn:ngsi-ld:Streetlight:2', 'urn:ngsi-ld:Streetlight:3']);
+  });
+
+  it('reports per item: existing ids and invalid items fail, the others are created', async () => {
+    const res = await post('create', [lamp(1), lamp(4), { id: 'bad id', type: 'Streetlight' }, lamp(4)]);
+    expect(res.statusCode).toBe(207);
+    const r = json<{ success: string[]; errors: { entityId: string; error: { type: string } }[] }>(res);
+    expect(r.success).toEqual(['urn:ngsi-ld:Streetlight:4']);
+    expect(r.errors.map((e) => [e.entityId, e.error.type.split('/').pop()])).toEqual([
+      ['urn:ngsi-ld:Streetlight:1', 'AlreadyExists'],
+      ['bad id', 'BadRequestData'],
+      ['urn:ngsi-ld:Streetlight:4', 'AlreadyExists'],
+    ]);
+    expect((await get(4)).statusCode).toBe(200);
+  });
+
+  it('upserts: replace by default, update with options=update', async () => {
+    let res = await post('upsert', [lamp(1, { powerState: undefined, dimLevel: { type: 'Property', value: 50 } }), lamp(5)]);
+    expect(res.statusCode).toBe(201);
+    expect(json(res)).toEqual(['urn:ngsi-ld:Streetlight:5']);
+    const replaced = json<Record<string, unknown>>(await get(1));
+    expect(replaced.powerState).toBeUndefined();
+    expect(replaced.dimLevel).toEqual({ type: 'Property', value: 50 });
+
+    res = await post('upsert', [{ id: 'urn:ngsi-ld:Streetlight:2', type: 'Streetlight', dimLevel: { type: 'Property', value: 10 } }], '?options=update');
+    expect(res.statusCode).toBe(204);
+    const updated = json<Record<string, unknown>>(await get(2));
+    expect(updated.powerState).toEqual({ type: 'Property', value: 'on' });
+    expect(updated.dimLevel).toEqual({ type: 'Property', value: 10 });
+  });
+
+  it('updates existing entities, honouring noOverwrite, and reports missing ones', async () => {
+    const res = await post(
+      'update',
+      [
+        { id: 'urn:ngsi-ld:Streetlight:3', type: 'Streetlight', powerState: { type: 'Property', value: 'off' }, note: { type: 'Property', value: 'x' } },
+        lamp(99),
+      ],
+      '?options=noOverwrite',
+    );
+    expect(res.statusCode).toBe(207);
+    const r = json<{ success: string[]; errors: { entityId: string }[] }>(res);
+    expect(r.success).toEqual(['urn:ngsi-ld:Streetlight:3']);
+    expect(r.errors.map((e) => e.entityId)).toEqual(['urn:ngsi-ld:Streetlight:99']);
+    const got = json<Record<string, { value: unknown }>>(await get(3));
+    expect(got.powerState?.value).toBe('on');
+    expect(got.note?.value).toBe('x');
+  });
+
+  it('merges', async () => {
+    const res = await post('merge', [{ id: 'urn:ngsi-ld:Streetlight:3', type: 'Streetlight', powerState: 'off', note: 'urn:ngsi-ld:null' }]);
+    expect(res.statusCode).toBe(204);
+    const got = json<Record<string, { value: unknown } | undefined>>(await get(3));
+    expect(got.powerState?.value).toBe('off');
+    expect(got.note).toBeUndefined();
+  });
+
+  it('deletes and reports ids that do not exist', async () => {
+    const res = await post('delete', ['urn:ngsi-ld:Streetlight:4', 'urn:ngsi-ld:Streetlight:404']);
+    expect(res.statusCode).toBe(207);
+    const r = json<{ success: string[]; errors: { entityId: string; error: { status: number } }[] }>(res);
+    expect(r.success).toEqual(['urn:ngsi-ld:Streetlight:4']);
+    expect(r.errors[0]?.error.status).toBe(404);
+    expect((await get(4)).statusCode).toBe(404);
+    expect((await post('delete', ['urn:ngsi-ld:Streetlight:5'])).statusCode).toBe(204);
+  });
+
+  it('refuses a body that is not a non-empty array', async () => {
+    expect((await post('create', {})).statusCode).toBe(400);
+    expect((await post('create', [])).statusCode).toBe(400);
+  });
+});

@@ -1,0 +1,45 @@
+/**
+ * A hub wired to a fresh database of its own, driven in-process with Fastify inject (no socket).
+ */
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { createHubServices } from '../../src/server/hub.js';
+import { createPostgresStore } from '../../src/store/postgres-store.js';
+import type { Store } from '../../src/core/store.js';
+import { createTestDatabase } from './db.js';
+
+export interface TestHub {
+  app: FastifyInstance;
+  store: Store;
+  url: string;
+  request(opts: InjectOptions): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+export async function createTestHub(): Promise<TestHub> {
+  const db = await createTestDatabase();
+  const store = await createPostgresStore({ url: db.url, max: 4 });
+  const { app } = await createHubServices(store, { fetchContexts: false });
+  return {
+    app,
+    store,
+    url: db.url,
+    request: (opts) => app.inject(opts),
+    async close() {
+      await app.close();
+      await store.close();
+      await db.drop();
+    },
+  };
+}
+
+export const LD = 'application/ld+json';
+export const JSON_CT = { 'content-type': 'application/json' };
+
+/** A Link header naming a JSON-LD context. */
+export function link(url: string): Record<string, string> {
+  return { link: `<${url}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"` };
+}
+
+export function json<T = unknown>(res: LightMyRequestResponse): T {
+  return JSON.parse(res.body) as T;
+}
