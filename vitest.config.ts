@@ -8,14 +8,14 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['test/core/**/*.test.ts'],
+          include: ['test/core/**/*.test.ts', 'test/cli/**/*.test.ts'],
         },
       },
       {
         test: {
           name: 'db',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/core/**'],
+          exclude: ['test/core/**', 'test/cli/**'],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 120_000,
