@@ -10,7 +10,7 @@ import type { StoredEntity } from '../core/entity-model.js';
 import { HubError, badRequest, toProblemDetails } from '../core/errors.js';
 import type { ProblemDetails } from '../core/errors.js';
 import { isPlainObject, isUri } from '../core/validation.js';
-import type { EntityChange, EntityService } from '../broker/entity-service.js';
+import type { EntityChange } from '../broker/entity-service.js';
 import { clone, mergeInto } from '../broker/entity-service.js';
 import { putInstance, findInstance } from '../broker/entity-merge.js';
 import { assertArrayBody, sendList } from './entity-routes.js';
@@ -291,4 +291,3 @@ function appendAll(before: StoredEntity, incoming: StoredEntity, noOverwrite: bo
   return after;
 }
 
-export { negotiate };

@@ -7,7 +7,7 @@ import type { ActiveContext } from '../core/context/active-context.js';
 import type { StoredEntity } from '../core/entity-model.js';
 import { renderEntity, renderFeature } from '../core/entity-output.js';
 import type { RenderOptions } from '../core/entity-output.js';
-import { HubError, badRequest } from '../core/errors.js';
+import { badRequest } from '../core/errors.js';
 import type { EntityQuery } from '../core/store.js';
 import { isUri, isValidName } from '../core/validation.js';
 import type { EntityService } from '../broker/entity-service.js';
@@ -204,7 +204,10 @@ export function sendList(
   const path = req.url.split('?')[0] ?? '';
   const pageUrl = (offset: number) => {
     const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(p)) if (k !== 'offset' && v !== undefined) params.set(k, String(v));
+    for (const k of Object.keys(p)) {
+      const v = str(p, k);
+      if (k !== 'offset' && v !== undefined) params.set(k, v);
+    }
     params.set('offset', String(offset));
     params.set('limit', String(query.limit));
     return `${path}?${params.toString()}`;
@@ -232,4 +235,3 @@ export function assertArrayBody(body: unknown, what: string): unknown[] {
   return body;
 }
 
-export { HubError };

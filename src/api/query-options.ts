@@ -22,8 +22,8 @@ const OPTIONS = new Set(['keyValues', 'concise', 'normalized', 'sysAttrs', 'noOv
 export function str(p: Params, name: string): string | undefined {
   const v = p[name];
   if (v === undefined) return undefined;
-  if (Array.isArray(v)) return v.map(String).join(',');
-  return String(v);
+  if (Array.isArray(v)) return v.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(',');
+  return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
 export function list(p: Params, name: string): string[] | undefined {

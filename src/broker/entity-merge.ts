@@ -48,7 +48,14 @@ export function mergeInstance(old: StoredAttribute, patch: StoredAttribute, now:
       case 'ListProperty':
         if (Array.isArray(patch.value)) merged.valueList = patch.value;
         break;
-      default:
+      case 'VocabProperty':
+        if (typeof patch.value === 'string') merged.vocab = patch.value;
+        break;
+      case 'ListRelationship':
+        if (Array.isArray(patch.value)) merged.objectList = patch.value as string[];
+        break;
+      case 'Property':
+      case 'GeoProperty':
         merged.value = patch.value;
         merged.type = 'Property';
     }
