@@ -36,8 +36,14 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
  */
 export function checkContextUrl(url: string, where = '@context'): string {
   const shown = JSON.stringify(url);
-  if (url.trim() !== url || /\s/.test(url)) throw new InvalidContextError(`${where}: ${shown} is not a valid URL (it contains white space)`);
-  if (!SCHEME_RE.test(url)) throw new InvalidContextError(`${where}: ${shown} is not an absolute URL; context references must be absolute`);
+  if (url.trim() !== url || /\s/.test(url)) {
+    throw new InvalidContextError(`${where}: ${shown} is not a valid URL (it contains white space)`);
+  }
+  if (!SCHEME_RE.test(url)) {
+    throw new InvalidContextError(
+      `${where}: ${shown} is not an absolute URL; context references must be absolute`,
+    );
+  }
   try {
     new URL(url);
   } catch (cause) {
@@ -51,7 +57,9 @@ function checkEntry(entry: unknown, where: string): ContextEntry {
   if (typeof entry === 'string') return checkContextUrl(entry, where);
   if (isPlainObject(entry)) {
     if ('@context' in entry) {
-      throw new InvalidContextError(`${where}: a local context must not contain an @context member (give its content instead)`);
+      throw new InvalidContextError(
+        `${where}: a local context must not contain an @context member (give its content instead)`,
+      );
     }
     const imp = entry['@import'];
     if (imp !== undefined) {
@@ -127,9 +135,15 @@ export function remoteContextOf(document: unknown): unknown {
  */
 export function mergeImport(local: LocalContext, imported: unknown, url: string): LocalContext {
   if (!isPlainObject(imported)) {
-    throw new InvalidContextError(`@import ${JSON.stringify(url)}: the imported document's @context must be a single object`);
+    throw new InvalidContextError(
+      `@import ${JSON.stringify(url)}: the imported document's @context must be a single object`,
+    );
   }
-  if ('@import' in imported) throw new InvalidContextError(`@import ${JSON.stringify(url)}: an imported context must not itself use @import`);
+  if ('@import' in imported) {
+    throw new InvalidContextError(
+      `@import ${JSON.stringify(url)}: an imported context must not itself use @import`,
+    );
+  }
   const { '@import': _i, ...rest } = local;
   return { ...imported, ...rest };
 }

@@ -15,7 +15,8 @@ export const DEFAULT_VOCAB = 'https://uri.etsi.org/ngsi-ld/default-context/';
 export const NGSI_LD_NS = 'https://uri.etsi.org/ngsi-ld/';
 
 // `…/v1/ngsi-ld-core-context.jsonld` and `…-v1.N.jsonld` / `…-v1.N.M.jsonld` (v1.3.1 etc.), http or https.
-const VERSIONED_RE = /^https?:\/\/uri\.etsi\.org\/ngsi-ld\/v1\/ngsi-ld-core-context(?:-v1\.\d(?:\.\d+)?)?\.jsonld$/;
+const VERSIONED_RE =
+  /^https?:\/\/uri\.etsi\.org\/ngsi-ld\/v1\/ngsi-ld-core-context(?:-v1\.\d(?:\.\d+)?)?\.jsonld$/;
 
 // Pre-v1.3 drafts and early brokers pointed at the ETSI Forge repository.
 const LEGACY_URLS: ReadonlySet<string> = new Set([
@@ -35,5 +36,8 @@ export function isCoreContextUrl(url: string): boolean {
 /** The canonical https core context URLs (unversioned and v1.0 to v1.9), e.g. for listings and tests. */
 export const CORE_CONTEXT_URLS: readonly string[] = [
   'https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld',
-  ...Array.from({ length: 10 }, (_, n) => `https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.${n}.jsonld`),
+  ...Array.from(
+    { length: 10 },
+    (_, n) => `https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.${n}.jsonld`,
+  ),
 ];
