@@ -18,6 +18,7 @@ import type { EntityRouteDeps } from './entity-routes.js';
 import { bodyContextValue, linkContextUrl, mediaTypeOf, negotiate, tenantOf } from './ngsi-request.js';
 import type { Params } from './query-options.js';
 import { entityQueryOf, optionSet, renderOptionsOf } from './query-options.js';
+import { PARAMS, cfg } from './route-params.js';
 
 const BASE = '/ngsi-ld/v1/entityOperations';
 
@@ -34,15 +35,16 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
   /** Resolves each item's @context (in the item for JSON-LD, else the Link header). */
   async function itemContexts(req: FastifyRequest, items: unknown[]): Promise<(ActiveContext | HubError)[]> {
     const isLd = mediaTypeOf(req) === 'application/ld+json';
-    const link = isLd ? undefined : bodyContextValue(req, items);
+    const link = linkContextUrl(req);
+    if (isLd && link !== undefined) throw badRequest('A JSON-LD request must not carry a context Link header');
     return Promise.all(
       items.map(async (item) => {
         try {
           if (isLd) {
             if (!isPlainObject(item) || item['@context'] === undefined) throw badRequest('An application/ld+json item must have an @context member');
-            if (linkContextUrl(req) !== undefined) throw badRequest('A JSON-LD request must not carry a context Link header');
             return await contexts.resolve(item['@context']);
           }
+          if (isPlainObject(item) && '@context' in item) throw badRequest('An @context in the body needs Content-Type application/ld+json');
           return await contexts.resolve(link);
         } catch (err) {
           if (err instanceof HubError) return err;
@@ -76,7 +78,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
   const fail = (result: BatchResult, id: string, err: HubError) => result.errors.push({ entityId: id, error: toProblemDetails(err) });
   const notFoundErr = (id: string) => new HubError('ResourceNotFound', `Entity ${id} does not exist`, { instance: id });
 
-  app.post(`${BASE}/create`, async (req, reply) => {
+  app.post(`${BASE}/create`, cfg(PARAMS.batch), async (req, reply) => {
     const tenant = tenantOf(req);
     const prepared = await prepare(req, (item, ctx, now) => parseEntity(item, ctx, { now }));
     const result = await entities.batch(async (tx, changes, now) => {
@@ -108,7 +110,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     return reply.code(207).send(result);
   });
 
-  app.post(`${BASE}/upsert`, async (req, reply) => {
+  app.post(`${BASE}/upsert`, cfg(PARAMS.batch), async (req, reply) => {
     const tenant = tenantOf(req);
     const opts = optionSet(req.query as Params);
     if (opts.has('replace') && opts.has('update')) throw badRequest('options replace and update exclude each other');
@@ -152,15 +154,24 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     return reply.code(204).send();
   });
 
-  app.post(`${BASE}/update`, async (req, reply) => {
+  app.post(`${BASE}/update`, cfg(PARAMS.batch), async (req, reply) => {
     const tenant = tenantOf(req);
     const noOverwrite = optionSet(req.query as Params).has('noOverwrite');
     const prepared = await prepare(req, (item, ctx, now) => parseEntity(item, ctx, { now }));
-    const result = await applyToExisting(tenant, prepared, (before, incoming) => appendAll(before, incoming, noOverwrite));
+    const result = await applyToExisting(tenant, prepared, (before, incoming) => {
+      const kept: string[] = [];
+      const after = appendAll(before, incoming, noOverwrite, kept);
+      // NGSI-LD §5.6.9: attributes left alone under noOverwrite are reported, the rest is applied.
+      const note =
+        kept.length > 0
+          ? new HubError('BadRequestData', `Not overwritten (noOverwrite): ${kept.map((k) => ctxCompact(incoming, k)).join(', ')}`, { instance: before.id })
+          : undefined;
+      return note ? { entity: after, note } : after;
+    });
     return result.errors.length === 0 ? reply.code(204).send() : reply.code(207).send(result);
   });
 
-  app.post(`${BASE}/merge`, async (req, reply) => {
+  app.post(`${BASE}/merge`, cfg(PARAMS.batch), async (req, reply) => {
     const tenant = tenantOf(req);
     const prepared = await prepare(req, (item, ctx, now) => {
       if (!isPlainObject(item) || !isUri(item.id)) throw badRequest('Each item needs a URI id');
@@ -171,7 +182,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     return result.errors.length === 0 ? reply.code(204).send() : reply.code(207).send(result);
   });
 
-  app.post(`${BASE}/delete`, async (req, reply) => {
+  app.post(`${BASE}/delete`, cfg(PARAMS.batch), async (req, reply) => {
     const tenant = tenantOf(req);
     const items = assertArrayBody(req.body, 'A batch delete');
     await tenants.mustExistForRead(tenant);
@@ -199,7 +210,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     return result.errors.length === 0 ? reply.code(204).send() : reply.code(207).send(result);
   });
 
-  app.post(`${BASE}/query`, async (req, reply) => {
+  app.post(`${BASE}/query`, cfg(PARAMS.queryPost), async (req, reply) => {
     const tenant = tenantOf(req);
     const media = negotiate(req, true);
     const body = req.body;
@@ -232,6 +243,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     if (body.q !== undefined) p.q = body.q;
     if (body.scopeQ !== undefined) p.scopeQ = body.scopeQ;
     if (body.lang !== undefined) p.lang = body.lang;
+    if (body.geometryProperty !== undefined) p.geometryProperty = body.geometryProperty;
     if (body.geoQ !== undefined) {
       const g = body.geoQ;
       if (!isPlainObject(g)) throw badRequest('geoQ must be an object');
@@ -248,7 +260,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
   async function applyToExisting<T>(
     tenant: string,
     prepared: Prepared<T>[],
-    apply: (before: StoredEntity, value: T) => StoredEntity,
+    apply: (before: StoredEntity, value: T) => StoredEntity | { entity: StoredEntity; note: HubError },
   ): Promise<BatchResult> {
     await tenants.mustExistForRead(tenant);
     return entities.batch(async (tx, changes: EntityChange[], now) => {
@@ -264,30 +276,41 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
           fail(r, p.id, notFoundErr(p.id));
           continue;
         }
-        const after = apply(before, p.value);
+        const applied = apply(before, p.value);
+        const after = 'note' in applied ? applied.entity : applied;
         after.modifiedAt = now;
         await tx.updateEntity(tenant, after);
         existing.set(p.id, after);
         changes.push({ tenant, id: p.id, kind: 'updated', before, after });
-        r.success.push(p.id);
+        if ('note' in applied) fail(r, p.id, applied.note);
+        else r.success.push(p.id);
       }
       return r;
     });
   }
 }
 
-/** Append semantics for batch update/upsert-update: instances replace by datasetId. */
-function appendAll(before: StoredEntity, incoming: StoredEntity, noOverwrite: boolean): StoredEntity {
+/** Append semantics for batch update/upsert-update: instances replace by datasetId, types add up. */
+function appendAll(before: StoredEntity, incoming: StoredEntity, noOverwrite: boolean, kept: string[] = []): StoredEntity {
   const after = clone(before);
+  for (const t of incoming.types) if (!after.types.includes(t)) after.types.push(t);
   for (const [iri, instances] of Object.entries(incoming.attrs)) {
     let list = after.attrs[iri] ?? [];
     for (const inst of instances) {
-      if (noOverwrite && findInstance(list, inst.datasetId)) continue;
+      if (noOverwrite && findInstance(list, inst.datasetId)) {
+        if (!kept.includes(iri)) kept.push(iri);
+        continue;
+      }
       list = putInstance(list, inst);
     }
     after.attrs[iri] = list;
   }
-  if (incoming.scopes) after.scopes = incoming.scopes;
+  if (incoming.scopes) after.scopes = noOverwrite ? [...new Set([...(after.scopes ?? []), ...incoming.scopes])] : incoming.scopes;
   return after;
+}
+
+/** The attribute's short name for messages: the last segment of its IRI. */
+function ctxCompact(_e: StoredEntity, iri: string): string {
+  return iri.replace(/^.*[/#]/, '');
 }
 

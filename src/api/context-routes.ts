@@ -10,6 +10,7 @@ import { isPlainObject } from '../core/validation.js';
 import { CORE_CONTEXT_URL } from './ngsi-request.js';
 import type { Params } from './query-options.js';
 import { str } from './query-options.js';
+import { PARAMS, cfg } from './route-params.js';
 
 const BASE = '/ngsi-ld/v1/jsonldContexts';
 export const CORE_LOCAL_ID = 'ngsi-ld-core-context';
@@ -17,11 +18,37 @@ const KINDS = ['Hosted', 'Cached', 'ImplicitlyCreated'] as const;
 
 export interface ContextRouteDeps {
   store: Store;
+  /** When the hub started: the built-in core context's createdAt. */
+  startedAt: string;
   coreDocument: unknown;
   /** Drops a URL from the resolver's caches after a delete or reload. */
   forget(url: string): void;
   /** Loads a URL again from its origin (reload=true). */
   reload(url: string): Promise<void>;
+}
+
+interface ContextInfo {
+  URL: string;
+  localId: string;
+  kind: (typeof KINDS)[number];
+  createdAt: string;
+  lastUsage?: string;
+  numberOfHits?: number;
+  extraInfo?: Record<string, unknown>;
+}
+
+function coreInfo(startedAt: string): ContextInfo {
+  return { URL: CORE_CONTEXT_URL, localId: CORE_LOCAL_ID, kind: 'Cached', createdAt: startedAt, extraInfo: { origin: 'built-in' } };
+}
+
+function infoOf(r: ContextRecord): ContextInfo {
+  const out: ContextInfo = { URL: r.url, localId: r.localId, kind: kindOf(r), createdAt: r.createdAt };
+  if (r.origin !== 'hosted') {
+    if (r.lastUsedAt) out.lastUsage = r.lastUsedAt;
+    out.numberOfHits = r.useCount;
+  }
+  out.extraInfo = { origin: r.origin };
+  return out;
 }
 
 function kindOf(r: ContextRecord): (typeof KINDS)[number] {
@@ -35,37 +62,19 @@ export function hostedUrl(req: FastifyRequest, localId: string): string {
 export function registerContextRoutes(app: FastifyInstance, deps: ContextRouteDeps): void {
   const { store } = deps;
 
-  app.get(BASE, async (req) => {
+  app.get(BASE, cfg(PARAMS.contextsList), async (req) => {
     const p = req.query as Params;
     const details = str(p, 'details');
     if (details !== undefined && details !== 'true' && details !== 'false') throw badRequest('details must be true or false');
     const kind = str(p, 'kind');
     if (kind !== undefined && !(KINDS as readonly string[]).includes(kind)) throw badRequest(`Unknown kind ${JSON.stringify(kind)}`);
     const records = await store.contexts.list();
-    const rows = [
-      { URL: CORE_CONTEXT_URL, localId: CORE_LOCAL_ID, kind: 'Cached' as const, timestamp: undefined, lastUsage: undefined, numberOfHits: undefined, origin: 'built-in' },
-      ...records.map((r) => ({
-        URL: r.url,
-        localId: r.localId,
-        kind: kindOf(r),
-        timestamp: r.createdAt,
-        lastUsage: r.lastUsedAt ?? undefined,
-        numberOfHits: r.useCount,
-        origin: r.origin,
-      })),
-    ].filter((r) => kind === undefined || r.kind === kind);
+    const rows = [coreInfo(deps.startedAt), ...records.map(infoOf)].filter((r) => kind === undefined || r.kind === kind);
     if (details !== 'true') return rows.map((r) => r.URL);
-    return rows.map((r) => {
-      const out: Record<string, unknown> = { URL: r.URL, localId: r.localId, kind: r.kind };
-      if (r.timestamp) out.createdAt = r.timestamp;
-      if (r.lastUsage) out.lastUsage = r.lastUsage;
-      if (r.numberOfHits !== undefined) out.numberOfHits = r.numberOfHits;
-      out.extraInfo = { origin: r.origin };
-      return out;
-    });
+    return rows;
   });
 
-  app.post(BASE, async (req, reply) => {
+  app.post(BASE, cfg(PARAMS.none), async (req, reply) => {
     const body = req.body;
     if (!isPlainObject(body) || !('@context' in body)) throw badRequest('The body must be a JSON object with an @context member');
     const c = body['@context'];
@@ -84,17 +93,30 @@ export function registerContextRoutes(app: FastifyInstance, deps: ContextRouteDe
     return rec;
   };
 
-  app.get(`${BASE}/:contextId`, async (req, reply) => {
+  app.get(`${BASE}/:contextId`, cfg(PARAMS.contextsOne), async (req, reply) => {
+    const details = str(req.query as Params, 'details');
+    if (details !== undefined && details !== 'true' && details !== 'false') throw badRequest('details must be true or false');
     const rec = await find(req);
+    if (details === 'true') return reply.type('application/json').send(rec === 'core' ? coreInfo(deps.startedAt) : infoOf(rec));
     if (rec !== 'core') await store.contexts.touch(rec.url);
-    return reply.type('application/ld+json').send(rec === 'core' ? deps.coreDocument : rec.document);
+    return reply.type('application/json').send(rec === 'core' ? deps.coreDocument : rec.document);
   });
 
-  app.delete(`${BASE}/:contextId`, async (req, reply) => {
+  app.delete(`${BASE}/:contextId`, cfg(PARAMS.contextsDelete), async (req, reply) => {
     const reload = str(req.query as Params, 'reload');
     if (reload !== undefined && reload !== 'true' && reload !== 'false') throw badRequest('reload must be true or false');
-    const rec = await find(req);
-    if (rec === 'core') throw badRequest('The NGSI-LD core @context cannot be deleted');
+    let rec: ContextRecord | 'core';
+    try {
+      rec = await find(req);
+    } catch (err) {
+      // NGSI-LD §5.13.5: reloading something never cached is a bad request.
+      if (reload === 'true' && err instanceof HubError && err.code === 'ResourceNotFound') throw badRequest(err.message);
+      throw err;
+    }
+    if (rec === 'core') {
+      if (reload === 'true') return reply.code(204).send(); // built in: nothing to fetch
+      throw badRequest('The NGSI-LD core @context cannot be deleted');
+    }
     if (reload === 'true') {
       if (rec.origin === 'hosted') throw badRequest('A hosted @context cannot be reloaded');
       deps.forget(rec.url);

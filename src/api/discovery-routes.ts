@@ -12,6 +12,7 @@ import { linkContextUrl, negotiate, tenantOf, withContext } from './ngsi-request
 import type { Params } from './query-options.js';
 import { str } from './query-options.js';
 import type { TenantGuard } from './tenant-guard.js';
+import { PARAMS, cfg } from './route-params.js';
 
 const BASE = '/ngsi-ld/v1';
 
@@ -27,7 +28,7 @@ export function registerDiscoveryRoutes(
     return d === 'true';
   };
 
-  app.get(`${BASE}/types`, async (req, reply) => {
+  app.get(`${BASE}/types`, cfg(PARAMS.discovery), async (req, reply) => {
     const tenant = tenantOf(req);
     const media = negotiate(req, false);
     const ctx = await contexts.resolve(linkContextUrl(req));
@@ -51,7 +52,7 @@ export function registerDiscoveryRoutes(
     return withContext(reply, media, ctx, body);
   });
 
-  app.get(`${BASE}/types/:type`, async (req, reply) => {
+  app.get(`${BASE}/types/:type`, cfg(PARAMS.discovery), async (req, reply) => {
     const tenant = tenantOf(req);
     const media = negotiate(req, false);
     const ctx = await contexts.resolve(linkContextUrl(req));
@@ -76,7 +77,7 @@ export function registerDiscoveryRoutes(
     return withContext(reply, media, ctx, body);
   });
 
-  app.get(`${BASE}/attributes`, async (req, reply) => {
+  app.get(`${BASE}/attributes`, cfg(PARAMS.discovery), async (req, reply) => {
     const tenant = tenantOf(req);
     const media = negotiate(req, false);
     const ctx = await contexts.resolve(linkContextUrl(req));
@@ -88,8 +89,6 @@ export function registerDiscoveryRoutes(
         id: a.name,
         type: 'Attribute',
         attributeName: ctx.compact(a.name),
-        attributeCount: a.entityCount,
-        attributeTypes: a.kinds,
         typeNames: a.types.map((t) => ctx.compact(t)),
       }));
       return withContext(reply, media, ctx, body);
@@ -102,7 +101,7 @@ export function registerDiscoveryRoutes(
     return withContext(reply, media, ctx, body);
   });
 
-  app.get(`${BASE}/attributes/:attrId`, async (req, reply) => {
+  app.get(`${BASE}/attributes/:attrId`, cfg(PARAMS.discovery), async (req, reply) => {
     const tenant = tenantOf(req);
     const media = negotiate(req, false);
     const ctx = await contexts.resolve(linkContextUrl(req));

@@ -7,15 +7,16 @@ import type { ActiveContext } from '../core/context/active-context.js';
 import type { StoredEntity } from '../core/entity-model.js';
 import { renderEntity, renderFeature } from '../core/entity-output.js';
 import type { RenderOptions } from '../core/entity-output.js';
-import { badRequest } from '../core/errors.js';
+import { HubError, badRequest } from '../core/errors.js';
 import type { EntityQuery } from '../core/store.js';
 import { isUri, isValidName } from '../core/validation.js';
 import type { EntityService } from '../broker/entity-service.js';
 import type { ContextResolverPort, ResponseMedia } from './ngsi-request.js';
 import { bodyContextValue, linkContextUrl, negotiate, tenantOf, withContext } from './ngsi-request.js';
 import type { Params } from './query-options.js';
-import { entityQueryOf, optionSet, renderOptionsOf, str } from './query-options.js';
+import { entityQueryOf, list, optionSet, renderOptionsOf, str } from './query-options.js';
 import type { TenantGuard } from './tenant-guard.js';
+import { PARAMS, cfg } from './route-params.js';
 
 export interface EntityRouteDeps {
   entities: EntityService;
@@ -31,14 +32,14 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
   const getCtx = async (req: FastifyRequest): Promise<ActiveContext> => contexts.resolve(linkContextUrl(req));
   const bodyCtx = async (req: FastifyRequest): Promise<ActiveContext> => contexts.resolve(bodyContextValue(req, req.body));
 
-  app.post(`${BASE}/entities`, async (req, reply) => {
+  app.post(`${BASE}/entities`, cfg(PARAMS.createEntity), async (req, reply) => {
     const tenant = tenantOf(req);
     const ctx = await bodyCtx(req);
     const e = await entities.create(tenant, req.body, ctx);
-    return reply.code(201).header('Location', `${BASE}/entities/${encodeURIComponent(e.id)}`).send();
+    return reply.code(201).header('Location', `${BASE}/entities/${locationId(e.id)}`).send();
   });
 
-  app.get(`${BASE}/entities`, async (req, reply) => {
+  app.get(`${BASE}/entities`, cfg(PARAMS.queryEntities), async (req, reply) => {
     const tenant = tenantOf(req);
     const media = negotiate(req, true);
     const ctx = await getCtx(req);
@@ -50,20 +51,36 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     return sendList(req, reply, media, ctx, result.entities, ro, p, query, result.count);
   });
 
-  app.delete(`${BASE}/entities`, async (req, reply) => {
+  app.delete(`${BASE}/entities`, cfg(PARAMS.purgeEntities), async (req, reply) => {
     const tenant = tenantOf(req);
     const ctx = await getCtx(req);
     const p = req.query as Params;
-    if (str(p, 'type') === undefined && str(p, 'q') === undefined && str(p, 'id') === undefined && str(p, 'idPattern') === undefined) {
-      throw badRequest('Purging entities needs type, q, id or idPattern');
+    if (
+      str(p, 'local') !== 'true' &&
+      str(p, 'type') === undefined &&
+      str(p, 'q') === undefined &&
+      str(p, 'id') === undefined &&
+      str(p, 'idPattern') === undefined
+    ) {
+      throw badRequest('Purging entities needs type, q, id or idPattern (or local=true for all)');
     }
     const query = entityQueryOf(p, ctx, { requireFilter: true, pagination: false });
+    const keep = list(p, 'keep');
+    const drop = list(p, 'drop');
+    if (keep && drop) throw badRequest('keep and drop cannot be used together');
     await tenants.mustExistForRead(tenant);
-    await entities.purge(tenant, { ...query, limit: 1000, offset: 0 });
+    if (keep || drop) {
+      await entities.purgeAttributes(tenant, { ...query, limit: 500, offset: 0 }, {
+        ...(keep ? { keep: keep.map((n) => ctx.expand(n)) } : {}),
+        ...(drop ? { drop: drop.map((n) => ctx.expand(n)) } : {}),
+      });
+    } else {
+      await entities.purge(tenant, { ...query, limit: 1000, offset: 0 });
+    }
     return reply.code(204).send();
   });
 
-  app.get(`${BASE}/entities/:entityId`, async (req, reply) => {
+  app.get(`${BASE}/entities/:entityId`, cfg(PARAMS.retrieveEntity), async (req, reply) => {
     const tenant = tenantOf(req);
     const id = entityIdParam(req);
     const media = negotiate(req, true);
@@ -72,6 +89,10 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     const ro = renderOptionsOf(p, ctx);
     await tenants.mustExistForRead(tenant);
     const e = await entities.retrieve(tenant, id);
+    // NGSI-LD §5.7.1: asking for attributes the entity does not have finds nothing.
+    if (ro.only && ro.only.size > 0 && ![...ro.only].some((iri) => iri in e.attrs)) {
+      throw new HubError('ResourceNotFound', `Entity ${id} has none of the requested attributes`, { instance: id });
+    }
     if (media === 'application/geo+json') {
       const geoIri = ctx.expand(str(p, 'geometryProperty') ?? 'location');
       return withContext(reply, media, ctx, renderFeature(e, ctx, ro, geoIri));
@@ -79,7 +100,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     return withContext(reply, media, ctx, renderEntity(e, ctx, ro));
   });
 
-  app.put(`${BASE}/entities/:entityId`, async (req, reply) => {
+  app.put(`${BASE}/entities/:entityId`, cfg(PARAMS.writeEntity), async (req, reply) => {
     const tenant = tenantOf(req);
     const id = entityIdParam(req);
     const ctx = await bodyCtx(req);
@@ -88,7 +109,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     return reply.code(204).send();
   });
 
-  app.patch(`${BASE}/entities/:entityId`, async (req, reply) => {
+  app.patch(`${BASE}/entities/:entityId`, cfg(PARAMS.writeEntity), async (req, reply) => {
     const tenant = tenantOf(req);
     const id = entityIdParam(req);
     const ctx = await bodyCtx(req);
@@ -99,7 +120,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     return reply.code(204).send();
   });
 
-  app.delete(`${BASE}/entities/:entityId`, async (req, reply) => {
+  app.delete(`${BASE}/entities/:entityId`, cfg(PARAMS.writeEntity), async (req, reply) => {
     const tenant = tenantOf(req);
     const id = entityIdParam(req);
     await tenants.mustExistForRead(tenant);
@@ -107,7 +128,18 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     return reply.code(204).send();
   });
 
-  app.post(`${BASE}/entities/:entityId/attrs`, async (req, reply) => {
+  // An empty id in the path (PUT/PATCH /entities/) is a bad request, not an unknown route.
+  for (const method of ['PUT', 'PATCH'] as const) {
+    app.route({
+      method,
+      url: `${BASE}/entities`,
+      handler: async () => {
+        throw badRequest('The entity id is missing from the path');
+      },
+    });
+  }
+
+  app.post(`${BASE}/entities/:entityId/attrs`, cfg(PARAMS.writeAttrs), async (req, reply) => {
     const tenant = tenantOf(req);
     const id = entityIdParam(req);
     const ctx = await bodyCtx(req);
@@ -118,7 +150,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     return reply.code(207).send(outcome);
   });
 
-  app.patch(`${BASE}/entities/:entityId/attrs`, async (req, reply) => {
+  app.patch(`${BASE}/entities/:entityId/attrs`, cfg(PARAMS.writeAttrs), async (req, reply) => {
     const tenant = tenantOf(req);
     const id = entityIdParam(req);
     const ctx = await bodyCtx(req);
@@ -128,7 +160,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     return reply.code(207).send(outcome);
   });
 
-  app.patch(`${BASE}/entities/:entityId/attrs/:attrId`, async (req, reply) => {
+  app.patch(`${BASE}/entities/:entityId/attrs/:attrId`, cfg(PARAMS.writeAttrs), async (req, reply) => {
     const tenant = tenantOf(req);
     const id = entityIdParam(req);
     const attr = attrParam(req);
@@ -138,7 +170,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     return reply.code(204).send();
   });
 
-  app.put(`${BASE}/entities/:entityId/attrs/:attrId`, async (req, reply) => {
+  app.put(`${BASE}/entities/:entityId/attrs/:attrId`, cfg(PARAMS.writeAttrs), async (req, reply) => {
     const tenant = tenantOf(req);
     const id = entityIdParam(req);
     const attr = attrParam(req);
@@ -148,7 +180,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     return reply.code(204).send();
   });
 
-  app.delete(`${BASE}/entities/:entityId/attrs/:attrId`, async (req, reply) => {
+  app.delete(`${BASE}/entities/:entityId/attrs/:attrId`, cfg(PARAMS.deleteAttr), async (req, reply) => {
     const tenant = tenantOf(req);
     const id = entityIdParam(req);
     const attr = attrParam(req);
@@ -165,6 +197,11 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     });
     return reply.code(204).send();
   });
+}
+
+/** Keeps the URI readable in Location (NGSI-LD clients compare it with the id): only / ? # % and spaces are escaped. */
+function locationId(id: string): string {
+  return id.replace(/[/?#%\s]/g, (c) => encodeURIComponent(c));
 }
 
 function stripContext(body: unknown): unknown {

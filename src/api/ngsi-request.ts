@@ -100,10 +100,10 @@ export function contextLinkUrl(ctxSource: unknown): string {
 }
 
 export function withContext(reply: FastifyReply, media: ResponseMedia, ctx: ActiveContext, body: unknown): unknown {
-  if (media === 'application/ld+json') {
+  if (media === 'application/ld+json' || media === 'application/geo+json') {
     const value = ctx.source ?? CORE_CONTEXT_URL;
     const add = (o: unknown) => (typeof o === 'object' && o !== null && !Array.isArray(o) ? { ...o, '@context': value } : o);
-    void reply.type('application/ld+json');
+    void reply.type(media);
     return Array.isArray(body) ? body.map(add) : add(body);
   }
   void reply.header('Link', `<${contextLinkUrl(ctx.source)}>; rel="${JSONLD_CONTEXT_REL}"; type="application/ld+json"`);

@@ -17,7 +17,7 @@ export type Params = Record<string, unknown>;
 export const DEFAULT_LIMIT = 20;
 export const MAX_LIMIT = 1000;
 
-const OPTIONS = new Set(['keyValues', 'concise', 'normalized', 'sysAttrs', 'noOverwrite', 'replace', 'update', 'temporalValues', 'aggregatedValues']);
+const OPTIONS = new Set(['keyValues', 'simplified', 'concise', 'normalized', 'sysAttrs', 'noOverwrite', 'replace', 'update']);
 
 export function str(p: Params, name: string): string | undefined {
   const v = p[name];
@@ -36,23 +36,25 @@ export function list(p: Params, name: string): string[] | undefined {
 
 export function optionSet(p: Params): Set<string> {
   const opts = list(p, 'options') ?? [];
-  for (const o of opts) if (!OPTIONS.has(o)) throw badRequest(`Unknown option ${JSON.stringify(o)}`);
+  for (const o of opts) if (!OPTIONS.has(o)) throw invalidRequest(`Unknown option ${JSON.stringify(o)}`);
   return new Set(opts);
 }
 
-/** options=keyValues|concise|normalized and format= (NGSI-LD §6.3.7); one format only. */
+/** format= wins over options=keyValues|simplified|concise|normalized (NGSI-LD §6.3.7). */
 export function formatOf(p: Params): Format {
   const opts = optionSet(p);
   const format = str(p, 'format');
-  const chosen = new Set<Format>();
   if (format !== undefined) {
     if (format !== 'keyValues' && format !== 'concise' && format !== 'normalized' && format !== 'simplified') {
-      throw badRequest(`Unknown format ${JSON.stringify(format)}`);
+      throw invalidRequest(`Unknown format ${JSON.stringify(format)}`);
     }
-    chosen.add(format === 'simplified' ? 'keyValues' : format);
+    return format === 'simplified' ? 'keyValues' : format;
   }
-  for (const f of ['keyValues', 'concise', 'normalized'] as const) if (opts.has(f)) chosen.add(f);
-  if (chosen.size > 1) throw badRequest('Conflicting representation options');
+  const chosen = new Set<Format>();
+  if (opts.has('keyValues') || opts.has('simplified')) chosen.add('keyValues');
+  if (opts.has('concise')) chosen.add('concise');
+  if (opts.has('normalized')) chosen.add('normalized');
+  if (chosen.size > 1) throw invalidRequest('Conflicting representation options');
   return [...chosen][0] ?? 'normalized';
 }
 
@@ -62,13 +64,13 @@ export function renderOptionsOf(p: Params, ctx: ActiveContext): RenderOptions {
   const pick = list(p, 'pick');
   const omit = list(p, 'omit');
   if (pick && omit) throw badRequest('pick and omit cannot be used together');
+  if ((pick || omit) && attrs) throw badRequest('attrs cannot be used with pick or omit');
   for (const n of [...(attrs ?? []), ...(pick ?? []), ...(omit ?? [])]) {
     if (!isValidName(n)) throw badRequest(`Invalid attribute name ${JSON.stringify(n)}`);
   }
   const ro: RenderOptions = { format: formatOf(p), sysAttrs: opts.has('sysAttrs') };
   const keep = pick ? pick.filter((n) => n !== 'id' && n !== 'type') : attrs;
   if (keep) ro.only = new Set(keep.map((n) => ctx.expand(n)));
-  if (pick && attrs) for (const n of attrs) ro.only?.add(ctx.expand(n));
   if (pick) {
     ro.hideId = !pick.includes('id');
     ro.hideType = !pick.includes('type');
@@ -142,7 +144,9 @@ export function entityQueryOf(p: Params, ctx: ActiveContext, opts: { requireFilt
     if (err instanceof GeoQuerySyntaxError) throw badRequest(`Invalid geo-query: ${err.message}`, err);
     throw err;
   }
-  if (opts.requireFilter && !q.ids && q.idPattern === undefined && !q.type && !q.withAnyAttr && !q.q && !q.geo && !q.scopeQ) {
+  const local = str(p, 'local');
+  if (local !== undefined && local !== 'true' && local !== 'false') throw badRequest('local must be true or false');
+  if (opts.requireFilter && local !== 'true' && !q.ids && q.idPattern === undefined && !q.type && !q.withAnyAttr && !q.q && !q.geo && !q.scopeQ) {
     throw badRequest('A query needs at least one of: id, idPattern, type, attrs, q, geoQ, scopeQ');
   }
   if (opts.pagination) {

@@ -5,7 +5,9 @@
  */
 import type { StoredAttribute } from '../core/entity-model.js';
 
-export const NGSI_NULL = 'urn:ngsi-ld:null';
+import { NGSI_NULL } from '../core/entity-input.js';
+
+export { NGSI_NULL };
 
 /** Replaces or adds the instance with the same datasetId; keeps the old createdAt. */
 export function putInstance(list: StoredAttribute[], inst: StoredAttribute): StoredAttribute[] {
@@ -54,16 +56,12 @@ export function mergeInstance(old: StoredAttribute, patch: StoredAttribute, now:
       case 'ListRelationship':
         if (Array.isArray(patch.value)) merged.objectList = patch.value as string[];
         break;
-      case 'Property':
-      case 'GeoProperty':
-        merged.value = patch.value;
-        merged.type = 'Property';
     }
   }
   if (patch.sub) {
     const sub: Record<string, StoredAttribute> = { ...(old.sub ?? {}) };
     for (const [iri, s] of Object.entries(patch.sub)) {
-      if (s.type === 'Property' && s.value === NGSI_NULL) delete sub[iri];
+      if (isNullMarker(s)) delete sub[iri];
       else sub[iri] = sub[iri] ? mergeInstance(sub[iri], s, now, true) : s;
     }
     merged.sub = sub;
@@ -93,7 +91,7 @@ function stripOtherMembers(a: StoredAttribute): void {
   if (a.type !== 'Relationship') delete a.objectType;
 }
 
-/** True when the value is NGSI-LD's null marker (merge-patch deletes). */
+/** True when the fragment is NGSI-LD's null marker (merge-patch deletes), whatever the kind. */
 export function isNullMarker(a: StoredAttribute): boolean {
-  return (a.type === 'Property' && a.value === NGSI_NULL) || (a.type === 'Relationship' && a.object === NGSI_NULL);
+  return a.value === NGSI_NULL || a.object === NGSI_NULL;
 }

@@ -133,7 +133,7 @@ export function createEntityService(opts: EntityServiceOptions) {
         const after = clone(before);
         const outcome: AttributeOutcome = { updated: [], notUpdated: [] };
         if (frag.types) for (const ty of frag.types) if (!after.types.includes(ty)) after.types.push(ty);
-        if (frag.scopes) after.scopes = frag.scopes;
+        if (frag.scopes) after.scopes = noOverwrite ? [...new Set([...(after.scopes ?? []), ...frag.scopes])] : frag.scopes;
         for (const [iri, instances] of Object.entries(frag.attrs)) {
           let list = after.attrs[iri] ?? [];
           for (const inst of instances ?? []) {
@@ -181,15 +181,28 @@ export function createEntityService(opts: EntityServiceOptions) {
     /** NGSI-LD §5.6.4 Partial Attribute Update: PATCH /entities/{id}/attrs/{attrId}. */
     async patchAttribute(tenant: string, id: string, attrName: string, body: unknown, ctx: ActiveContext): Promise<void> {
       const t = now();
+      if (attrName === 'scope') throw badRequest('scope is not an attribute: update it through the entity');
       const iri = ctx.expand(attrName);
-      const patches = parseAttributeInstances(attrName, body, ctx, { now: t });
-      const explicit = typeof body === 'object' && body !== null && 'type' in body;
+      if (typeof body !== 'object' || body === null || Array.isArray(body) || Object.keys(body).length === 0) {
+        throw badRequest('A partial attribute update needs a non-empty JSON object');
+      }
+      const patches = parseAttributeInstances(attrName, body, ctx, { now: t, allowNull: true });
+      const explicit = 'type' in body;
       await write(async (tx, changes) => {
         const before = await mustGet(tx, tenant, id);
         const after = clone(before);
         for (const p of patches) {
           const held = findInstance(after.attrs[iri], p.datasetId);
           if (!held) throw notFound(`Entity ${id} has no attribute ${attrName}${p.datasetId ? ` with datasetId ${p.datasetId}` : ''}`);
+          if (isNullMarker(p)) {
+            const rest = (after.attrs[iri] ?? []).filter((x) => x.datasetId !== p.datasetId);
+            if (rest.length === 0) delete after.attrs[iri];
+            else after.attrs[iri] = rest;
+            continue;
+          }
+          if (explicit && p.type !== held.type) {
+            throw badRequest(`Attribute ${attrName} is a ${held.type}; a partial update cannot make it a ${p.type}`);
+          }
           after.attrs[iri] = putInstance(after.attrs[iri] ?? [], mergeInstance(held, p, t, explicit));
         }
         await save(tx, tenant, before, after, changes);
@@ -199,6 +212,7 @@ export function createEntityService(opts: EntityServiceOptions) {
     /** NGSI-LD §5.6.19 Replace Attribute: PUT /entities/{id}/attrs/{attrId}. */
     async replaceAttribute(tenant: string, id: string, attrName: string, body: unknown, ctx: ActiveContext): Promise<void> {
       const t = now();
+      if (attrName === 'scope') throw badRequest('scope is not an attribute: replace it through the entity');
       const iri = ctx.expand(attrName);
       const instances = parseAttributeInstances(attrName, body, ctx, { now: t });
       await write(async (tx, changes) => {
@@ -226,6 +240,13 @@ export function createEntityService(opts: EntityServiceOptions) {
       await write(async (tx, changes) => {
         const before = await mustGet(tx, tenant, id);
         const after = clone(before);
+        if (attrName === 'scope') {
+          // NGSI-LD §4.18: scope is deleted like an attribute.
+          if (!after.scopes || after.scopes.length === 0) throw notFound(`Entity ${id} has no scope`);
+          delete after.scopes;
+          await save(tx, tenant, before, after, changes);
+          return;
+        }
         const list = after.attrs[iri];
         if (!list || list.length === 0) throw notFound(`Entity ${id} has no attribute ${attrName}`);
         let next: StoredAttribute[];
@@ -248,6 +269,34 @@ export function createEntityService(opts: EntityServiceOptions) {
         const ids = await tx.deleteMatching(tenant, query);
         for (const i of ids) changes.push({ tenant, id: i, kind: 'deleted' });
         return ids.length;
+      });
+    },
+
+    /**
+     * Purge with keep/drop (NGSI-LD §5.6.21, v1.9): instead of deleting the matching entities,
+     * drop the named attributes, or keep only the named ones.
+     */
+    async purgeAttributes(tenant: string, query: EntityQuery, opts: { keep?: string[]; drop?: string[] }): Promise<number> {
+      return write(async (tx, changes) => {
+        let n = 0;
+        const t = now();
+        for (let offset = 0; ; offset += 500) {
+          const page = await tx.queryEntities(tenant, { ...query, limit: 500, offset, count: false });
+          for (const before of page.entities) {
+            const after = clone(before);
+            for (const iri of Object.keys(after.attrs)) {
+              const dropIt = opts.drop ? opts.drop.includes(iri) : opts.keep ? !opts.keep.includes(iri) : false;
+              if (dropIt) delete after.attrs[iri];
+            }
+            if (Object.keys(after.attrs).length === Object.keys(before.attrs).length) continue;
+            after.modifiedAt = t;
+            await tx.updateEntity(tenant, after);
+            changes.push({ tenant, id: after.id, kind: 'updated', before, after });
+            n++;
+          }
+          if (page.entities.length < 500) break;
+        }
+        return n;
       });
     },
 

@@ -75,6 +75,7 @@ export function parseTypes(raw: unknown, ctx: ActiveContext, required: boolean):
   for (const t of list) {
     if (!isValidName(t)) throw badRequest(`Invalid entity type: ${JSON.stringify(t)}`);
     const iri = ctx.expand(t);
+    if (iri.startsWith('@')) throw badRequest(`Invalid entity type: ${JSON.stringify(t)} is a JSON-LD keyword`);
     if (!out.includes(iri)) out.push(iri);
   }
   return out;
@@ -100,6 +101,7 @@ function parseAttributes<N extends boolean | undefined>(
     if (ENTITY_RESERVED.has(name)) continue;
     if (!isValidName(name)) throw badRequest(`Invalid attribute name: ${JSON.stringify(name)}`);
     const iri = ctx.expand(name);
+    if (iri.startsWith('@')) throw badRequest(`Invalid attribute name: ${JSON.stringify(name)} is a JSON-LD keyword`);
     if (raw === null) {
       if (!opts.allowNull) throw badRequest(`Attribute ${name} has a null value`);
       attrs[iri] = null;
@@ -162,7 +164,10 @@ function parseAttribute(
   const what = isSub ? `Sub-attribute ${name}` : `Attribute ${name}`;
   if (raw === null) throw badRequest(`${what} has a null value`);
   // Concise: a bare value is a Property (or a GeoProperty for a GeoJSON geometry).
-  if (!isPlainObject(raw)) return stamp({ type: 'Property', value: raw }, opts);
+  if (!isPlainObject(raw)) {
+    if (raw === NGSI_NULL && opts.allowNull) return { type: 'Property', value: NGSI_NULL };
+    return stamp({ type: 'Property', value: raw }, opts);
+  }
   let o = raw;
   let kind: AttributeKind;
   if (typeof o.type === 'string' && KINDS.has(o.type)) {
@@ -175,6 +180,14 @@ function parseAttribute(
     kind = inferKind(name, o);
     if (kind === 'GeoProperty' && isGeometryLike(o)) o = { value: o };
     else if (kind === 'Property' && !hasValueMember(o)) o = { value: o };
+  }
+  if (opts.allowNull && isNullFragment(kind, o)) {
+    const marker: StoredAttribute = { type: kind, value: NGSI_NULL };
+    if (o.datasetId !== undefined) {
+      if (!isUri(o.datasetId)) throw badRequest(`${what} has a datasetId that is not a URI`);
+      marker.datasetId = o.datasetId;
+    }
+    return marker;
   }
   const attr: StoredAttribute = { type: kind };
   switch (kind) {
@@ -255,6 +268,29 @@ function parseAttribute(
     attr.sub[ctx.expand(subName)] = parseAttribute(subName, subRaw, ctx, opts, true);
   }
   return stamp(attr, opts);
+}
+
+/** NGSI-LD §5.2.1 NGSI-LD Null: urn:ngsi-ld:null in the kind's value member deletes (merge-patch). */
+export const NGSI_NULL = 'urn:ngsi-ld:null';
+
+function isNullFragment(kind: AttributeKind, o: Record<string, unknown>): boolean {
+  switch (kind) {
+    case 'Property':
+    case 'GeoProperty':
+      return o.value === NGSI_NULL || o.value === null;
+    case 'Relationship':
+      return o.object === NGSI_NULL || o.object === null;
+    case 'LanguageProperty':
+      return isPlainObject(o.languageMap) && o.languageMap['@none'] === NGSI_NULL;
+    case 'VocabProperty':
+      return o.vocab === NGSI_NULL;
+    case 'JsonProperty':
+      return o.json === NGSI_NULL;
+    case 'ListProperty':
+      return Array.isArray(o.valueList) && o.valueList.length === 1 && o.valueList[0] === NGSI_NULL;
+    case 'ListRelationship':
+      return Array.isArray(o.objectList) && o.objectList.length === 1 && (o.objectList[0] === NGSI_NULL || (isPlainObject(o.objectList[0]) && o.objectList[0].object === NGSI_NULL));
+  }
 }
 
 function stamp(attr: StoredAttribute, opts: ParseOptions): StoredAttribute {

@@ -13,9 +13,15 @@ export function isUri(s: unknown): s is string {
 // Characters that the query language or the URL syntax give a meaning to (NGSI-LD §4.6.3 and §4.9).
 const FORBIDDEN_NAME_CHARS = /[\s<>"'=;()[\]{}|\\^`&?#%]/;
 
-/** NGSI-LD §4.6.3: a term (attribute name or entity type) or an IRI, without query-language characters. */
+/**
+ * NGSI-LD §4.6.3: a term (attribute name or entity type) without query-language characters, or
+ * an absolute IRI (which may hold '#', as in https://w3id.org/saref#Device). JSON-LD keywords
+ * (@id, @type, …) are never names.
+ */
 export function isValidName(s: unknown): s is string {
-  return typeof s === 'string' && s.length > 0 && s.length <= 512 && !FORBIDDEN_NAME_CHARS.test(s);
+  if (typeof s !== 'string' || s.length === 0 || s.length > 512 || s.startsWith('@')) return false;
+  if (!FORBIDDEN_NAME_CHARS.test(s)) return true;
+  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s<>"{}|\\^`]+$/.test(s) && !/[()'"<>;=]/.test(s);
 }
 
 const DATETIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;

@@ -39,10 +39,12 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (_req, body, done) => {
+  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (req, body, done) => {
     const text = body as string;
     if (text.trim() === '') {
-      done(new HubError('InvalidRequest', 'The request body is empty'), undefined);
+      // Clients send Content-Type on bodiless DELETE and GET requests: no body is no error there.
+      if (req.method !== 'POST' && req.method !== 'PUT' && req.method !== 'PATCH') done(null, undefined);
+      else done(new HubError('InvalidRequest', 'The request body is empty'), undefined);
       return;
     }
     try {
@@ -63,9 +65,26 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     return reply.code(404).type('application/json').send(pd);
   });
 
-  app.addHook('onSend', async (req, reply) => {
+  // NGSI-LD §6.3.20: a parameter the operation does not define is an error, not silently ignored.
+  app.addHook('onRequest', async (req) => {
+    const allowed = (req.routeOptions.config as { params?: readonly string[] } | undefined)?.params;
+    if (!allowed) return;
+    const q = req.url.indexOf('?');
+    if (q < 0) return;
+    for (const key of new URLSearchParams(req.url.slice(q + 1)).keys()) {
+      if (!allowed.includes(key)) throw new HubError('InvalidRequest', `Unknown query parameter ${JSON.stringify(key)}`);
+    }
+  });
+
+  app.addHook('onSend', async (req, reply, payload) => {
     const tenant = req.headers['ngsild-tenant'];
     if (typeof tenant === 'string' && tenant !== '') void reply.header('NGSILD-Tenant', tenant);
+    // Media types exactly as NGSI-LD names them, without the charset Fastify appends (JSON is UTF-8 anyway).
+    const ct = reply.getHeader('content-type');
+    if (typeof ct === 'string' && /^application\/([a-z+-]*json)\s*;\s*charset=utf-8$/i.test(ct)) {
+      void reply.header('content-type', ct.split(';')[0]);
+    }
+    return payload;
   });
 
   app.get('/health', async (_req, reply) => {
@@ -79,6 +98,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   registerDiscoveryRoutes(app, { store: deps.store, contexts: deps.contexts, tenants });
   registerContextRoutes(app, {
     store: deps.store,
+    startedAt: new Date().toISOString(),
     coreDocument: deps.coreContextDocument,
     forget: (url) => deps.contexts.forget(url),
     reload: (url) => deps.contexts.reload(url),

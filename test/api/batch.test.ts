@@ -74,8 +74,9 @@ describe('batch operations', () => {
     );
     expect(res.statusCode).toBe(207);
     const r = json<{ success: string[]; errors: { entityId: string }[] }>(res);
-    expect(r.success).toEqual(['urn:ngsi-ld:Streetlight:3']);
-    expect(r.errors.map((e) => e.entityId)).toEqual(['urn:ngsi-ld:Streetlight:99']);
+    // Entity 3 kept its powerState (reported), got the new note; 99 does not exist.
+    expect(r.success).toEqual([]);
+    expect(r.errors.map((e) => e.entityId)).toEqual(['urn:ngsi-ld:Streetlight:3', 'urn:ngsi-ld:Streetlight:99']);
     const got = json<Record<string, { value: unknown }>>(await get(3));
     expect(got.powerState?.value).toBe('on');
     expect(got.note?.value).toBe('x');

@@ -153,6 +153,19 @@ describe('entity query', () => {
     expect(fc.features).toHaveLength(4);
   });
 
+  it('purges attributes with drop and keep, leaving the entities', async () => {
+    let res = await hub.request({ method: 'DELETE', url: `${E}?type=NoiseMeter&drop=status` });
+    expect(res.statusCode).toBe(204);
+    const meter = json<Record<string, unknown>[]>(await hub.request({ method: 'GET', url: `${E}?type=NoiseMeter` }))[0] ?? {};
+    expect(meter.status).toBeUndefined();
+    expect(meter.name).toBeDefined();
+    res = await hub.request({ method: 'DELETE', url: `${E}?type=NoiseMeter&keep=name` });
+    expect(res.statusCode).toBe(204);
+    const kept = json<Record<string, unknown>[]>(await hub.request({ method: 'GET', url: `${E}?type=NoiseMeter` }))[0] ?? {};
+    expect(Object.keys(kept).sort()).toEqual(['id', 'name', 'scope', 'type']);
+    expect((await hub.request({ method: 'DELETE', url: `${E}?type=NoiseMeter&keep=name&drop=pm25` })).statusCode).toBe(400);
+  });
+
   it('purges by type and q', async () => {
     const res = await hub.request({ method: 'DELETE', url: `${E}?type=AirStation&q=${enc('pm25>100')}` });
     expect(res.statusCode).toBe(204);
