@@ -10,6 +10,7 @@ import type { StoredEntity } from '../core/entity-model.js';
 import { HubError, badRequest, toProblemDetails } from '../core/errors.js';
 import type { ProblemDetails } from '../core/errors.js';
 import { isPlainObject, isUri } from '../core/validation.js';
+import type { EntitySelector } from '../core/store.js';
 import type { EntityChange } from '../broker/entity-service.js';
 import { clone, mergeInto } from '../broker/entity-service.js';
 import { putInstance, findInstance } from '../broker/entity-merge.js';
@@ -219,22 +220,28 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     const ctx = await contexts.resolve(bodyContextValue(req, body));
     const p: Params = { ...(req.query as Params) };
     const entitiesSel = body.entities;
+    let selectors: EntitySelector[] | undefined;
     if (entitiesSel !== undefined) {
       if (!Array.isArray(entitiesSel) || entitiesSel.length === 0) throw badRequest('entities must be a non-empty array');
-      // Several selectors: handled as one when they share the shape, the common case.
-      const sel = entitiesSel[0] as Record<string, unknown>;
-      if (!isPlainObject(sel)) throw badRequest('Each entity selector must be an object');
-      if (entitiesSel.length > 1) {
-        const typesAll = entitiesSel.map((s) => (isPlainObject(s) ? s.type : undefined));
-        if (typesAll.some((t) => typeof t !== 'string') || entitiesSel.some((s) => isPlainObject(s) && (s.id || s.idPattern))) {
-          throw new HubError('OperationNotSupported', 'Several entity selectors are only supported as a list of types');
+      selectors = entitiesSel.map((sel) => {
+        if (!isPlainObject(sel)) throw badRequest('Each entity selector must be an object');
+        // Each selector is checked like GET parameters, then kept apart: the query matches any of them.
+        const sp: Params = {};
+        for (const k of ['type', 'id', 'idPattern'] as const) {
+          if (sel[k] !== undefined) {
+            if (typeof sel[k] !== 'string') throw badRequest(`Entity selector ${k} must be a string`);
+            sp[k] = sel[k];
+          }
         }
-        p.type = typesAll.join('|');
-      } else {
-        if (sel.type !== undefined) p.type = sel.type;
-        if (sel.id !== undefined) p.id = sel.id;
-        if (sel.idPattern !== undefined) p.idPattern = sel.idPattern;
-      }
+        if (sp.type === undefined && sp.id === undefined && sp.idPattern === undefined) throw badRequest('An entity selector needs type, id or idPattern');
+        const q = entityQueryOf(sp, ctx, { requireFilter: false, pagination: false });
+        const s: EntitySelector = {};
+        if (q.ids) s.ids = q.ids;
+        if (q.idPattern !== undefined) s.idPattern = q.idPattern;
+        if (q.type) s.type = q.type;
+        return s;
+      });
+      p.local = 'true'; // the selectors are the filter
     }
     if (body.attrs !== undefined) {
       if (!Array.isArray(body.attrs)) throw badRequest('attrs must be an array');
@@ -251,6 +258,8 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
       if (g.coordinates !== undefined) p.coordinates = typeof g.coordinates === 'string' ? g.coordinates : JSON.stringify(g.coordinates);
     }
     const query = entityQueryOf(p, ctx, { requireFilter: true, pagination: true });
+    if (selectors) query.anyOf = selectors;
+    delete p.local;
     const ro = renderOptionsOf(p, ctx);
     await tenants.mustExistForRead(tenant);
     const result = await entities.query(tenant, query);

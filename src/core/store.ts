@@ -8,8 +8,17 @@ import type { QExpr } from './query/q-parser.js';
 import type { ScopeExpr } from './query/scope-query.js';
 import type { TypeExpr } from './query/type-expr.js';
 
+/** One entity selector of a POST query (NGSI-LD EntitySelector): its members are ANDed. */
+export interface EntitySelector {
+  ids?: string[];
+  idPattern?: string;
+  type?: TypeExpr;
+}
+
 /** An entity query with every term already expanded to IRIs, except inside `q`. */
 export interface EntityQuery {
+  /** Any of these selectors (POST /entityOperations/query with several entities). */
+  anyOf?: EntitySelector[];
   ids?: string[];
   idPattern?: string;
   /** Type expression over expanded IRIs. */

@@ -2,7 +2,7 @@
  * Compiles an EntityQuery to a SQL FROM/WHERE over `entities e` that the indexes can serve:
  * primary key for ids, GIN on types and attrs, GiST on geometry boxes.
  */
-import type { EntityQuery } from '../core/store.js';
+import type { EntityQuery, EntitySelector } from '../core/store.js';
 import type { TypeExpr } from '../core/query/type-expr.js';
 import { searchBox } from '../core/geo/geometry.js';
 import { compileQ, compileScopeQ } from './q-to-sql.js';
@@ -11,9 +11,10 @@ import { compileQ, compileScopeQ } from './q-to-sql.js';
 export function buildEntityFilter(query: EntityQuery, params: unknown[]): { from: string; where: string } {
   const where: string[] = ['e.tenant = $1'];
   let from = 'entities e';
-  if (query.ids && query.ids.length > 0) where.push(`e.id = ANY($${params.push(query.ids)}::text[])`);
-  if (query.idPattern !== undefined) where.push(`e.id ~ $${params.push(query.idPattern)}`);
-  if (query.type) where.push(typeSql(query.type, params));
+  where.push(...selectorSql(query, params));
+  if (query.anyOf && query.anyOf.length > 0) {
+    where.push(`(${query.anyOf.map((s) => `(${selectorSql(s, params).join(' AND ') || 'true'})`).join(' OR ')})`);
+  }
   if (query.withAnyAttr && query.withAnyAttr.length > 0) where.push(`e.attrs ?| $${params.push(query.withAnyAttr)}::text[]`);
   if (query.q) {
     where.push(compileQ(query.q.expr, { expandAttr: query.q.expandAttr, expandValue: query.q.expandValue, column: 'e.attrs' }, params));
@@ -28,6 +29,14 @@ export function buildEntityFilter(query: EntityQuery, params: unknown[]): { from
     }
   }
   return { from, where: where.join(' AND ') };
+}
+
+function selectorSql(s: EntitySelector, params: unknown[]): string[] {
+  const out: string[] = [];
+  if (s.ids && s.ids.length > 0) out.push(`e.id = ANY($${params.push(s.ids)}::text[])`);
+  if (s.idPattern !== undefined) out.push(`e.id ~ $${params.push(s.idPattern)}`);
+  if (s.type) out.push(typeSql(s.type, params));
+  return out;
 }
 
 function typeSql(t: TypeExpr, params: unknown[]): string {

@@ -263,13 +263,16 @@ function isoOf(pgTimestamp: string): string {
 
 async function listTypes(pool: pg.Pool, tenant: string): Promise<TypeSummary[]> {
   // Candidates from the summary table, each verified against the entities through the indexes.
+  // Counted once per type (GIN bitmap count); attribute kinds from a bounded sample per pair.
   const r = await pool.query<{ type: string; attr: string; kinds: string[] | null; n: string }>(
-    `SELECT ta.type, ta.attr,
+    `WITH t AS (SELECT DISTINCT type FROM type_attributes WHERE tenant = $1),
+          c AS (SELECT t.type, (SELECT count(*) FROM entities e WHERE e.tenant = $1 AND e.types @> ARRAY[t.type]) AS n FROM t)
+     SELECT ta.type, ta.attr, c.n,
         (SELECT array_agg(DISTINCT k) FROM (
            SELECT jsonb_array_elements(e.attrs -> ta.attr) ->> 'type' AS k
-           FROM entities e WHERE e.tenant = ta.tenant AND e.types @> ARRAY[ta.type] AND e.attrs ? ta.attr LIMIT 1000) s) AS kinds,
-        (SELECT count(*) FROM entities e WHERE e.tenant = ta.tenant AND e.types @> ARRAY[ta.type]) AS n
-     FROM type_attributes ta WHERE ta.tenant = $1 ORDER BY ta.type, ta.attr`,
+           FROM entities e WHERE e.tenant = $1 AND e.types @> ARRAY[ta.type] AND e.attrs ? ta.attr LIMIT 1000) s) AS kinds
+     FROM type_attributes ta JOIN c ON c.type = ta.type
+     WHERE ta.tenant = $1 AND c.n > 0 ORDER BY ta.type, ta.attr`,
     [tenant],
   );
   const byType = new Map<string, TypeSummary>();

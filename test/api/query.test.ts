@@ -146,6 +146,20 @@ describe('entity query', () => {
     expect(json<{ id: string }[]>(res).map((e) => e.id).sort()).toEqual(S(2, 3));
   });
 
+  it('matches any of several entity selectors in POST /entityOperations/query', async () => {
+    const res = await hub.request({
+      method: 'POST',
+      url: '/ngsi-ld/v1/entityOperations/query',
+      headers: JSON_CT,
+      payload: JSON.stringify({
+        type: 'Query',
+        entities: [{ type: 'NoiseMeter' }, { id: 'urn:ngsi-ld:Station:4', type: 'AirStation' }, { idPattern: 'Station:1$' }],
+      }),
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(json<{ id: string }[]>(res).map((e) => e.id).sort()).toEqual(['urn:ngsi-ld:Meter:1', ...S(1, 4)]);
+  });
+
   it('answers a GeoJSON FeatureCollection', async () => {
     const res = await hub.request({ method: 'GET', url: `${E}?type=AirStation`, headers: { accept: 'application/geo+json' } });
     const fc = json<{ type: string; features: { geometry: unknown }[] }>(res);
