@@ -133,9 +133,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     app.route({
       method,
       url: `${BASE}/entities`,
-      handler: async () => {
-        throw badRequest('The entity id is missing from the path');
-      },
+      handler: () => Promise.reject(badRequest('The entity id is missing from the path')),
     });
   }
 

@@ -137,8 +137,8 @@ export function entityQueryOf(p: Params, ctx: ActiveContext, opts: { requireFilt
       const v = str(p, k);
       if (v !== undefined) geoInput[k] = v;
     }
-    if (p.coordinates !== undefined) geoInput.coordinates = typeof p.coordinates === 'string' ? p.coordinates : p.coordinates;
-    const geo = parseGeoQuery(geoInput as Parameters<typeof parseGeoQuery>[0]);
+    if (p.coordinates !== undefined) geoInput.coordinates = p.coordinates;
+    const geo = parseGeoQuery(geoInput);
     if (geo) q.geo = { query: geo, geoPropertyIri: ctx.expand(geo.geoproperty) };
   } catch (err) {
     if (err instanceof GeoQuerySyntaxError) throw badRequest(`Invalid geo-query: ${err.message}`, err);

@@ -66,14 +66,18 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   });
 
   // NGSI-LD §6.3.20: a parameter the operation does not define is an error, not silently ignored.
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', (req, _reply, done) => {
     const allowed = (req.routeOptions.config as { params?: readonly string[] } | undefined)?.params;
-    if (!allowed) return;
     const q = req.url.indexOf('?');
-    if (q < 0) return;
-    for (const key of new URLSearchParams(req.url.slice(q + 1)).keys()) {
-      if (!allowed.includes(key)) throw new HubError('InvalidRequest', `Unknown query parameter ${JSON.stringify(key)}`);
+    if (allowed && q >= 0) {
+      for (const key of new URLSearchParams(req.url.slice(q + 1)).keys()) {
+        if (!allowed.includes(key)) {
+          done(new HubError('InvalidRequest', `Unknown query parameter ${JSON.stringify(key)}`));
+          return;
+        }
+      }
     }
+    done();
   });
 
   app.addHook('onSend', async (req, reply, payload) => {

@@ -10,6 +10,9 @@ afterAll(async () => {
   await hub?.close();
 });
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are loose JSON, checked by the assertions
+type J = Record<string, any>;
+
 const E = '/ngsi-ld/v1/entities';
 const enc = encodeURIComponent;
 
@@ -38,7 +41,7 @@ describe('create and retrieve', () => {
     const res = await create(room('urn:ngsi-ld:Room:c1'));
     expect(res.statusCode).toBe(201);
     expect(res.headers.location).toBe(`${E}/urn:ngsi-ld:Room:c1`);
-    const got = json<Record<string, any>>(await get('urn:ngsi-ld:Room:c1'));
+    const got = json<J>(await get('urn:ngsi-ld:Room:c1'));
     expect(got.id).toBe('urn:ngsi-ld:Room:c1');
     expect(got.type).toBe('Room');
     expect(got.temperature).toEqual({ type: 'Property', value: 21.5, unitCode: 'CEL', observedAt: '2026-01-01T10:00:00.000Z' });
@@ -50,21 +53,21 @@ describe('create and retrieve', () => {
   it('refuses a second entity with the same id with 409 AlreadyExists', async () => {
     const res = await create(room('urn:ngsi-ld:Room:c1'));
     expect(res.statusCode).toBe(409);
-    expect(json<any>(res).type).toBe('https://uri.etsi.org/ngsi-ld/errors/AlreadyExists');
+    expect(json<J>(res).type).toBe('https://uri.etsi.org/ngsi-ld/errors/AlreadyExists');
   });
 
   it('shows system attributes with options=sysAttrs', async () => {
-    const got = json<Record<string, any>>(await get('urn:ngsi-ld:Room:c1', '?options=sysAttrs'));
+    const got = json<J>(await get('urn:ngsi-ld:Room:c1', '?options=sysAttrs'));
     expect(got.createdAt).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(got.modifiedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(got.temperature.createdAt).toMatch(/^\d{4}-/);
   });
 
   it('renders keyValues and concise', async () => {
-    const kv = json<Record<string, any>>(await get('urn:ngsi-ld:Room:c1', '?options=keyValues'));
+    const kv = json<J>(await get('urn:ngsi-ld:Room:c1', '?options=keyValues'));
     expect(kv).toMatchObject({ id: 'urn:ngsi-ld:Room:c1', type: 'Room', temperature: 21.5, name: 'Kitchen', isIn: 'urn:ngsi-ld:Building:1' });
     expect(kv.location).toEqual({ type: 'Point', coordinates: [113.6, 34.7] });
-    const concise = json<Record<string, any>>(await get('urn:ngsi-ld:Room:c1', '?format=concise'));
+    const concise = json<J>(await get('urn:ngsi-ld:Room:c1', '?format=concise'));
     expect(concise.name).toBe('Kitchen');
     expect(concise.temperature).toEqual({ value: 21.5, unitCode: 'CEL', observedAt: '2026-01-01T10:00:00.000Z' });
     expect(concise.isIn).toEqual({ object: 'urn:ngsi-ld:Building:1' });
@@ -74,25 +77,25 @@ describe('create and retrieve', () => {
   it('accepts the concise form on create', async () => {
     const res = await create({ id: 'urn:ngsi-ld:Room:concise', type: 'Room', temperature: 19, tag: { value: [1, 2] }, owner: { object: 'urn:ngsi-ld:Person:1' } });
     expect(res.statusCode).toBe(201);
-    const got = json<Record<string, any>>(await get('urn:ngsi-ld:Room:concise'));
+    const got = json<J>(await get('urn:ngsi-ld:Room:concise'));
     expect(got.temperature).toEqual({ type: 'Property', value: 19 });
     expect(got.tag).toEqual({ type: 'Property', value: [1, 2] });
     expect(got.owner).toEqual({ type: 'Relationship', object: 'urn:ngsi-ld:Person:1' });
   });
 
   it('returns attrs and pick/omit subsets', async () => {
-    const only = json<Record<string, any>>(await get('urn:ngsi-ld:Room:c1', '?attrs=name'));
+    const only = json<J>(await get('urn:ngsi-ld:Room:c1', '?attrs=name'));
     expect(Object.keys(only).sort()).toEqual(['id', 'name', 'type']);
-    const picked = json<Record<string, any>>(await get('urn:ngsi-ld:Room:c1', '?pick=id,temperature'));
+    const picked = json<J>(await get('urn:ngsi-ld:Room:c1', '?pick=id,temperature'));
     expect(Object.keys(picked).sort()).toEqual(['id', 'temperature']);
-    const omitted = json<Record<string, any>>(await get('urn:ngsi-ld:Room:c1', '?omit=location,type'));
+    const omitted = json<J>(await get('urn:ngsi-ld:Room:c1', '?omit=location,type'));
     expect(Object.keys(omitted).sort()).toEqual(['id', 'isIn', 'name', 'temperature']);
   });
 
   it('answers application/ld+json with @context in the body and JSON with a Link header', async () => {
     const ld = await get('urn:ngsi-ld:Room:c1', '', { accept: 'application/ld+json' });
     expect(ld.headers['content-type']).toMatch(/application\/ld\+json/);
-    expect(json<any>(ld)['@context']).toBeDefined();
+    expect(json<J>(ld)['@context']).toBeDefined();
     const plain = await get('urn:ngsi-ld:Room:c1');
     expect(plain.headers.link).toMatch(/rel="http:\/\/www.w3.org\/ns\/json-ld#context"/);
   });
@@ -100,7 +103,7 @@ describe('create and retrieve', () => {
   it('answers GeoJSON for Accept application/geo+json', async () => {
     const res = await get('urn:ngsi-ld:Room:c1', '', { accept: 'application/geo+json' });
     expect(res.statusCode).toBe(200);
-    const f = json<any>(res);
+    const f = json<J>(res);
     expect(f.type).toBe('Feature');
     expect(f.geometry).toEqual({ type: 'Point', coordinates: [113.6, 34.7] });
     expect(f.properties.type).toBe('Room');
@@ -109,7 +112,7 @@ describe('create and retrieve', () => {
   it('answers 404 ResourceNotFound for an unknown id and 400 for an id that is not a URI', async () => {
     const nf = await get('urn:ngsi-ld:Room:none');
     expect(nf.statusCode).toBe(404);
-    expect(json<any>(nf).type).toBe('https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound');
+    expect(json<J>(nf).type).toBe('https://uri.etsi.org/ngsi-ld/errors/ResourceNotFound');
     const bad = await get('not a uri');
     expect(bad.statusCode).toBe(400);
   });
@@ -124,14 +127,14 @@ describe('create and retrieve', () => {
       ],
     });
     expect(res.statusCode).toBe(201);
-    const got = json<Record<string, any>>(await get('urn:ngsi-ld:Room:multi'));
+    const got = json<J>(await get('urn:ngsi-ld:Room:multi'));
     expect(got.temperature).toHaveLength(2);
     const del = await hub.request({
       method: 'DELETE',
       url: `${E}/${enc('urn:ngsi-ld:Room:multi')}/attrs/temperature?datasetId=${enc('urn:ngsi-ld:Dataset:sensorB')}`,
     });
     expect(del.statusCode).toBe(204);
-    const after = json<Record<string, any>>(await get('urn:ngsi-ld:Room:multi'));
+    const after = json<J>(await get('urn:ngsi-ld:Room:multi'));
     expect(after.temperature).toEqual({ type: 'Property', value: 20 });
   });
 
@@ -147,14 +150,14 @@ describe('create and retrieve', () => {
       speed: { type: 'Property', value: 3, accuracy: { type: 'Property', value: 0.1 } },
     };
     expect((await create(body)).statusCode).toBe(201);
-    const got = json<Record<string, any>>(await get('urn:ngsi-ld:Thing:kinds'));
+    const got = json<J>(await get('urn:ngsi-ld:Thing:kinds'));
     expect(got.label).toEqual({ type: 'LanguageProperty', languageMap: { en: 'Bridge', zh: '桥' } });
     expect(got.category).toEqual({ type: 'VocabProperty', vocab: 'Bridge' });
     expect(got.raw).toEqual({ type: 'JsonProperty', json: { any: ['thing', 1] } });
     expect(got.readings).toEqual({ type: 'ListProperty', valueList: [1, 2, 3] });
     expect(got.route).toEqual({ type: 'ListRelationship', objectList: ['urn:ngsi-ld:Stop:1', 'urn:ngsi-ld:Stop:2'] });
     expect(got.speed.accuracy).toEqual({ type: 'Property', value: 0.1 });
-    const zh = json<Record<string, any>>(await get('urn:ngsi-ld:Thing:kinds', '?lang=zh'));
+    const zh = json<J>(await get('urn:ngsi-ld:Thing:kinds', '?lang=zh'));
     expect(zh.label).toEqual({ type: 'Property', value: '桥', lang: 'zh' });
   });
 });
@@ -162,7 +165,7 @@ describe('create and retrieve', () => {
 describe('replace, merge and delete', () => {
   it('replaces an entity with PUT, keeping createdAt', async () => {
     await create(room('urn:ngsi-ld:Room:r1'));
-    const before = json<any>(await get('urn:ngsi-ld:Room:r1', '?options=sysAttrs'));
+    const before = json<J>(await get('urn:ngsi-ld:Room:r1', '?options=sysAttrs'));
     const res = await hub.request({
       method: 'PUT',
       url: `${E}/${enc('urn:ngsi-ld:Room:r1')}`,
@@ -170,7 +173,7 @@ describe('replace, merge and delete', () => {
       payload: JSON.stringify({ type: 'Room', humidity: { type: 'Property', value: 40 } }),
     });
     expect(res.statusCode).toBe(204);
-    const after = json<any>(await get('urn:ngsi-ld:Room:r1', '?options=sysAttrs'));
+    const after = json<J>(await get('urn:ngsi-ld:Room:r1', '?options=sysAttrs'));
     expect(after.temperature).toBeUndefined();
     expect(after.humidity.value).toBe(40);
     expect(after.createdAt).toBe(before.createdAt);
@@ -185,7 +188,7 @@ describe('replace, merge and delete', () => {
       payload: JSON.stringify({ temperature: { type: 'Property', value: 30 }, name: 'urn:ngsi-ld:null', extra: 5 }),
     });
     expect(res.statusCode).toBe(204);
-    const got = json<any>(await get('urn:ngsi-ld:Room:m1'));
+    const got = json<J>(await get('urn:ngsi-ld:Room:m1'));
     expect(got.temperature).toEqual({ type: 'Property', value: 30, unitCode: 'CEL', observedAt: '2026-01-01T10:00:00.000Z' });
     expect(got.name).toBeUndefined();
     expect(got.extra).toEqual({ type: 'Property', value: 5 });
@@ -217,8 +220,8 @@ describe('attributes', () => {
       payload: JSON.stringify({ humidity: { type: 'Property', value: 99 }, pressure: { type: 'Property', value: 1000 } }),
     });
     expect(res.statusCode).toBe(207);
-    expect(json<any>(res)).toEqual({ updated: ['pressure'], notUpdated: [{ attributeName: 'humidity', reason: expect.any(String) }] });
-    const got = json<any>(await get(id));
+    expect(json<J>(res)).toEqual({ updated: ['pressure'], notUpdated: [{ attributeName: 'humidity', reason: expect.any(String) }] });
+    const got = json<J>(await get(id));
     expect(got.humidity.value).toBe(50);
     expect(got.pressure.value).toBe(1000);
   });
@@ -231,8 +234,8 @@ describe('attributes', () => {
       payload: JSON.stringify({ humidity: { type: 'Property', value: 55 }, nothere: { type: 'Property', value: 1 } }),
     });
     expect(res.statusCode).toBe(207);
-    expect(json<any>(res).updated).toEqual(['humidity']);
-    const got = json<any>(await get(id));
+    expect(json<J>(res).updated).toEqual(['humidity']);
+    const got = json<J>(await get(id));
     expect(got.humidity.value).toBe(55);
     expect(got.nothere).toBeUndefined();
   });
@@ -240,7 +243,7 @@ describe('attributes', () => {
   it('partially updates one attribute, keeping its other members', async () => {
     const res = await hub.request({ method: 'PATCH', url: `${attrs}/temperature`, headers: JSON_CT, payload: JSON.stringify({ value: 25 }) });
     expect(res.statusCode).toBe(204);
-    const got = json<any>(await get(id));
+    const got = json<J>(await get(id));
     expect(got.temperature).toEqual({ type: 'Property', value: 25, unitCode: 'CEL', observedAt: '2026-01-01T10:00:00.000Z' });
     const missing = await hub.request({ method: 'PATCH', url: `${attrs}/nope`, headers: JSON_CT, payload: JSON.stringify({ value: 1 }) });
     expect(missing.statusCode).toBe(404);
@@ -249,12 +252,12 @@ describe('attributes', () => {
   it('replaces one attribute', async () => {
     const res = await hub.request({ method: 'PUT', url: `${attrs}/temperature`, headers: JSON_CT, payload: JSON.stringify({ type: 'Property', value: 18 }) });
     expect(res.statusCode).toBe(204);
-    expect(json<any>(await get(id)).temperature).toEqual({ type: 'Property', value: 18 });
+    expect(json<J>(await get(id)).temperature).toEqual({ type: 'Property', value: 18 });
   });
 
   it('deletes one attribute, then 404 for it', async () => {
     expect((await hub.request({ method: 'DELETE', url: `${attrs}/pressure` })).statusCode).toBe(204);
-    expect(json<any>(await get(id)).pressure).toBeUndefined();
+    expect(json<J>(await get(id)).pressure).toBeUndefined();
     expect((await hub.request({ method: 'DELETE', url: `${attrs}/pressure` })).statusCode).toBe(404);
   });
 });
@@ -263,7 +266,7 @@ describe('tenants', () => {
   it('keeps tenants apart and creates them on first write', async () => {
     const h = { ...JSON_CT, 'ngsild-tenant': 'zhengzhou' };
     expect((await get('urn:ngsi-ld:Room:t1', '', { 'ngsild-tenant': 'zhengzhou' })).statusCode).toBe(404);
-    expect(json<any>(await get('urn:ngsi-ld:Room:t1', '', { 'ngsild-tenant': 'zhengzhou' })).type).toMatch(/NonexistentTenant/);
+    expect(json<J>(await get('urn:ngsi-ld:Room:t1', '', { 'ngsild-tenant': 'zhengzhou' })).type).toMatch(/NonexistentTenant/);
     expect((await create(room('urn:ngsi-ld:Room:t1'), h)).statusCode).toBe(201);
     expect((await get('urn:ngsi-ld:Room:t1', '', { 'ngsild-tenant': 'zhengzhou' })).statusCode).toBe(200);
     expect((await get('urn:ngsi-ld:Room:t1')).statusCode).toBe(404);
