@@ -17,7 +17,19 @@ export function buildEntityFilter(query: EntityQuery, params: unknown[]): { from
   }
   if (query.withAnyAttr && query.withAnyAttr.length > 0) where.push(`e.attrs ?| $${params.push(query.withAnyAttr)}::text[]`);
   if (query.q) {
-    where.push(compileQ(query.q.expr, { expandAttr: query.q.expandAttr, expandValue: query.q.expandValue, column: 'e.attrs' }, params));
+    where.push(
+      compileQ(
+        query.q.expr,
+        {
+          expandAttr: query.q.expandAttr,
+          expandValue: query.q.expandValue,
+          column: 'e.attrs',
+          // Linked-entity paths (rel{Type:attr}) look up the target in the same tenant.
+          linked: { table: 'entities', where: (alias) => `${alias}.tenant = e.tenant` },
+        },
+        params,
+      ),
+    );
   }
   if (query.scopeQ) where.push(compileScopeQ(query.scopeQ, 'e.scopes', params));
   if (query.geo) {

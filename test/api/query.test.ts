@@ -90,6 +90,15 @@ describe('entity query', () => {
     });
   }
 
+  it('follows relationships in q (linked entities)', async () => {
+    for (const [id, rating] of [['urn:ngsi-ld:Org:kf', 5], ['urn:ngsi-ld:Org:zz', 2]] as const) {
+      const res = await hub.request({ method: 'POST', url: E, headers: JSON_CT, payload: JSON.stringify({ id, type: 'Org', rating }) });
+      expect(res.statusCode).toBe(201);
+    }
+    expect(await ids(`type=AirStation&q=${enc('operator{rating}>3')}`)).toEqual(S(4));
+    expect(await ids(`type=AirStation&q=${enc('operator{Org:rating}==2')}`)).toEqual(S(1, 2, 3));
+  });
+
   it('filters by scopeQ', async () => {
     expect(await ids(`type=AirStation&scopeQ=${enc('/Zhengzhou/#')}`)).toEqual(S(1, 2, 3));
     expect(await ids(`type=AirStation&scopeQ=${enc('/Kaifeng')}`)).toEqual(S(4));

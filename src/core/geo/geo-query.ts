@@ -5,6 +5,7 @@
  * from a query string or from the `geoQ` member of a POST /entityOperations/query body (§5.2.13
  * GeoQuery, where `coordinates` may be an array). `geometry.ts` evaluates queries.
  */
+
 /** The geospatial relationships of NGSI-LD §4.10 (case-sensitive). */
 export const GEO_RELS = [
   'near',
@@ -227,7 +228,9 @@ function caseHint(given: string, names: readonly string[]): string {
  * `near` exactly one modifier, `maxDistance==<m>` or `minDistance==<m>`, a positive non-zero JSON
  * number of metres (`PositiveNumber`).
  */
-export function parseGeoRel(text: string): { georel: GeoRel; modifier?: NearModifier; distance?: number } {
+export function parseGeoRel(
+  text: string,
+): Pick<NearGeoQuery, 'georel' | 'modifier' | 'distance'> | Pick<RelationGeoQuery, 'georel'> {
   const [name = '', ...modifiers] = text.split(';');
   if (!(GEO_RELS as readonly string[]).includes(name)) {
     return fail(
@@ -261,7 +264,7 @@ export function parseGeoRel(text: string): { georel: GeoRel; modifier?: NearModi
       `georel ${JSON.stringify(text)}: ${modifier} must be a positive non-zero number of metres, got ${JSON.stringify(value)}`,
     );
   }
-  return { georel, modifier: modifier as NearModifier, distance };
+  return { georel: 'near', modifier: modifier as NearModifier, distance };
 }
 
 function parseGeometryType(text: string): QueryGeometryType {
@@ -335,13 +338,7 @@ export function parseGeoQuery(input: GeoQueryInput): GeoQuery | undefined {
   const geometry = toGeometry(type, coordinates);
   if (rel.georel === 'near') {
     if (geometry.type !== 'Point') return fail(`georel 'near' needs geometry Point, got ${type}`);
-    return {
-      georel: 'near',
-      modifier: rel.modifier as NearModifier,
-      distance: rel.distance as number,
-      geometry,
-      geoproperty,
-    };
+    return { ...rel, geometry, geoproperty };
   }
   return { georel: rel.georel, geometry, geoproperty };
 }

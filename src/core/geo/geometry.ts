@@ -355,9 +355,11 @@ function overlaps(a: Parts, b: Parts): boolean {
 
 /**
  * The exact test of a geo-query against the target geometry of an entity (NGSI-LD §4.10):
- * - `near;maxDistance==d`: the geodesic distance from the reference point to the nearest point of
- *   the target (0 inside a polygon) is ≤ d, as PostGIS `ST_DWithin` does; `near;minDistance==d`:
- *   that distance is > d (the target is disjoint from the buffer).
+ * - `near;maxDistance==d`: the distance in metres from the reference point to the nearest point of
+ *   the target (0 inside a polygon, see {@link distanceToGeometry}) is ≤ d. This is the reading of
+ *   PostGIS `ST_DWithin` and of other brokers; the spec's words ("within the buffer") would want
+ *   every point of the target that close. `near;minDistance==d`: that distance is > d (the target
+ *   is disjoint from the closed buffer).
  * - `within`/`contains`: every point of the target lies in the reference (or the reverse) and their
  *   interiors meet, so a point on a polygon's edge is not within it, and a polygon is within itself.
  * - `intersects`/`disjoint`: they share a point (or not), boundaries included.
