@@ -54,7 +54,12 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
   return {
     ...base,
     async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
+      let client: PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw translate(err);
+      }
       try {
         await client.query('BEGIN');
         const result = await fn(txOps(client));
@@ -68,7 +73,9 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
       }
     },
     async tenantExists(tenant) {
-      const r = await pool.query('SELECT 1 FROM tenants WHERE name = $1', [tenant]);
+      const r = await pool.query('SELECT 1 FROM tenants WHERE name = $1', [tenant]).catch((err: unknown) => {
+        throw translate(err);
+      });
       return (r.rowCount ?? 0) > 0;
     },
     async listTenants() {
@@ -79,7 +86,9 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
     listAttributes: (tenant) => listAttributes(pool, tenant),
     contexts: contextOps(pool),
     async ping() {
-      await pool.query('SELECT 1');
+      await pool.query('SELECT 1').catch((err: unknown) => {
+        throw translate(err);
+      });
     },
     async close() {
       await pool.end();
@@ -395,6 +404,10 @@ export function translate(err: unknown): unknown {
       return new HubError('InvalidRequest', `Invalid query: ${msg}`, { cause: err });
     case '57014':
       return new HubError('TooComplexQuery', 'The query took too long', { cause: err });
+    case 'ECONNREFUSED':
+    case 'ECONNRESET':
+    case 'ETIMEDOUT':
+    case 'EPIPE':
     case '53300':
     case '57P01':
     case '57P03':
