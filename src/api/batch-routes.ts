@@ -10,7 +10,7 @@ import type { StoredEntity } from '../core/entity-model.js';
 import { HubError, badRequest, toProblemDetails } from '../core/errors.js';
 import type { ProblemDetails } from '../core/errors.js';
 import { isPlainObject, isUri } from '../core/validation.js';
-import type { EntitySelector } from '../core/store.js';
+import type { EntitySelector, StoreTx } from '../core/store.js';
 import type { EntityChange } from '../broker/entity-service.js';
 import { clone, mergeInto } from '../broker/entity-service.js';
 import { putInstance, findInstance } from '../broker/entity-merge.js';
@@ -84,6 +84,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     const prepared = await prepare(req, (item, ctx, now) => parseEntity(item, ctx, { now }));
     const result = await entities.batch(async (tx, changes, now) => {
       const r: BatchResult = { success: [], errors: [] };
+      const writer = createBatchWriter();
       const ok = prepared.filter((p) => p.ok);
       if (ok.length > 0) await tx.ensureTenant(tenant);
       const existing = await tx.getEntities(tenant, ok.map((p) => p.id), { forUpdate: true });
@@ -100,11 +101,12 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
         const e = p.value;
         e.createdAt = now;
         e.modifiedAt = now;
-        await tx.insertEntity(tenant, e);
+        writer.insert(e);
         seen.add(p.id);
         changes.push({ tenant, id: e.id, kind: 'created', after: e });
         r.success.push(p.id);
       }
+      await writer.flush(tx, tenant);
       return r;
     });
     if (result.errors.length === 0) return reply.code(201).send(result.success);
@@ -120,6 +122,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     let created: string[] = [];
     const result = await entities.batch(async (tx, changes, now) => {
       const r: BatchResult = { success: [], errors: [] };
+      const writer = createBatchWriter();
       created = [];
       const ok = prepared.filter((p) => p.ok);
       if (ok.length > 0) await tx.ensureTenant(tenant);
@@ -134,7 +137,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
         if (!before) {
           incoming.createdAt = now;
           incoming.modifiedAt = now;
-          await tx.insertEntity(tenant, incoming);
+          writer.insert(incoming);
           existing.set(p.id, incoming);
           changes.push({ tenant, id: p.id, kind: 'created', after: incoming });
           created.push(p.id);
@@ -142,12 +145,13 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
           const after = mode === 'replace' ? { ...incoming, createdAt: before.createdAt ?? now } : appendAll(before, incoming, false);
           if (mode === 'update') for (const t of incoming.types) if (!after.types.includes(t)) after.types.push(t);
           after.modifiedAt = now;
-          await tx.updateEntity(tenant, after);
+          writer.update(after);
           existing.set(p.id, after);
           changes.push({ tenant, id: p.id, kind: 'updated', before, after });
         }
         r.success.push(p.id);
       }
+      await writer.flush(tx, tenant);
       return r;
     });
     if (result.errors.length > 0) return reply.code(207).send(result);
@@ -189,6 +193,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     await tenants.mustExistForRead(tenant);
     const result = await entities.batch(async (tx, changes) => {
       const r: BatchResult = { success: [], errors: [] };
+      const writer = createBatchWriter();
       const valid = items.filter((i): i is string => isUri(i));
       const existing = await tx.getEntities(tenant, valid, { forUpdate: true });
       for (const item of items) {
@@ -206,6 +211,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
         changes.push({ tenant, id: item, kind: 'deleted', before });
         r.success.push(item);
       }
+      await writer.flush(tx, tenant);
       return r;
     });
     return result.errors.length === 0 ? reply.code(204).send() : reply.code(207).send(result);
@@ -274,6 +280,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     await tenants.mustExistForRead(tenant);
     return entities.batch(async (tx, changes: EntityChange[], now) => {
       const r: BatchResult = { success: [], errors: [] };
+      const writer = createBatchWriter();
       const existing = await tx.getEntities(tenant, prepared.filter((p) => p.ok).map((p) => p.id), { forUpdate: true });
       for (const p of prepared) {
         if (!p.ok) {
@@ -288,15 +295,37 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
         const applied = apply(before, p.value);
         const after = 'note' in applied ? applied.entity : applied;
         after.modifiedAt = now;
-        await tx.updateEntity(tenant, after);
+        writer.update(after);
         existing.set(p.id, after);
         changes.push({ tenant, id: p.id, kind: 'updated', before, after });
         if ('note' in applied) fail(r, p.id, applied.note);
         else r.success.push(p.id);
       }
+      await writer.flush(tx, tenant);
       return r;
     });
   }
+}
+
+/**
+ * Collects a batch's final entity states and writes them in a few multi-row statements; an id
+ * created and then changed within the batch is inserted once, in its last state.
+ */
+function createBatchWriter() {
+  const inserts = new Map<string, StoredEntity>();
+  const updates = new Map<string, StoredEntity>();
+  return {
+    insert(e: StoredEntity): void {
+      inserts.set(e.id, e);
+    },
+    update(e: StoredEntity): void {
+      if (inserts.has(e.id)) inserts.set(e.id, e);
+      else updates.set(e.id, e);
+    },
+    async flush(tx: StoreTx, tenant: string): Promise<void> {
+      if (inserts.size + updates.size > 0) await tx.writeEntities(tenant, [...inserts.values()], [...updates.values()]);
+    },
+  };
 }
 
 /** Append semantics for batch update/upsert-update: instances replace by datasetId, types add up. */

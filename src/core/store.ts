@@ -72,6 +72,11 @@ export interface StoreTx {
   insertEntity(tenant: string, e: StoredEntity): Promise<void>;
   /** Replaces the stored row of an existing entity. */
   updateEntity(tenant: string, e: StoredEntity): Promise<void>;
+  /**
+   * Writes many entities in a few statements (batch operations): `inserts` must be new ids,
+   * `updates` existing ones. Same effect as insertEntity/updateEntity one by one.
+   */
+  writeEntities(tenant: string, inserts: StoredEntity[], updates: StoredEntity[]): Promise<void>;
   deleteEntity(tenant: string, id: string): Promise<boolean>;
   /** Deletes all matches of a query; returns the ids deleted. */
   deleteMatching(tenant: string, query: EntityQuery): Promise<string[]>;

@@ -138,6 +138,30 @@ function txOps(db: Queryable): StoreTx {
       if (r.rowCount === 0) throw new HubError('ResourceNotFound', `Entity ${e.id} does not exist`);
       await writeSideTables(run, tenant, e, true);
     },
+    async writeEntities(tenant, inserts, updates) {
+      const rows = (list: StoredEntity[]) =>
+        JSON.stringify(
+          list.map((e) => ({ id: e.id, types: e.types, scopes: e.scopes ?? null, c: e.createdAt, m: e.modifiedAt, attrs: e.attrs })),
+        );
+      const shape = 'x(id text, types text[], scopes text[], c timestamptz, m timestamptz, attrs jsonb)';
+      if (inserts.length > 0) {
+        await run(
+          `INSERT INTO entities (tenant, id, types, scopes, created_at, modified_at, attrs)
+           SELECT $1, x.id, x.types, x.scopes, x.c, x.m, x.attrs FROM jsonb_to_recordset($2::jsonb) AS ${shape}`,
+          [tenant, rows(inserts)],
+        );
+      }
+      if (updates.length > 0) {
+        const r = await run(
+          `UPDATE entities e SET types = x.types, scopes = x.scopes, modified_at = x.m, attrs = x.attrs
+           FROM jsonb_to_recordset($2::jsonb) AS ${shape} WHERE e.tenant = $1 AND e.id = x.id`,
+          [tenant, rows(updates)],
+        );
+        if (r.rowCount !== updates.length) throw new HubError('Conflict', 'Some entities of the batch changed while it ran');
+        await run('DELETE FROM entity_geo WHERE tenant = $1 AND entity_id = ANY($2::text[])', [tenant, updates.map((e) => e.id)]);
+      }
+      await writeSideTablesMany(run, tenant, [...inserts, ...updates]);
+    },
     async deleteEntity(tenant, id) {
       const r = await run('DELETE FROM entities WHERE tenant = $1 AND id = $2', [tenant, id]);
       return (r.rowCount ?? 0) > 0;
@@ -163,41 +187,64 @@ type Run = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Promis
 
 async function writeSideTables(run: Run, tenant: string, e: StoredEntity, replace: boolean): Promise<void> {
   if (replace) await run('DELETE FROM entity_geo WHERE tenant = $1 AND entity_id = $2', [tenant, e.id]);
-  const geoAttrs: string[] = [];
-  const boxes: number[][] = [];
+  await writeSideTablesMany(run, tenant, [e]);
+}
+
+/** Geometry boxes and discovery pairs for many entities in two statements. */
+async function writeSideTablesMany(run: Run, tenant: string, list: StoredEntity[]): Promise<void> {
+  const ids: string[] = [];
+  const attrs: string[] = [];
+  const b: number[][] = [[], [], [], []];
+  const pairs = new Set<string>();
+  const pt: string[] = [];
+  const pa: string[] = [];
+  for (const e of list) {
+    for (const [iri, box] of geoBoxes(e)) {
+      ids.push(e.id);
+      attrs.push(iri);
+      for (let i = 0; i < 4; i++) b[i]!.push(box[i]!);
+    }
+    const names = Object.keys(e.attrs);
+    for (const t of e.types) {
+      for (const a of names.length > 0 ? names : ['']) {
+        const k = `${t}\u0000${a}`;
+        if (pairs.has(k)) continue;
+        pairs.add(k);
+        pt.push(t);
+        pa.push(a);
+      }
+    }
+  }
+  if (ids.length > 0) {
+    await run(
+      `INSERT INTO entity_geo (tenant, entity_id, attr, bbox)
+       SELECT $1, i, a, box(point(x1, y1), point(x2, y2))
+       FROM unnest($2::text[], $3::text[], $4::float8[], $5::float8[], $6::float8[], $7::float8[]) AS t(i, a, x1, y1, x2, y2)`,
+      [tenant, ids, attrs, b[0], b[1], b[2], b[3]],
+    );
+  }
+  if (pt.length > 0) {
+    await run(
+      `INSERT INTO type_attributes (tenant, type, attr)
+       SELECT $1, t, a FROM unnest($2::text[], $3::text[]) AS x(t, a) ON CONFLICT DO NOTHING`,
+      [tenant, pt, pa],
+    );
+  }
+}
+
+/** The union bounding box of each GeoProperty of an entity. */
+function geoBoxes(e: StoredEntity): [string, number[]][] {
+  const out: [string, number[]][] = [];
   for (const [iri, instances] of Object.entries(e.attrs)) {
     let box: number[] | undefined;
     for (const inst of instances) {
       if (inst.type !== 'GeoProperty' || inst.value === undefined) continue;
-      const b = boundingBox(inst.value as GeoJsonGeometry);
-      box = box ? [Math.min(box[0]!, b[0]), Math.min(box[1]!, b[1]), Math.max(box[2]!, b[2]), Math.max(box[3]!, b[3])] : [...b];
+      const g = boundingBox(inst.value as GeoJsonGeometry);
+      box = box ? [Math.min(box[0]!, g[0]), Math.min(box[1]!, g[1]), Math.max(box[2]!, g[2]), Math.max(box[3]!, g[3])] : [...g];
     }
-    if (box) {
-      geoAttrs.push(iri);
-      boxes.push(box);
-    }
+    if (box) out.push([iri, box]);
   }
-  if (geoAttrs.length > 0) {
-    await run(
-      `INSERT INTO entity_geo (tenant, entity_id, attr, bbox)
-       SELECT $1, $2, a, box(point(x1, y1), point(x2, y2))
-       FROM unnest($3::text[], $4::float8[], $5::float8[], $6::float8[], $7::float8[]) AS t(a, x1, y1, x2, y2)`,
-      [tenant, e.id, geoAttrs, boxes.map((b) => b[0]), boxes.map((b) => b[1]), boxes.map((b) => b[2]), boxes.map((b) => b[3])],
-    );
-  }
-  const pairs = e.types.flatMap((t) => Object.keys(e.attrs).map((a) => [t, a] as const));
-  if (pairs.length > 0) {
-    await run(
-      `INSERT INTO type_attributes (tenant, type, attr)
-       SELECT $1, t, a FROM unnest($2::text[], $3::text[]) AS x(t, a) ON CONFLICT DO NOTHING`,
-      [tenant, pairs.map((p) => p[0]), pairs.map((p) => p[1])],
-    );
-  } else {
-    await run(
-      `INSERT INTO type_attributes (tenant, type, attr) SELECT $1, t, '' FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING`,
-      [tenant, e.types],
-    );
-  }
+  return out;
 }
 
 async function queryEntities(run: Run, tenant: string, query: EntityQuery): Promise<QueryResult> {
