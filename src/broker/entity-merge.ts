@@ -5,7 +5,7 @@
  */
 import type { StoredAttribute } from '../core/entity-model.js';
 
-import { NGSI_NULL } from '../core/entity-input.js';
+import { NGSI_NULL, languageValuesOf } from '../core/entity-input.js';
 
 export { NGSI_NULL };
 
@@ -58,6 +58,8 @@ export function mergeInstance(old: StoredAttribute, patch: StoredAttribute, now:
         break;
     }
   }
+  if (merged.languageMap !== undefined) merged.languageValues = languageValuesOf(merged.languageMap);
+  else delete merged.languageValues;
   if (patch.sub) {
     const sub: Record<string, StoredAttribute> = { ...(old.sub ?? {}) };
     for (const [iri, s] of Object.entries(patch.sub)) {

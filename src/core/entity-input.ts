@@ -224,6 +224,7 @@ function parseAttribute(
         }
       }
       attr.languageMap = lm;
+      attr.languageValues = languageValuesOf(lm);
       break;
     }
     case 'VocabProperty':
@@ -268,6 +269,11 @@ function parseAttribute(
     attr.sub[ctx.expand(subName)] = parseAttribute(subName, subRaw, ctx, opts, true);
   }
   return stamp(attr, opts);
+}
+
+/** All strings of a languageMap, for the index (see StoredAttribute.languageValues). */
+export function languageValuesOf(map: Record<string, unknown>): string[] {
+  return Object.values(map).flatMap((v) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : []));
 }
 
 /** NGSI-LD §5.2.1 NGSI-LD Null: urn:ngsi-ld:null in the kind's value member deletes (merge-patch). */

@@ -29,6 +29,11 @@ export interface StoredAttribute {
   objectType?: string | string[];
   /** LanguageProperty: language tag → string or string[] ("@none" allowed). */
   languageMap?: Record<string, unknown>;
+  /**
+   * LanguageProperty: every string of languageMap, derived on write and never shown. It lets q
+   * equality use the GIN jsonb_path_ops index, which cannot follow `.*` into an object.
+   */
+  languageValues?: string[];
   /** VocabProperty: expanded IRI(s). */
   vocab?: string | string[];
   /** JsonProperty: any JSON, never expanded. */

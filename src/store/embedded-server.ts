@@ -123,7 +123,7 @@ async function waitUntil(done: () => Promise<boolean>, ms: number, every: number
 /** Runs a command to completion; never throws (a spawn failure is exit code -1). */
 function runProcess(cmd: string, args: string[], opts: { runAs?: RunAs | undefined; cwd?: string; input?: string } = {}) {
   return new Promise<{ code: number; output: string }>((done) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? '/', env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'], ...(opts.runAs ?? {}) });
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? '/', env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'], ...asUser(opts.runAs) });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -138,13 +138,15 @@ function childEnv(): NodeJS.ProcessEnv {
   return { ...process.env, LC_ALL: 'C', LANG: 'C' };
 }
 
+const asUser = (runAs: RunAs | undefined) => (runAs ? { uid: runAs.uid, gid: runAs.gid } : {});
+
 /** Liveness of a pid (zombies count as dead), with its arguments and start time where /proc has them. */
 async function processInfo(pid: number): Promise<{ alive: boolean; args?: string[]; startTime?: string }> {
   if (!Number.isInteger(pid) || pid <= 0) return { alive: false };
   if (HAS_PROC) {
     try {
-      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const line = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const fields = line.slice(line.lastIndexOf(')') + 2).split(' ');
       if (fields[0] === 'Z' || fields[0] === 'X') return { alive: false };
       const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
       return { alive: true, args: cmdline.split('\0'), ...(fields[19] ? { startTime: fields[19] } : {}) };
@@ -431,7 +433,7 @@ async function launch(bins: Binaries, dataDir: string, clusterDir: string, opts:
     try {
       // Own session: a Ctrl-C on the terminal reaches the hub, which then stops the server in order.
       const args = ['-D', clusterDir, '-p', String(port), ...settings.flatMap((s) => ['-c', s])];
-      child = spawn(bins.postgres, args, { cwd: dataDir, env: childEnv(), detached: true, stdio: ['ignore', logFile.fd, logFile.fd], ...(runAs ?? {}) });
+      child = spawn(bins.postgres, args, { cwd: dataDir, env: childEnv(), detached: true, stdio: ['ignore', logFile.fd, logFile.fd], ...asUser(runAs) });
     } finally {
       await logFile.close();
     }

@@ -15,7 +15,7 @@ export function buildEntityFilter(query: EntityQuery, params: unknown[]): { from
   if (query.anyOf && query.anyOf.length > 0) {
     where.push(`(${query.anyOf.map((s) => `(${selectorSql(s, params).join(' AND ') || 'true'})`).join(' OR ')})`);
   }
-  if (query.withAnyAttr && query.withAnyAttr.length > 0) where.push(`e.attrs ?| $${params.push(query.withAnyAttr)}::text[]`);
+  if (query.withAnyAttr && query.withAnyAttr.length > 0) where.push(`e.attr_names && $${params.push(query.withAnyAttr)}::text[]`);
   if (query.q) {
     where.push(
       compileQ(

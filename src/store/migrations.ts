@@ -28,12 +28,16 @@ export const MIGRATIONS: Migration[] = [
         created_at timestamptz NOT NULL,
         modified_at timestamptz NOT NULL,
         attrs jsonb NOT NULL,
+        -- the attribute IRIs held, written with attrs: attribute existence and discovery
+        attr_names text[] NOT NULL DEFAULT '{}',
         PRIMARY KEY (tenant, id)
       );
       -- type selection: types @> ARRAY[...]
       CREATE INDEX entities_types_idx ON entities USING gin (types);
-      -- q on attribute values (@? jsonpath, equality parts) and attribute existence (?)
-      CREATE INDEX entities_attrs_idx ON entities USING gin (attrs);
+      -- q on attribute values: jsonpath equality (@?); path_ops hashes path and value together,
+      -- so that a test like name == "x" reads one short posting list
+      CREATE INDEX entities_attrs_idx ON entities USING gin (attrs jsonb_path_ops);
+      CREATE INDEX entities_attr_names_idx ON entities USING gin (attr_names);
       -- id patterns anchored at the start
       CREATE INDEX entities_id_pattern_idx ON entities (tenant, id text_pattern_ops);
       -- one bounding box per entity and GeoProperty: GiST pre-filter, exact test in code

@@ -125,15 +125,15 @@ function txOps(db: Queryable): StoreTx {
     },
     async insertEntity(tenant, e) {
       await run(
-        `INSERT INTO entities (tenant, id, types, scopes, created_at, modified_at, attrs) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [tenant, e.id, e.types, e.scopes ?? null, e.createdAt, e.modifiedAt, JSON.stringify(e.attrs)],
+        `INSERT INTO entities (tenant, id, types, scopes, created_at, modified_at, attrs, attr_names) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [tenant, e.id, e.types, e.scopes ?? null, e.createdAt, e.modifiedAt, JSON.stringify(e.attrs), Object.keys(e.attrs)],
       );
       await writeSideTables(run, tenant, e, false);
     },
     async updateEntity(tenant, e) {
       const r = await run(
-        `UPDATE entities SET types = $3, scopes = $4, modified_at = $5, attrs = $6 WHERE tenant = $1 AND id = $2`,
-        [tenant, e.id, e.types, e.scopes ?? null, e.modifiedAt, JSON.stringify(e.attrs)],
+        `UPDATE entities SET types = $3, scopes = $4, modified_at = $5, attrs = $6, attr_names = $7 WHERE tenant = $1 AND id = $2`,
+        [tenant, e.id, e.types, e.scopes ?? null, e.modifiedAt, JSON.stringify(e.attrs), Object.keys(e.attrs)],
       );
       if (r.rowCount === 0) throw new HubError('ResourceNotFound', `Entity ${e.id} does not exist`);
       await writeSideTables(run, tenant, e, true);
@@ -141,19 +141,27 @@ function txOps(db: Queryable): StoreTx {
     async writeEntities(tenant, inserts, updates) {
       const rows = (list: StoredEntity[]) =>
         JSON.stringify(
-          list.map((e) => ({ id: e.id, types: e.types, scopes: e.scopes ?? null, c: e.createdAt, m: e.modifiedAt, attrs: e.attrs })),
+          list.map((e) => ({
+            id: e.id,
+            types: e.types,
+            scopes: e.scopes ?? null,
+            c: e.createdAt,
+            m: e.modifiedAt,
+            attrs: e.attrs,
+            names: Object.keys(e.attrs),
+          })),
         );
-      const shape = 'x(id text, types text[], scopes text[], c timestamptz, m timestamptz, attrs jsonb)';
+      const shape = 'x(id text, types text[], scopes text[], c timestamptz, m timestamptz, attrs jsonb, names text[])';
       if (inserts.length > 0) {
         await run(
-          `INSERT INTO entities (tenant, id, types, scopes, created_at, modified_at, attrs)
-           SELECT $1, x.id, x.types, x.scopes, x.c, x.m, x.attrs FROM jsonb_to_recordset($2::jsonb) AS ${shape}`,
+          `INSERT INTO entities (tenant, id, types, scopes, created_at, modified_at, attrs, attr_names)
+           SELECT $1, x.id, x.types, x.scopes, x.c, x.m, x.attrs, x.names FROM jsonb_to_recordset($2::jsonb) AS ${shape}`,
           [tenant, rows(inserts)],
         );
       }
       if (updates.length > 0) {
         const r = await run(
-          `UPDATE entities e SET types = x.types, scopes = x.scopes, modified_at = x.m, attrs = x.attrs
+          `UPDATE entities e SET types = x.types, scopes = x.scopes, modified_at = x.m, attrs = x.attrs, attr_names = x.names
            FROM jsonb_to_recordset($2::jsonb) AS ${shape} WHERE e.tenant = $1 AND e.id = x.id`,
           [tenant, rows(updates)],
         );
@@ -326,7 +334,7 @@ async function listTypes(pool: pg.Pool, tenant: string): Promise<TypeSummary[]> 
      SELECT ta.type, ta.attr, c.n,
         (SELECT array_agg(DISTINCT k) FROM (
            SELECT jsonb_array_elements(e.attrs -> ta.attr) ->> 'type' AS k
-           FROM entities e WHERE e.tenant = $1 AND e.types @> ARRAY[ta.type] AND e.attrs ? ta.attr LIMIT 1000) s) AS kinds
+           FROM entities e WHERE e.tenant = $1 AND e.types @> ARRAY[ta.type] AND e.attr_names @> ARRAY[ta.attr] LIMIT 1000) s) AS kinds
      FROM type_attributes ta JOIN c ON c.type = ta.type
      WHERE ta.tenant = $1 AND c.n > 0 ORDER BY ta.type, ta.attr`,
     [tenant],
@@ -360,7 +368,7 @@ async function listAttributes(pool: pg.Pool, tenant: string): Promise<AttributeS
     }
   }
   for (const s of byAttr.values()) {
-    const c = await pool.query<{ n: string }>('SELECT count(*) AS n FROM entities WHERE tenant = $1 AND attrs ? $2', [tenant, s.name]);
+    const c = await pool.query<{ n: string }>('SELECT count(*) AS n FROM entities WHERE tenant = $1 AND attr_names @> ARRAY[$2]', [tenant, s.name]);
     s.entityCount = Number(c.rows[0]?.n ?? 0);
     s.kinds.sort();
   }

@@ -134,7 +134,8 @@ const VALUE_TARGETS: Target[] = [
   { rel: '.object', accepts: (k, v) => k === 'eq' && isText(v) },
   { rel: '.objectList', accepts: (k, v) => k === 'eq' && isText(v) },
   { rel: '.vocab', accepts: (k, v) => k === 'regex' || (k === 'eq' && isText(v)), vocab: true },
-  { rel: '.languageMap.*', accepts: (k, v) => k === 'regex' || isText(v) },
+  // languageValues: the languageMap's strings, kept by the hub so that jsonb_path_ops can index them
+  { rel: '.languageValues', accepts: (k, v) => k === 'regex' || isText(v) },
   { rel: '.json', accepts: always },
   { rel: '.valueList', accepts: always },
 ];

@@ -27,14 +27,14 @@ const CASES: [string, string, unknown[]][] = [
     [
       `${A} ? (exists(@.value ? (@ == "x\\"y")) || exists(@.value."@value" ? (@ == "x\\"y")) || exists(@.object ? (@ == "x\\"y")) || ` +
         `exists(@.objectList ? (@ == "x\\"y")) || exists(@.vocab ? (@ == "x\\"y" || @ == "https://ex.org/v/x\\"y")) || ` +
-        `exists(@.languageMap.* ? (@ == "x\\"y")) || exists(@.json ? (@ == "x\\"y")) || exists(@.valueList ? (@ == "x\\"y")))`,
+        `exists(@.languageValues ? (@ == "x\\"y")) || exists(@.json ? (@ == "x\\"y")) || exists(@.valueList ? (@ == "x\\"y")))`,
     ],
   ],
   [
     'a>"m"',
     'attrs @? $1::jsonpath',
     [
-      `${A} ? (exists(@.value ? (@ > "m")) || exists(@.value."@value" ? (@ > "m")) || exists(@.languageMap.* ? (@ > "m")) || exists(@.json ? (@ > "m")) || exists(@.valueList ? (@ > "m")))`,
+      `${A} ? (exists(@.value ? (@ > "m")) || exists(@.value."@value" ? (@ > "m")) || exists(@.languageValues ? (@ > "m")) || exists(@.json ? (@ > "m")) || exists(@.valueList ? (@ > "m")))`,
     ],
   ],
   [
@@ -74,7 +74,7 @@ const CASES: [string, string, unknown[]][] = [
     'attrs @? $1::jsonpath',
     [
       `${A} ? (exists(@.value ? (@ like_regex "\\\\yx\\\\u0041" flag "i")) || exists(@.value."@value" ? (@ like_regex "\\\\yx\\\\u0041" flag "i")) || ` +
-        `exists(@.vocab ? (@ like_regex "\\\\yx\\\\u0041" flag "i")) || exists(@.languageMap.* ? (@ like_regex "\\\\yx\\\\u0041" flag "i")) || ` +
+        `exists(@.vocab ? (@ like_regex "\\\\yx\\\\u0041" flag "i")) || exists(@.languageValues ? (@ like_regex "\\\\yx\\\\u0041" flag "i")) || ` +
         `exists(@.json ? (@ like_regex "\\\\yx\\\\u0041" flag "i")) || exists(@.valueList ? (@ like_regex "\\\\yx\\\\u0041" flag "i")))`,
     ],
   ],
