@@ -37,15 +37,18 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
   async function itemContexts(req: FastifyRequest, items: unknown[]): Promise<(ActiveContext | HubError)[]> {
     const isLd = mediaTypeOf(req) === 'application/ld+json';
     const link = linkContextUrl(req);
-    if (isLd && link !== undefined) throw badRequest('A JSON-LD request must not carry a context Link header');
+    if (isLd && link !== undefined)
+      throw badRequest('A JSON-LD request must not carry a context Link header');
     return Promise.all(
       items.map(async (item) => {
         try {
           if (isLd) {
-            if (!isPlainObject(item) || item['@context'] === undefined) throw badRequest('An application/ld+json item must have an @context member');
+            if (!isPlainObject(item) || item['@context'] === undefined)
+              throw badRequest('An application/ld+json item must have an @context member');
             return await contexts.resolve(item['@context']);
           }
-          if (isPlainObject(item) && '@context' in item) throw badRequest('An @context in the body needs Content-Type application/ld+json');
+          if (isPlainObject(item) && '@context' in item)
+            throw badRequest('An @context in the body needs Content-Type application/ld+json');
           return await contexts.resolve(link);
         } catch (err) {
           if (err instanceof HubError) return err;
@@ -59,7 +62,10 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     return isPlainObject(item) && typeof item.id === 'string' ? item.id : '';
   }
 
-  async function prepare<T>(req: FastifyRequest, parse: (item: unknown, ctx: ActiveContext, now: string) => T): Promise<Prepared<T>[]> {
+  async function prepare<T>(
+    req: FastifyRequest,
+    parse: (item: unknown, ctx: ActiveContext, now: string) => T,
+  ): Promise<Prepared<T>[]> {
     const items = assertArrayBody(req.body, 'A batch operation');
     const ctxs = await itemContexts(req, items);
     const now = entities.now();
@@ -76,8 +82,10 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     });
   }
 
-  const fail = (result: BatchResult, id: string, err: HubError) => result.errors.push({ entityId: id, error: toProblemDetails(err) });
-  const notFoundErr = (id: string) => new HubError('ResourceNotFound', `Entity ${id} does not exist`, { instance: id });
+  const fail = (result: BatchResult, id: string, err: HubError) =>
+    result.errors.push({ entityId: id, error: toProblemDetails(err) });
+  const notFoundErr = (id: string) =>
+    new HubError('ResourceNotFound', `Entity ${id} does not exist`, { instance: id });
 
   app.post(`${BASE}/create`, cfg(PARAMS.batch), async (req, reply) => {
     const tenant = tenantOf(req);
@@ -87,7 +95,11 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
       const writer = createBatchWriter();
       const ok = prepared.filter((p) => p.ok);
       if (ok.length > 0) await tx.ensureTenant(tenant);
-      const existing = await tx.getEntities(tenant, ok.map((p) => p.id), { forUpdate: true });
+      const existing = await tx.getEntities(
+        tenant,
+        ok.map((p) => p.id),
+        { forUpdate: true },
+      );
       const seen = new Set(existing.keys());
       for (const p of prepared) {
         if (!p.ok) {
@@ -116,7 +128,8 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
   app.post(`${BASE}/upsert`, cfg(PARAMS.batch), async (req, reply) => {
     const tenant = tenantOf(req);
     const opts = optionSet(req.query as Params);
-    if (opts.has('replace') && opts.has('update')) throw badRequest('options replace and update exclude each other');
+    if (opts.has('replace') && opts.has('update'))
+      throw badRequest('options replace and update exclude each other');
     const mode = opts.has('update') ? 'update' : 'replace';
     const prepared = await prepare(req, (item, ctx, now) => parseEntity(item, ctx, { now }));
     let created: string[] = [];
@@ -126,7 +139,11 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
       created = [];
       const ok = prepared.filter((p) => p.ok);
       if (ok.length > 0) await tx.ensureTenant(tenant);
-      const existing = await tx.getEntities(tenant, ok.map((p) => p.id), { forUpdate: true });
+      const existing = await tx.getEntities(
+        tenant,
+        ok.map((p) => p.id),
+        { forUpdate: true },
+      );
       for (const p of prepared) {
         if (!p.ok) {
           fail(r, p.id, p.error);
@@ -142,8 +159,12 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
           changes.push({ tenant, id: p.id, kind: 'created', after: incoming });
           created.push(p.id);
         } else {
-          const after = mode === 'replace' ? { ...incoming, createdAt: before.createdAt ?? now } : appendAll(before, incoming, false);
-          if (mode === 'update') for (const t of incoming.types) if (!after.types.includes(t)) after.types.push(t);
+          const after =
+            mode === 'replace'
+              ? { ...incoming, createdAt: before.createdAt ?? now }
+              : appendAll(before, incoming, false);
+          if (mode === 'update')
+            for (const t of incoming.types) if (!after.types.includes(t)) after.types.push(t);
           after.modifiedAt = now;
           writer.update(after);
           existing.set(p.id, after);
@@ -169,7 +190,11 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
       // NGSI-LD §5.6.9: attributes left alone under noOverwrite are reported, the rest is applied.
       const note =
         kept.length > 0
-          ? new HubError('BadRequestData', `Not overwritten (noOverwrite): ${kept.map((k) => ctxCompact(incoming, k)).join(', ')}`, { instance: before.id })
+          ? new HubError(
+              'BadRequestData',
+              `Not overwritten (noOverwrite): ${kept.map((k) => ctxCompact(incoming, k)).join(', ')}`,
+              { instance: before.id },
+            )
           : undefined;
       return note ? { entity: after, note } : after;
     });
@@ -198,7 +223,11 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
       const existing = await tx.getEntities(tenant, valid, { forUpdate: true });
       for (const item of items) {
         if (!isUri(item)) {
-          fail(r, typeof item === 'string' ? item : JSON.stringify(item), badRequest(`Invalid entity id ${JSON.stringify(item)}`));
+          fail(
+            r,
+            typeof item === 'string' ? item : JSON.stringify(item),
+            badRequest(`Invalid entity id ${JSON.stringify(item)}`),
+          );
           continue;
         }
         const before = existing.get(item);
@@ -228,7 +257,8 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     const entitiesSel = body.entities;
     let selectors: EntitySelector[] | undefined;
     if (entitiesSel !== undefined) {
-      if (!Array.isArray(entitiesSel) || entitiesSel.length === 0) throw badRequest('entities must be a non-empty array');
+      if (!Array.isArray(entitiesSel) || entitiesSel.length === 0)
+        throw badRequest('entities must be a non-empty array');
       selectors = entitiesSel.map((sel) => {
         if (!isPlainObject(sel)) throw badRequest('Each entity selector must be an object');
         // Each selector is checked like GET parameters, then kept apart: the query matches any of them.
@@ -239,7 +269,8 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
             sp[k] = sel[k];
           }
         }
-        if (sp.type === undefined && sp.id === undefined && sp.idPattern === undefined) throw badRequest('An entity selector needs type, id or idPattern');
+        if (sp.type === undefined && sp.id === undefined && sp.idPattern === undefined)
+          throw badRequest('An entity selector needs type, id or idPattern');
         const q = entityQueryOf(sp, ctx, { requireFilter: false, pagination: false });
         const s: EntitySelector = {};
         if (q.ids) s.ids = q.ids;
@@ -261,7 +292,8 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
       const g = body.geoQ;
       if (!isPlainObject(g)) throw badRequest('geoQ must be an object');
       for (const k of ['georel', 'geometry', 'geoproperty'] as const) if (g[k] !== undefined) p[k] = g[k];
-      if (g.coordinates !== undefined) p.coordinates = typeof g.coordinates === 'string' ? g.coordinates : JSON.stringify(g.coordinates);
+      if (g.coordinates !== undefined)
+        p.coordinates = typeof g.coordinates === 'string' ? g.coordinates : JSON.stringify(g.coordinates);
     }
     const query = entityQueryOf(p, ctx, { requireFilter: true, pagination: true });
     if (selectors) query.anyOf = selectors;
@@ -281,7 +313,11 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     return entities.batch(async (tx, changes: EntityChange[], now) => {
       const r: BatchResult = { success: [], errors: [] };
       const writer = createBatchWriter();
-      const existing = await tx.getEntities(tenant, prepared.filter((p) => p.ok).map((p) => p.id), { forUpdate: true });
+      const existing = await tx.getEntities(
+        tenant,
+        prepared.filter((p) => p.ok).map((p) => p.id),
+        { forUpdate: true },
+      );
       for (const p of prepared) {
         if (!p.ok) {
           fail(r, p.id, p.error);
@@ -323,13 +359,19 @@ function createBatchWriter() {
       else updates.set(e.id, e);
     },
     async flush(tx: StoreTx, tenant: string): Promise<void> {
-      if (inserts.size + updates.size > 0) await tx.writeEntities(tenant, [...inserts.values()], [...updates.values()]);
+      if (inserts.size + updates.size > 0)
+        await tx.writeEntities(tenant, [...inserts.values()], [...updates.values()]);
     },
   };
 }
 
 /** Append semantics for batch update/upsert-update: instances replace by datasetId, types add up. */
-function appendAll(before: StoredEntity, incoming: StoredEntity, noOverwrite: boolean, kept: string[] = []): StoredEntity {
+function appendAll(
+  before: StoredEntity,
+  incoming: StoredEntity,
+  noOverwrite: boolean,
+  kept: string[] = [],
+): StoredEntity {
   const after = clone(before);
   for (const t of incoming.types) if (!after.types.includes(t)) after.types.push(t);
   for (const [iri, instances] of Object.entries(incoming.attrs)) {
@@ -343,7 +385,10 @@ function appendAll(before: StoredEntity, incoming: StoredEntity, noOverwrite: bo
     }
     after.attrs[iri] = list;
   }
-  if (incoming.scopes) after.scopes = noOverwrite ? [...new Set([...(after.scopes ?? []), ...incoming.scopes])] : incoming.scopes;
+  if (incoming.scopes)
+    after.scopes = noOverwrite
+      ? [...new Set([...(after.scopes ?? []), ...incoming.scopes])]
+      : incoming.scopes;
   return after;
 }
 
@@ -351,4 +396,3 @@ function appendAll(before: StoredEntity, incoming: StoredEntity, noOverwrite: bo
 function ctxCompact(_e: StoredEntity, iri: string): string {
   return iri.replace(/^.*[/#]/, '');
 }
-

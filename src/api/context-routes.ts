@@ -38,7 +38,13 @@ interface ContextInfo {
 }
 
 function coreInfo(startedAt: string): ContextInfo {
-  return { URL: CORE_CONTEXT_URL, localId: CORE_LOCAL_ID, kind: 'Cached', createdAt: startedAt, extraInfo: { origin: 'built-in' } };
+  return {
+    URL: CORE_CONTEXT_URL,
+    localId: CORE_LOCAL_ID,
+    kind: 'Cached',
+    createdAt: startedAt,
+    extraInfo: { origin: 'built-in' },
+  };
 }
 
 function infoOf(r: ContextRecord): ContextInfo {
@@ -65,20 +71,26 @@ export function registerContextRoutes(app: FastifyInstance, deps: ContextRouteDe
   app.get(BASE, cfg(PARAMS.contextsList), async (req) => {
     const p = req.query as Params;
     const details = str(p, 'details');
-    if (details !== undefined && details !== 'true' && details !== 'false') throw badRequest('details must be true or false');
+    if (details !== undefined && details !== 'true' && details !== 'false')
+      throw badRequest('details must be true or false');
     const kind = str(p, 'kind');
-    if (kind !== undefined && !(KINDS as readonly string[]).includes(kind)) throw badRequest(`Unknown kind ${JSON.stringify(kind)}`);
+    if (kind !== undefined && !(KINDS as readonly string[]).includes(kind))
+      throw badRequest(`Unknown kind ${JSON.stringify(kind)}`);
     const records = await store.contexts.list();
-    const rows = [coreInfo(deps.startedAt), ...records.map(infoOf)].filter((r) => kind === undefined || r.kind === kind);
+    const rows = [coreInfo(deps.startedAt), ...records.map(infoOf)].filter(
+      (r) => kind === undefined || r.kind === kind,
+    );
     if (details !== 'true') return rows.map((r) => r.URL);
     return rows;
   });
 
   app.post(BASE, cfg(PARAMS.none), async (req, reply) => {
     const body = req.body;
-    if (!isPlainObject(body) || !('@context' in body)) throw badRequest('The body must be a JSON object with an @context member');
+    if (!isPlainObject(body) || !('@context' in body))
+      throw badRequest('The body must be a JSON object with an @context member');
     const c = body['@context'];
-    if (!(isPlainObject(c) || Array.isArray(c) || typeof c === 'string')) throw badRequest('@context must be an object, an array or a URL');
+    if (!(isPlainObject(c) || Array.isArray(c) || typeof c === 'string'))
+      throw badRequest('@context must be an object, an array or a URL');
     const localId = randomUUID();
     const url = hostedUrl(req, localId);
     await store.contexts.put(url, { '@context': c }, 'hosted', localId);
@@ -95,22 +107,26 @@ export function registerContextRoutes(app: FastifyInstance, deps: ContextRouteDe
 
   app.get(`${BASE}/:contextId`, cfg(PARAMS.contextsOne), async (req, reply) => {
     const details = str(req.query as Params, 'details');
-    if (details !== undefined && details !== 'true' && details !== 'false') throw badRequest('details must be true or false');
+    if (details !== undefined && details !== 'true' && details !== 'false')
+      throw badRequest('details must be true or false');
     const rec = await find(req);
-    if (details === 'true') return reply.type('application/json').send(rec === 'core' ? coreInfo(deps.startedAt) : infoOf(rec));
+    if (details === 'true')
+      return reply.type('application/json').send(rec === 'core' ? coreInfo(deps.startedAt) : infoOf(rec));
     if (rec !== 'core') await store.contexts.touch(rec.url);
     return reply.type('application/json').send(rec === 'core' ? deps.coreDocument : rec.document);
   });
 
   app.delete(`${BASE}/:contextId`, cfg(PARAMS.contextsDelete), async (req, reply) => {
     const reload = str(req.query as Params, 'reload');
-    if (reload !== undefined && reload !== 'true' && reload !== 'false') throw badRequest('reload must be true or false');
+    if (reload !== undefined && reload !== 'true' && reload !== 'false')
+      throw badRequest('reload must be true or false');
     let rec: ContextRecord | 'core';
     try {
       rec = await find(req);
     } catch (err) {
       // NGSI-LD §5.13.5: reloading something never cached is a bad request.
-      if (reload === 'true' && err instanceof HubError && err.code === 'ResourceNotFound') throw badRequest(err.message);
+      if (reload === 'true' && err instanceof HubError && err.code === 'ResourceNotFound')
+        throw badRequest(err.message);
       throw err;
     }
     if (rec === 'core') {

@@ -30,13 +30,17 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
   const { entities, contexts, tenants } = deps;
 
   const getCtx = async (req: FastifyRequest): Promise<ActiveContext> => contexts.resolve(linkContextUrl(req));
-  const bodyCtx = async (req: FastifyRequest): Promise<ActiveContext> => contexts.resolve(bodyContextValue(req, req.body));
+  const bodyCtx = async (req: FastifyRequest): Promise<ActiveContext> =>
+    contexts.resolve(bodyContextValue(req, req.body));
 
   app.post(`${BASE}/entities`, cfg(PARAMS.createEntity), async (req, reply) => {
     const tenant = tenantOf(req);
     const ctx = await bodyCtx(req);
     const e = await entities.create(tenant, req.body, ctx);
-    return reply.code(201).header('Location', `${BASE}/entities/${locationId(e.id)}`).send();
+    return reply
+      .code(201)
+      .header('Location', `${BASE}/entities/${locationId(e.id)}`)
+      .send();
   });
 
   app.get(`${BASE}/entities`, cfg(PARAMS.queryEntities), async (req, reply) => {
@@ -70,10 +74,14 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     if (keep && drop) throw badRequest('keep and drop cannot be used together');
     await tenants.mustExistForRead(tenant);
     if (keep || drop) {
-      await entities.purgeAttributes(tenant, { ...query, limit: 500, offset: 0 }, {
-        ...(keep ? { keep: keep.map((n) => ctx.expand(n)) } : {}),
-        ...(drop ? { drop: drop.map((n) => ctx.expand(n)) } : {}),
-      });
+      await entities.purgeAttributes(
+        tenant,
+        { ...query, limit: 500, offset: 0 },
+        {
+          ...(keep ? { keep: keep.map((n) => ctx.expand(n)) } : {}),
+          ...(drop ? { drop: drop.map((n) => ctx.expand(n)) } : {}),
+        },
+      );
     } else {
       await entities.purge(tenant, { ...query, limit: 1000, offset: 0 });
     }
@@ -91,7 +99,9 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     const e = await entities.retrieve(tenant, id);
     // NGSI-LD §5.7.1: asking for attributes the entity does not have finds nothing.
     if (ro.only && ro.only.size > 0 && ![...ro.only].some((iri) => iri in e.attrs)) {
-      throw new HubError('ResourceNotFound', `Entity ${id} has none of the requested attributes`, { instance: id });
+      throw new HubError('ResourceNotFound', `Entity ${id} has none of the requested attributes`, {
+        instance: id,
+      });
     }
     if (media === 'application/geo+json') {
       const geoIri = ctx.expand(str(p, 'geometryProperty') ?? 'location');
@@ -187,7 +197,8 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     const datasetId = str(p, 'datasetId');
     if (datasetId !== undefined && !isUri(datasetId)) throw badRequest('datasetId must be a URI');
     const deleteAll = str(p, 'deleteAll');
-    if (deleteAll !== undefined && deleteAll !== 'true' && deleteAll !== 'false') throw badRequest('deleteAll must be true or false');
+    if (deleteAll !== undefined && deleteAll !== 'true' && deleteAll !== 'false')
+      throw badRequest('deleteAll must be true or false');
     await tenants.mustExistForRead(tenant);
     await entities.deleteAttribute(tenant, id, attr, ctx, {
       ...(datasetId === undefined ? {} : { datasetId }),
@@ -248,19 +259,30 @@ export function sendList(
     return `${path}?${params.toString()}`;
   };
   if (req.method === 'GET') {
-    if (query.offset > 0) links.push(`<${pageUrl(Math.max(0, query.offset - query.limit))}>; rel="prev"; type="${media}"`);
-    const more = count !== undefined ? query.offset + list.length < count : list.length === query.limit && query.limit > 0;
+    if (query.offset > 0)
+      links.push(`<${pageUrl(Math.max(0, query.offset - query.limit))}>; rel="prev"; type="${media}"`);
+    const more =
+      count !== undefined
+        ? query.offset + list.length < count
+        : list.length === query.limit && query.limit > 0;
     if (more) links.push(`<${pageUrl(query.offset + query.limit)}>; rel="next"; type="${media}"`);
   }
   if (media === 'application/geo+json') {
     const geoIri = ctx.expand(str(p, 'geometryProperty') ?? 'location');
     const body = { type: 'FeatureCollection', features: list.map((e) => renderFeature(e, ctx, ro, geoIri)) };
     const out = withContext(reply, media, ctx, body);
-    if (links.length > 0) void reply.header('Link', [reply.getHeader('Link'), ...links].filter(Boolean).join(', '));
+    if (links.length > 0)
+      void reply.header('Link', [reply.getHeader('Link'), ...links].filter(Boolean).join(', '));
     return out;
   }
-  const out = withContext(reply, media, ctx, list.map((e) => renderEntity(e, ctx, ro)));
-  if (links.length > 0) void reply.header('Link', [reply.getHeader('Link'), ...links].filter(Boolean).join(', '));
+  const out = withContext(
+    reply,
+    media,
+    ctx,
+    list.map((e) => renderEntity(e, ctx, ro)),
+  );
+  if (links.length > 0)
+    void reply.header('Link', [reply.getHeader('Link'), ...links].filter(Boolean).join(', '));
   return out;
 }
 
@@ -269,4 +291,3 @@ export function assertArrayBody(body: unknown, what: string): unknown[] {
   if (body.length === 0) throw badRequest(`${what} needs at least one item`);
   return body;
 }
-

@@ -22,7 +22,8 @@ export function tenantOf(req: FastifyRequest): string {
   const raw = req.headers['ngsild-tenant'] ?? req.headers['fiware-service'];
   const t = Array.isArray(raw) ? raw[0] : raw;
   if (t === undefined || t === '') return '';
-  if (!TENANT_RE.test(t)) throw badRequest(`Invalid tenant name ${JSON.stringify(t)}: letters, digits, - and _ only, at most 64`);
+  if (!TENANT_RE.test(t))
+    throw badRequest(`Invalid tenant name ${JSON.stringify(t)}: letters, digits, - and _ only, at most 64`);
   return t;
 }
 
@@ -44,7 +45,8 @@ export function linkContextUrl(req: FastifyRequest): string | undefined {
     return undefined;
   }
   const url = found[0] as string;
-  if (!/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(url)) throw badRequest(`The Link header context ${JSON.stringify(url)} is not an absolute URL`);
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(url))
+    throw badRequest(`The Link header context ${JSON.stringify(url)} is not an absolute URL`);
   return url;
 }
 
@@ -63,8 +65,11 @@ export function bodyContextValue(req: FastifyRequest, body: unknown): unknown {
   if (media === 'application/ld+json') {
     if (link !== undefined) throw badRequest('A JSON-LD request must not carry a context Link header');
     const items = Array.isArray(body) ? body : [body];
-    const ctxs = items.map((b) => (typeof b === 'object' && b !== null ? (b as Record<string, unknown>)['@context'] : undefined));
-    if (ctxs.some((c) => c === undefined)) throw badRequest('An application/ld+json body must have an @context member');
+    const ctxs = items.map((b) =>
+      typeof b === 'object' && b !== null ? (b as Record<string, unknown>)['@context'] : undefined,
+    );
+    if (ctxs.some((c) => c === undefined))
+      throw badRequest('An application/ld+json body must have an @context member');
     return ctxs[0];
   }
   if (!Array.isArray(body) && typeof body === 'object' && body !== null && '@context' in body) {
@@ -87,7 +92,8 @@ export function negotiate(req: FastifyRequest, allowGeo: boolean): ResponseMedia
     .filter((r) => r.q > 0)
     .sort((a, b) => b.q - a.q || a.i - b.i);
   for (const r of ranges) {
-    if (r.type === 'application/json' || r.type === '*/*' || r.type === 'application/*') return 'application/json';
+    if (r.type === 'application/json' || r.type === '*/*' || r.type === 'application/*')
+      return 'application/json';
     if (r.type === 'application/ld+json') return 'application/ld+json';
     if (r.type === 'application/geo+json' && allowGeo) return 'application/geo+json';
   }
@@ -99,14 +105,23 @@ export function contextLinkUrl(ctxSource: unknown): string {
   return typeof ctxSource === 'string' ? ctxSource : CORE_CONTEXT_URL;
 }
 
-export function withContext(reply: FastifyReply, media: ResponseMedia, ctx: ActiveContext, body: unknown): unknown {
+export function withContext(
+  reply: FastifyReply,
+  media: ResponseMedia,
+  ctx: ActiveContext,
+  body: unknown,
+): unknown {
   if (media === 'application/ld+json' || media === 'application/geo+json') {
     const value = ctx.source ?? CORE_CONTEXT_URL;
-    const add = (o: unknown) => (typeof o === 'object' && o !== null && !Array.isArray(o) ? { ...o, '@context': value } : o);
+    const add = (o: unknown) =>
+      typeof o === 'object' && o !== null && !Array.isArray(o) ? { ...o, '@context': value } : o;
     void reply.type(media);
     return Array.isArray(body) ? body.map(add) : add(body);
   }
-  void reply.header('Link', `<${contextLinkUrl(ctx.source)}>; rel="${JSONLD_CONTEXT_REL}"; type="application/ld+json"`);
+  void reply.header(
+    'Link',
+    `<${contextLinkUrl(ctx.source)}>; rel="${JSONLD_CONTEXT_REL}"; type="application/ld+json"`,
+  );
   void reply.type(media);
   return body;
 }

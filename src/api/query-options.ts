@@ -17,7 +17,16 @@ export type Params = Record<string, unknown>;
 export const DEFAULT_LIMIT = 20;
 export const MAX_LIMIT = 1000;
 
-const OPTIONS = new Set(['keyValues', 'simplified', 'concise', 'normalized', 'sysAttrs', 'noOverwrite', 'replace', 'update']);
+const OPTIONS = new Set([
+  'keyValues',
+  'simplified',
+  'concise',
+  'normalized',
+  'sysAttrs',
+  'noOverwrite',
+  'replace',
+  'update',
+]);
 
 export function str(p: Params, name: string): string | undefined {
   const v = p[name];
@@ -45,7 +54,12 @@ export function formatOf(p: Params): Format {
   const opts = optionSet(p);
   const format = str(p, 'format');
   if (format !== undefined) {
-    if (format !== 'keyValues' && format !== 'concise' && format !== 'normalized' && format !== 'simplified') {
+    if (
+      format !== 'keyValues' &&
+      format !== 'concise' &&
+      format !== 'normalized' &&
+      format !== 'simplified'
+    ) {
       throw invalidRequest(`Unknown format ${JSON.stringify(format)}`);
     }
     return format === 'simplified' ? 'keyValues' : format;
@@ -93,7 +107,11 @@ export function renderOptionsOf(p: Params, ctx: ActiveContext): RenderOptions {
  * Builds an EntityQuery from GET /entities parameters or the POST /entityOperations/query body
  * (already flattened into the same names by the caller). Requires at least one filter.
  */
-export function entityQueryOf(p: Params, ctx: ActiveContext, opts: { requireFilter: boolean; pagination: boolean }): EntityQuery {
+export function entityQueryOf(
+  p: Params,
+  ctx: ActiveContext,
+  opts: { requireFilter: boolean; pagination: boolean },
+): EntityQuery {
   const q: EntityQuery = { limit: DEFAULT_LIMIT, offset: 0, count: false };
   const ids = list(p, 'id');
   if (ids) {
@@ -145,16 +163,29 @@ export function entityQueryOf(p: Params, ctx: ActiveContext, opts: { requireFilt
     throw err;
   }
   const local = str(p, 'local');
-  if (local !== undefined && local !== 'true' && local !== 'false') throw badRequest('local must be true or false');
-  if (opts.requireFilter && local !== 'true' && !q.ids && q.idPattern === undefined && !q.type && !q.withAnyAttr && !q.q && !q.geo && !q.scopeQ) {
+  if (local !== undefined && local !== 'true' && local !== 'false')
+    throw badRequest('local must be true or false');
+  if (
+    opts.requireFilter &&
+    local !== 'true' &&
+    !q.ids &&
+    q.idPattern === undefined &&
+    !q.type &&
+    !q.withAnyAttr &&
+    !q.q &&
+    !q.geo &&
+    !q.scopeQ
+  ) {
     throw badRequest('A query needs at least one of: id, idPattern, type, attrs, q, geoQ, scopeQ');
   }
   if (opts.pagination) {
     q.limit = intParam(p, 'limit', DEFAULT_LIMIT, 0);
     q.offset = intParam(p, 'offset', 0, 0);
-    if (q.limit > MAX_LIMIT) throw new HubError('TooManyResults', `limit ${q.limit} is above the maximum ${MAX_LIMIT}`);
+    if (q.limit > MAX_LIMIT)
+      throw new HubError('TooManyResults', `limit ${q.limit} is above the maximum ${MAX_LIMIT}`);
     const count = str(p, 'count');
-    if (count !== undefined && count !== 'true' && count !== 'false') throw badRequest('count must be true or false');
+    if (count !== undefined && count !== 'true' && count !== 'false')
+      throw badRequest('count must be true or false');
     q.count = count === 'true';
     if (q.limit === 0 && !q.count) throw badRequest('limit=0 is only allowed with count=true');
   }

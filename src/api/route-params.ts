@@ -3,8 +3,30 @@
  * with InvalidRequest (§6.3.20). Routes carry their list in `config.params`.
  */
 const COMMON = ['local', 'options', 'format'] as const;
-const RENDER = ['attrs', 'pick', 'omit', 'lang', 'geometryProperty', 'join', 'joinLevel', 'datasetId', 'entityMap', 'containedBy'] as const;
-const FILTER = ['id', 'idPattern', 'type', 'q', 'scopeQ', 'georel', 'geometry', 'coordinates', 'geoproperty', 'csf'] as const;
+const RENDER = [
+  'attrs',
+  'pick',
+  'omit',
+  'lang',
+  'geometryProperty',
+  'join',
+  'joinLevel',
+  'datasetId',
+  'entityMap',
+  'containedBy',
+] as const;
+const FILTER = [
+  'id',
+  'idPattern',
+  'type',
+  'q',
+  'scopeQ',
+  'georel',
+  'geometry',
+  'coordinates',
+  'geoproperty',
+  'csf',
+] as const;
 const PAGE = ['limit', 'offset', 'count'] as const;
 
 export const PARAMS = {

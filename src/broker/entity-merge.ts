@@ -19,7 +19,10 @@ export function putInstance(list: StoredAttribute[], inst: StoredAttribute): Sto
   return next;
 }
 
-export function findInstance(list: StoredAttribute[] | undefined, datasetId: string | undefined): StoredAttribute | undefined {
+export function findInstance(
+  list: StoredAttribute[] | undefined,
+  datasetId: string | undefined,
+): StoredAttribute | undefined {
   return list?.find((x) => x.datasetId === datasetId);
 }
 
@@ -27,15 +30,37 @@ export function findInstance(list: StoredAttribute[] | undefined, datasetId: str
  * Merges a fragment into an instance (partial attribute update and merge-patch): members given
  * replace members held, sub-attributes merge one level down, the kind may change only if given.
  */
-export function mergeInstance(old: StoredAttribute, patch: StoredAttribute, now: string, explicitKind: boolean): StoredAttribute {
+export function mergeInstance(
+  old: StoredAttribute,
+  patch: StoredAttribute,
+  now: string,
+  explicitKind: boolean,
+): StoredAttribute {
   const merged: StoredAttribute = { ...old, modifiedAt: now };
   const kind = explicitKind ? patch.type : old.type;
   merged.type = kind;
-  for (const k of ['value', 'object', 'objectType', 'languageMap', 'vocab', 'json', 'valueList', 'objectList', 'observedAt', 'unitCode'] as const) {
+  for (const k of [
+    'value',
+    'object',
+    'objectType',
+    'languageMap',
+    'vocab',
+    'json',
+    'valueList',
+    'objectList',
+    'observedAt',
+    'unitCode',
+  ] as const) {
     if (patch[k] !== undefined) (merged as unknown as Record<string, unknown>)[k] = patch[k];
   }
   // A concise fragment has the shape of a Property; map its value onto the held kind's member.
-  if (!explicitKind && patch.type === 'Property' && patch.value !== undefined && old.type !== 'Property' && old.type !== 'GeoProperty') {
+  if (
+    !explicitKind &&
+    patch.type === 'Property' &&
+    patch.value !== undefined &&
+    old.type !== 'Property' &&
+    old.type !== 'GeoProperty'
+  ) {
     delete merged.value;
     switch (old.type) {
       case 'Relationship':

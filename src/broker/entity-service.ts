@@ -52,7 +52,13 @@ export function createEntityService(opts: EntityServiceOptions) {
     return e;
   }
 
-  async function save(tx: StoreTx, tenant: string, before: StoredEntity, after: StoredEntity, changes: EntityChange[]) {
+  async function save(
+    tx: StoreTx,
+    tenant: string,
+    before: StoredEntity,
+    after: StoredEntity,
+    changes: EntityChange[],
+  ) {
     after.modifiedAt = now();
     await tx.updateEntity(tenant, after);
     changes.push({ tenant, id: after.id, kind: 'updated', before, after });
@@ -101,9 +107,11 @@ export function createEntityService(opts: EntityServiceOptions) {
     async replace(tenant: string, id: string, body: unknown, ctx: ActiveContext): Promise<void> {
       const t = now();
       const withId = { ...(body as object), id: (body as { id?: unknown })?.id ?? id };
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The request body must be a JSON object');
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        throw badRequest('The request body must be a JSON object');
       const next = parseEntity(withId, ctx, { now: t });
-      if (next.id !== id) throw badRequest(`The id in the body (${next.id}) is not the id in the path (${id})`);
+      if (next.id !== id)
+        throw badRequest(`The id in the body (${next.id}) is not the id in the path (${id})`);
       await write(async (tx, changes) => {
         const before = await mustGet(tx, tenant, id);
         next.createdAt = before.createdAt ?? t;
@@ -112,10 +120,17 @@ export function createEntityService(opts: EntityServiceOptions) {
     },
 
     /** NGSI-LD §5.6.17 Merge Entity (PATCH /entities/{id}). */
-    async merge(tenant: string, id: string, body: unknown, ctx: ActiveContext, opts: { observedAt?: string } = {}): Promise<void> {
+    async merge(
+      tenant: string,
+      id: string,
+      body: unknown,
+      ctx: ActiveContext,
+      opts: { observedAt?: string } = {},
+    ): Promise<void> {
       const t = now();
       const frag = parseFragment(body, ctx, { now: t, allowNull: true });
-      if (frag.id !== undefined && frag.id !== id) throw badRequest(`The id in the body (${frag.id}) is not the id in the path (${id})`);
+      if (frag.id !== undefined && frag.id !== id)
+        throw badRequest(`The id in the body (${frag.id}) is not the id in the path (${id})`);
       await write(async (tx, changes) => {
         const before = await mustGet(tx, tenant, id);
         const after = mergeInto(before, frag, t, opts.observedAt);
@@ -124,21 +139,32 @@ export function createEntityService(opts: EntityServiceOptions) {
     },
 
     /** NGSI-LD §5.6.3 Append Entity Attributes, with noOverwrite. */
-    async appendAttributes(tenant: string, id: string, body: unknown, ctx: ActiveContext, noOverwrite: boolean): Promise<AttributeOutcome> {
+    async appendAttributes(
+      tenant: string,
+      id: string,
+      body: unknown,
+      ctx: ActiveContext,
+      noOverwrite: boolean,
+    ): Promise<AttributeOutcome> {
       const t = now();
       const frag = parseFragment(body, ctx, { now: t });
-      if (frag.id !== undefined && frag.id !== id) throw badRequest(`The id in the body (${frag.id}) is not the id in the path (${id})`);
+      if (frag.id !== undefined && frag.id !== id)
+        throw badRequest(`The id in the body (${frag.id}) is not the id in the path (${id})`);
       return write(async (tx, changes) => {
         const before = await mustGet(tx, tenant, id);
         const after = clone(before);
         const outcome: AttributeOutcome = { updated: [], notUpdated: [] };
         if (frag.types) for (const ty of frag.types) if (!after.types.includes(ty)) after.types.push(ty);
-        if (frag.scopes) after.scopes = noOverwrite ? [...new Set([...(after.scopes ?? []), ...frag.scopes])] : frag.scopes;
+        if (frag.scopes)
+          after.scopes = noOverwrite ? [...new Set([...(after.scopes ?? []), ...frag.scopes])] : frag.scopes;
         for (const [iri, instances] of Object.entries(frag.attrs)) {
           let list = after.attrs[iri] ?? [];
           for (const inst of instances ?? []) {
             if (noOverwrite && findInstance(list, inst.datasetId)) {
-              outcome.notUpdated.push({ attributeName: ctx.compact(iri), reason: 'The attribute exists and noOverwrite was asked' });
+              outcome.notUpdated.push({
+                attributeName: ctx.compact(iri),
+                reason: 'The attribute exists and noOverwrite was asked',
+              });
               continue;
             }
             list = putInstance(list, inst);
@@ -146,13 +172,19 @@ export function createEntityService(opts: EntityServiceOptions) {
           }
           after.attrs[iri] = list;
         }
-        if (outcome.updated.length > 0 || frag.types || frag.scopes) await save(tx, tenant, before, after, changes);
+        if (outcome.updated.length > 0 || frag.types || frag.scopes)
+          await save(tx, tenant, before, after, changes);
         return outcome;
       });
     },
 
     /** NGSI-LD §5.6.2 Update Entity Attributes: only attributes (and datasetIds) that exist. */
-    async updateAttributes(tenant: string, id: string, body: unknown, ctx: ActiveContext): Promise<AttributeOutcome> {
+    async updateAttributes(
+      tenant: string,
+      id: string,
+      body: unknown,
+      ctx: ActiveContext,
+    ): Promise<AttributeOutcome> {
       const t = now();
       const frag = parseFragment(body, ctx, { now: t });
       return write(async (tx, changes) => {
@@ -165,7 +197,9 @@ export function createEntityService(opts: EntityServiceOptions) {
             if (!findInstance(after.attrs[iri], inst.datasetId)) {
               outcome.notUpdated.push({
                 attributeName: name,
-                reason: inst.datasetId ? `The attribute has no instance with datasetId ${inst.datasetId}` : 'The attribute does not exist',
+                reason: inst.datasetId
+                  ? `The attribute has no instance with datasetId ${inst.datasetId}`
+                  : 'The attribute does not exist',
               });
               continue;
             }
@@ -179,11 +213,22 @@ export function createEntityService(opts: EntityServiceOptions) {
     },
 
     /** NGSI-LD §5.6.4 Partial Attribute Update: PATCH /entities/{id}/attrs/{attrId}. */
-    async patchAttribute(tenant: string, id: string, attrName: string, body: unknown, ctx: ActiveContext): Promise<void> {
+    async patchAttribute(
+      tenant: string,
+      id: string,
+      attrName: string,
+      body: unknown,
+      ctx: ActiveContext,
+    ): Promise<void> {
       const t = now();
       if (attrName === 'scope') throw badRequest('scope is not an attribute: update it through the entity');
       const iri = ctx.expand(attrName);
-      if (typeof body !== 'object' || body === null || Array.isArray(body) || Object.keys(body).length === 0) {
+      if (
+        typeof body !== 'object' ||
+        body === null ||
+        Array.isArray(body) ||
+        Object.keys(body).length === 0
+      ) {
         throw badRequest('A partial attribute update needs a non-empty JSON object');
       }
       const patches = parseAttributeInstances(attrName, body, ctx, { now: t, allowNull: true });
@@ -193,7 +238,10 @@ export function createEntityService(opts: EntityServiceOptions) {
         const after = clone(before);
         for (const p of patches) {
           const held = findInstance(after.attrs[iri], p.datasetId);
-          if (!held) throw notFound(`Entity ${id} has no attribute ${attrName}${p.datasetId ? ` with datasetId ${p.datasetId}` : ''}`);
+          if (!held)
+            throw notFound(
+              `Entity ${id} has no attribute ${attrName}${p.datasetId ? ` with datasetId ${p.datasetId}` : ''}`,
+            );
           if (isNullMarker(p)) {
             const rest = (after.attrs[iri] ?? []).filter((x) => x.datasetId !== p.datasetId);
             if (rest.length === 0) delete after.attrs[iri];
@@ -201,7 +249,9 @@ export function createEntityService(opts: EntityServiceOptions) {
             continue;
           }
           if (explicit && p.type !== held.type) {
-            throw badRequest(`Attribute ${attrName} is a ${held.type}; a partial update cannot make it a ${p.type}`);
+            throw badRequest(
+              `Attribute ${attrName} is a ${held.type}; a partial update cannot make it a ${p.type}`,
+            );
           }
           after.attrs[iri] = putInstance(after.attrs[iri] ?? [], mergeInstance(held, p, t, explicit));
         }
@@ -210,7 +260,13 @@ export function createEntityService(opts: EntityServiceOptions) {
     },
 
     /** NGSI-LD §5.6.19 Replace Attribute: PUT /entities/{id}/attrs/{attrId}. */
-    async replaceAttribute(tenant: string, id: string, attrName: string, body: unknown, ctx: ActiveContext): Promise<void> {
+    async replaceAttribute(
+      tenant: string,
+      id: string,
+      attrName: string,
+      body: unknown,
+      ctx: ActiveContext,
+    ): Promise<void> {
       const t = now();
       if (attrName === 'scope') throw badRequest('scope is not an attribute: replace it through the entity');
       const iri = ctx.expand(attrName);
@@ -220,7 +276,9 @@ export function createEntityService(opts: EntityServiceOptions) {
         const after = clone(before);
         for (const inst of instances) {
           if (!findInstance(after.attrs[iri], inst.datasetId)) {
-            throw notFound(`Entity ${id} has no attribute ${attrName}${inst.datasetId ? ` with datasetId ${inst.datasetId}` : ''}`);
+            throw notFound(
+              `Entity ${id} has no attribute ${attrName}${inst.datasetId ? ` with datasetId ${inst.datasetId}` : ''}`,
+            );
           }
           after.attrs[iri] = putInstance(after.attrs[iri] ?? [], inst);
         }
@@ -253,7 +311,9 @@ export function createEntityService(opts: EntityServiceOptions) {
         if (opts.deleteAll) next = [];
         else {
           if (!findInstance(list, opts.datasetId)) {
-            throw notFound(`Entity ${id} has no instance of ${attrName} ${opts.datasetId ? `with datasetId ${opts.datasetId}` : 'without datasetId'}`);
+            throw notFound(
+              `Entity ${id} has no instance of ${attrName} ${opts.datasetId ? `with datasetId ${opts.datasetId}` : 'without datasetId'}`,
+            );
           }
           next = list.filter((x) => x.datasetId !== opts.datasetId);
         }
@@ -276,7 +336,11 @@ export function createEntityService(opts: EntityServiceOptions) {
      * Purge with keep/drop (NGSI-LD §5.6.21, v1.9): instead of deleting the matching entities,
      * drop the named attributes, or keep only the named ones.
      */
-    async purgeAttributes(tenant: string, query: EntityQuery, opts: { keep?: string[]; drop?: string[] }): Promise<number> {
+    async purgeAttributes(
+      tenant: string,
+      query: EntityQuery,
+      opts: { keep?: string[]; drop?: string[] },
+    ): Promise<number> {
       return write(async (tx, changes) => {
         let n = 0;
         const t = now();
@@ -285,7 +349,11 @@ export function createEntityService(opts: EntityServiceOptions) {
           for (const before of page.entities) {
             const after = clone(before);
             for (const iri of Object.keys(after.attrs)) {
-              const dropIt = opts.drop ? opts.drop.includes(iri) : opts.keep ? !opts.keep.includes(iri) : false;
+              const dropIt = opts.drop
+                ? opts.drop.includes(iri)
+                : opts.keep
+                  ? !opts.keep.includes(iri)
+                  : false;
               if (dropIt) delete after.attrs[iri];
             }
             if (Object.keys(after.attrs).length === Object.keys(before.attrs).length) continue;
@@ -306,7 +374,8 @@ export function createEntityService(opts: EntityServiceOptions) {
       try {
         return await write((tx, changes) => fn(tx, changes, t));
       } catch (err) {
-        if (err instanceof HubError && err.code === 'AlreadyExists') return write((tx, changes) => fn(tx, changes, now()));
+        if (err instanceof HubError && err.code === 'AlreadyExists')
+          return write((tx, changes) => fn(tx, changes, now()));
         throw err;
       }
     },

@@ -50,24 +50,29 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCon
   const host = pick('host', 'CITYPIVOT_HOST') ?? '127.0.0.1';
   const db = pick('db', 'CITYPIVOT_DB') ?? './data';
   const authRaw = pick('auth', 'CITYPIVOT_AUTH') ?? 'on';
-  if (authRaw !== 'none' && authRaw !== 'on') throw new UsageError(`--auth must be "none" (got ${JSON.stringify(authRaw)})`);
-  const noMqtt = values['no-mqtt'] === true || ['1', 'true', 'yes'].includes((env.CITYPIVOT_NO_MQTT ?? '').toLowerCase());
+  if (authRaw !== 'none' && authRaw !== 'on')
+    throw new UsageError(`--auth must be "none" (got ${JSON.stringify(authRaw)})`);
+  const noMqtt =
+    values['no-mqtt'] === true || ['1', 'true', 'yes'].includes((env.CITYPIVOT_NO_MQTT ?? '').toLowerCase());
   const mqttUrl = pick('mqtt', 'CITYPIVOT_MQTT');
   const mqttPort = toPort(pick('mqtt-port', 'CITYPIVOT_MQTT_PORT') ?? '1883', '--mqtt-port');
   let mqtt: ServeConfig['mqtt'];
   if (noMqtt || mqttUrl === 'off') mqtt = { mode: 'off' };
   else if (mqttUrl !== undefined) {
-    if (!/^mqtts?:\/\/[^\s]+$/.test(mqttUrl)) throw new UsageError(`--mqtt must be an mqtt:// or mqtts:// URL (got ${JSON.stringify(mqttUrl)})`);
+    if (!/^mqtts?:\/\/[^\s]+$/.test(mqttUrl))
+      throw new UsageError(`--mqtt must be an mqtt:// or mqtts:// URL (got ${JSON.stringify(mqttUrl)})`);
     mqtt = { mode: 'external', url: mqttUrl };
   } else mqtt = { mode: 'embedded', port: mqttPort };
   const fetchContexts = !(values['no-fetch-contexts'] === true || env.CITYPIVOT_FETCH_CONTEXTS === 'false');
   const logLevel = (pick('log-level', 'CITYPIVOT_LOG_LEVEL') ?? 'warn') as ServeConfig['logLevel'];
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   return { port, host, db, auth: authRaw, mqtt, fetchContexts, logLevel, help: values.help === true };
 }
 
 function toPort(s: string, flag: string): number {
-  if (!/^\d+$/.test(s) || Number(s) > 65535) throw new UsageError(`${flag} must be a port number 0-65535 (got ${JSON.stringify(s)})`);
+  if (!/^\d+$/.test(s) || Number(s) > 65535)
+    throw new UsageError(`${flag} must be a port number 0-65535 (got ${JSON.stringify(s)})`);
   return Number(s);
 }
 

@@ -76,10 +76,14 @@ async function serve(argv: string[]): Promise<number> {
     return 0;
   }
   if (cfg.auth !== 'none') {
-    throw new UsageError('Access control is not available in this version: start with --auth none, on a loopback host');
+    throw new UsageError(
+      'Access control is not available in this version: start with --auth none, on a loopback host',
+    );
   }
   if (!isLoopback(cfg.host)) {
-    throw new UsageError(`--auth none is for local development only: refusing to listen on ${cfg.host} without authentication`);
+    throw new UsageError(
+      `--auth none is for local development only: refusing to listen on ${cfg.host} without authentication`,
+    );
   }
   const log = (line: string) => console.log(line);
   log(`CityPivot ${version()}: starting with database ${describeDatabase(cfg.db)}`);
@@ -121,7 +125,8 @@ async function contexts(argv: string[]): Promise<number> {
     argv = [...argv.slice(0, dbIdx), ...argv.slice(dbIdx + 2)];
   }
   const [sub, ...args] = argv;
-  if (sub !== 'add' && sub !== 'list' && sub !== 'remove') throw new UsageError('contexts: use add, list or remove');
+  if (sub !== 'add' && sub !== 'list' && sub !== 'remove')
+    throw new UsageError('contexts: use add, list or remove');
   let doc: unknown;
   if (sub === 'add') {
     const [url, file] = args;
@@ -138,7 +143,8 @@ async function contexts(argv: string[]): Promise<number> {
     } catch (err) {
       throw new Error(`${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
     }
-    if (typeof doc !== 'object' || doc === null || !('@context' in doc)) throw new Error(`${file} has no @context member`);
+    if (typeof doc !== 'object' || doc === null || !('@context' in doc))
+      throw new Error(`${file} has no @context member`);
   } else if (sub === 'remove' && args.length !== 1) throw new UsageError('contexts remove needs URL');
   const database = await openDatabase(db);
   try {

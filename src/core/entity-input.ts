@@ -11,17 +11,56 @@ import { InvalidGeometryError, validateGeometry } from './geo/geometry.js';
 import { isDateTime, isPlainObject, isUri, isValidName } from './validation.js';
 
 /** Entity members that are not attributes (NGSI-LD §4.5.2). */
-export const ENTITY_RESERVED = new Set(['id', '@id', 'type', '@type', 'scope', '@context', 'createdAt', 'modifiedAt', 'deletedAt']);
+export const ENTITY_RESERVED = new Set([
+  'id',
+  '@id',
+  'type',
+  '@type',
+  'scope',
+  '@context',
+  'createdAt',
+  'modifiedAt',
+  'deletedAt',
+]);
 
 /** Attribute members that are not sub-attributes (NGSI-LD §4.5.2-4.5.x). */
 export const ATTRIBUTE_RESERVED = new Set([
-  'type', 'value', 'object', 'objectType', 'languageMap', 'vocab', 'json', 'valueList', 'objectList',
-  'datasetId', 'observedAt', 'unitCode', 'createdAt', 'modifiedAt', 'deletedAt', 'instanceId', 'lang',
-  '@context', 'previousValue', 'previousObject', 'previousLanguageMap', 'previousVocab', 'previousJson',
-  'previousValueList', 'previousObjectList',
+  'type',
+  'value',
+  'object',
+  'objectType',
+  'languageMap',
+  'vocab',
+  'json',
+  'valueList',
+  'objectList',
+  'datasetId',
+  'observedAt',
+  'unitCode',
+  'createdAt',
+  'modifiedAt',
+  'deletedAt',
+  'instanceId',
+  'lang',
+  '@context',
+  'previousValue',
+  'previousObject',
+  'previousLanguageMap',
+  'previousVocab',
+  'previousJson',
+  'previousValueList',
+  'previousObjectList',
 ]);
 
-const GEOJSON_TYPES = new Set(['Point', 'MultiPoint', 'LineString', 'MultiLineString', 'Polygon', 'MultiPolygon', 'GeometryCollection']);
+const GEOJSON_TYPES = new Set([
+  'Point',
+  'MultiPoint',
+  'LineString',
+  'MultiLineString',
+  'Polygon',
+  'MultiPolygon',
+  'GeometryCollection',
+]);
 const KINDS = new Set<string>(ATTRIBUTE_KINDS);
 
 export interface ParseOptions {
@@ -35,7 +74,10 @@ export interface ParseOptions {
 export function parseEntity(body: unknown, ctx: ActiveContext, opts: ParseOptions): StoredEntity {
   if (!isPlainObject(body)) throw badRequest('An entity must be a JSON object');
   const id = body.id ?? body['@id'];
-  if (!isUri(id)) throw badRequest(id === undefined ? 'The entity has no id' : `Invalid entity id: ${JSON.stringify(id)} is not a URI`);
+  if (!isUri(id))
+    throw badRequest(
+      id === undefined ? 'The entity has no id' : `Invalid entity id: ${JSON.stringify(id)} is not a URI`,
+    );
   const types = parseTypes(body.type ?? body['@type'], ctx, true);
   const entity: StoredEntity = { id, types, attrs: parseAttributes(body, ctx, opts) };
   if (body.scope !== undefined) entity.scopes = parseScopes(body.scope);
@@ -47,9 +89,19 @@ export function parseFragment(
   body: unknown,
   ctx: ActiveContext,
   opts: ParseOptions,
-): { id?: string; types?: string[]; scopes?: string[] | null; attrs: Record<string, StoredAttribute[] | null> } {
+): {
+  id?: string;
+  types?: string[];
+  scopes?: string[] | null;
+  attrs: Record<string, StoredAttribute[] | null>;
+} {
   if (!isPlainObject(body)) throw badRequest('The request body must be a JSON object');
-  const out: { id?: string; types?: string[]; scopes?: string[] | null; attrs: Record<string, StoredAttribute[] | null> } = {
+  const out: {
+    id?: string;
+    types?: string[];
+    scopes?: string[] | null;
+    attrs: Record<string, StoredAttribute[] | null>;
+  } = {
     attrs: parseAttributes(body, ctx, opts),
   };
   const id = body.id ?? body['@id'];
@@ -75,7 +127,8 @@ export function parseTypes(raw: unknown, ctx: ActiveContext, required: boolean):
   for (const t of list) {
     if (!isValidName(t)) throw badRequest(`Invalid entity type: ${JSON.stringify(t)}`);
     const iri = ctx.expand(t);
-    if (iri.startsWith('@')) throw badRequest(`Invalid entity type: ${JSON.stringify(t)} is a JSON-LD keyword`);
+    if (iri.startsWith('@'))
+      throw badRequest(`Invalid entity type: ${JSON.stringify(t)} is a JSON-LD keyword`);
     if (!out.includes(iri)) out.push(iri);
   }
   return out;
@@ -84,7 +137,7 @@ export function parseTypes(raw: unknown, ctx: ActiveContext, required: boolean):
 function parseScopes(raw: unknown): string[] {
   const list = Array.isArray(raw) ? raw : [raw];
   for (const s of list) {
-    if (typeof s !== 'string' || !/^\/[^\s#+]*$/.test(s) || s.endsWith('/') && s !== '/') {
+    if (typeof s !== 'string' || !/^\/[^\s#+]*$/.test(s) || (s.endsWith('/') && s !== '/')) {
       throw badRequest(`Invalid scope: ${JSON.stringify(s)} (a scope is a path like /Madrid/Gardens)`);
     }
   }
@@ -101,7 +154,8 @@ function parseAttributes<N extends boolean | undefined>(
     if (ENTITY_RESERVED.has(name)) continue;
     if (!isValidName(name)) throw badRequest(`Invalid attribute name: ${JSON.stringify(name)}`);
     const iri = ctx.expand(name);
-    if (iri.startsWith('@')) throw badRequest(`Invalid attribute name: ${JSON.stringify(name)} is a JSON-LD keyword`);
+    if (iri.startsWith('@'))
+      throw badRequest(`Invalid attribute name: ${JSON.stringify(name)} is a JSON-LD keyword`);
     if (raw === null) {
       if (!opts.allowNull) throw badRequest(`Attribute ${name} has a null value`);
       attrs[iri] = null;
@@ -113,9 +167,18 @@ function parseAttributes<N extends boolean | undefined>(
 }
 
 /** Parses an attribute's value in a request: one instance, or an array of instances with datasetIds. */
-export function parseAttributeInstances(name: string, raw: unknown, ctx: ActiveContext, opts: ParseOptions): StoredAttribute[] {
+export function parseAttributeInstances(
+  name: string,
+  raw: unknown,
+  ctx: ActiveContext,
+  opts: ParseOptions,
+): StoredAttribute[] {
   const isInstanceArray =
-    Array.isArray(raw) && raw.length > 0 && raw.every((x) => isPlainObject(x) && (typeof x.type === 'string' ? KINDS.has(x.type) : hasValueMember(x)));
+    Array.isArray(raw) &&
+    raw.length > 0 &&
+    raw.every(
+      (x) => isPlainObject(x) && (typeof x.type === 'string' ? KINDS.has(x.type) : hasValueMember(x)),
+    );
   const list = isInstanceArray ? (raw as unknown[]) : [raw];
   const out: StoredAttribute[] = [];
   const seen = new Set<string>();
@@ -123,7 +186,9 @@ export function parseAttributeInstances(name: string, raw: unknown, ctx: ActiveC
     const inst = parseAttribute(name, item, ctx, opts, false);
     const key = inst.datasetId ?? '';
     if (seen.has(key)) {
-      throw badRequest(`Attribute ${name} has two instances with the same datasetId${key ? ` ${key}` : ' (default)'}`);
+      throw badRequest(
+        `Attribute ${name} has two instances with the same datasetId${key ? ` ${key}` : ' (default)'}`,
+      );
     }
     seen.add(key);
     out.push(inst);
@@ -148,7 +213,8 @@ function inferKind(name: string, o: Record<string, unknown>): AttributeKind {
   if ('valueList' in o) return 'ListProperty';
   if ('objectList' in o) return 'ListRelationship';
   if (isGeometryLike(o)) return 'GeoProperty';
-  if ('value' in o && isPlainObject(o.value) && isGeometryLike(o.value) && GEO_NAMES.has(name)) return 'GeoProperty';
+  if ('value' in o && isPlainObject(o.value) && isGeometryLike(o.value) && GEO_NAMES.has(name))
+    return 'GeoProperty';
   return 'Property';
 }
 
@@ -216,7 +282,8 @@ function parseAttribute(
     }
     case 'LanguageProperty': {
       const lm = o.languageMap;
-      if (!isPlainObject(lm) || Object.keys(lm).length === 0) throw badRequest(`${what} is a LanguageProperty without a languageMap object`);
+      if (!isPlainObject(lm) || Object.keys(lm).length === 0)
+        throw badRequest(`${what} is a LanguageProperty without a languageMap object`);
       for (const [lang, v] of Object.entries(lm)) {
         const ok = typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
         if (!ok || !(lang === '@none' || /^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$/.test(lang))) {
@@ -235,11 +302,15 @@ function parseAttribute(
       attr.json = o.json;
       break;
     case 'ListProperty':
-      if (!Array.isArray(o.valueList)) throw badRequest(`${what} is a ListProperty whose valueList is not an array`);
+      if (!Array.isArray(o.valueList))
+        throw badRequest(`${what} is a ListProperty whose valueList is not an array`);
       attr.valueList = o.valueList;
       break;
     case 'ListRelationship':
-      if (!Array.isArray(o.objectList) || !o.objectList.every((x) => isUri(x) || (isPlainObject(x) && isUri(x.object)))) {
+      if (
+        !Array.isArray(o.objectList) ||
+        !o.objectList.every((x) => isUri(x) || (isPlainObject(x) && isUri(x.object)))
+      ) {
         throw badRequest(`${what} is a ListRelationship whose objectList is not a list of URIs`);
       }
       attr.objectList = o.objectList.map((x) => (isPlainObject(x) ? (x.object as string) : (x as string)));
@@ -255,16 +326,19 @@ function parseAttribute(
     attr.datasetId = o.datasetId;
   }
   if (o.observedAt !== undefined) {
-    if (!isDateTime(o.observedAt)) throw badRequest(`${what} has an observedAt that is not an ISO 8601 date-time`);
+    if (!isDateTime(o.observedAt))
+      throw badRequest(`${what} has an observedAt that is not an ISO 8601 date-time`);
     attr.observedAt = new Date(o.observedAt).toISOString();
   }
   if (o.unitCode !== undefined) {
-    if (typeof o.unitCode !== 'string' || o.unitCode.length === 0) throw badRequest(`${what} has a unitCode that is not a string`);
+    if (typeof o.unitCode !== 'string' || o.unitCode.length === 0)
+      throw badRequest(`${what} has a unitCode that is not a string`);
     attr.unitCode = o.unitCode;
   }
   for (const [subName, subRaw] of Object.entries(o)) {
     if (ATTRIBUTE_RESERVED.has(subName)) continue;
-    if (!isValidName(subName)) throw badRequest(`${what} has an invalid sub-attribute name ${JSON.stringify(subName)}`);
+    if (!isValidName(subName))
+      throw badRequest(`${what} has an invalid sub-attribute name ${JSON.stringify(subName)}`);
     attr.sub ??= {};
     attr.sub[ctx.expand(subName)] = parseAttribute(subName, subRaw, ctx, opts, true);
   }
@@ -273,7 +347,9 @@ function parseAttribute(
 
 /** All strings of a languageMap, for the index (see StoredAttribute.languageValues). */
 export function languageValuesOf(map: Record<string, unknown>): string[] {
-  return Object.values(map).flatMap((v) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : []));
+  return Object.values(map).flatMap((v) =>
+    Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : [],
+  );
 }
 
 /** NGSI-LD §5.2.1 NGSI-LD Null: urn:ngsi-ld:null in the kind's value member deletes (merge-patch). */
@@ -295,7 +371,12 @@ function isNullFragment(kind: AttributeKind, o: Record<string, unknown>): boolea
     case 'ListProperty':
       return Array.isArray(o.valueList) && o.valueList.length === 1 && o.valueList[0] === NGSI_NULL;
     case 'ListRelationship':
-      return Array.isArray(o.objectList) && o.objectList.length === 1 && (o.objectList[0] === NGSI_NULL || (isPlainObject(o.objectList[0]) && o.objectList[0].object === NGSI_NULL));
+      return (
+        Array.isArray(o.objectList) &&
+        o.objectList.length === 1 &&
+        (o.objectList[0] === NGSI_NULL ||
+          (isPlainObject(o.objectList[0]) && o.objectList[0].object === NGSI_NULL))
+      );
   }
 }
 

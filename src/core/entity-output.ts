@@ -34,7 +34,8 @@ export function renderEntity(e: StoredEntity, ctx: ActiveContext, opts: RenderOp
   }
   const scopeIri = ctx.expand('scope');
   const showScope = (!opts.only || opts.only.has(scopeIri)) && !opts.omit?.has(scopeIri);
-  if (showScope && e.scopes && e.scopes.length > 0) out.scope = e.scopes.length === 1 ? e.scopes[0] : e.scopes;
+  if (showScope && e.scopes && e.scopes.length > 0)
+    out.scope = e.scopes.length === 1 ? e.scopes[0] : e.scopes;
   if (opts.sysAttrs && opts.format !== 'keyValues') {
     if (e.createdAt) out.createdAt = e.createdAt;
     if (e.modifiedAt) out.modifiedAt = e.modifiedAt;
@@ -182,7 +183,12 @@ export function pickLanguage(map: Record<string, unknown>, lang: string): [strin
 }
 
 /** GeoJSON Feature (NGSI-LD §4.5.16): geometry from the chosen GeoProperty, the rest as properties. */
-export function renderFeature(e: StoredEntity, ctx: ActiveContext, opts: RenderOptions, geoPropertyIri: string): Rendered {
+export function renderFeature(
+  e: StoredEntity,
+  ctx: ActiveContext,
+  opts: RenderOptions,
+  geoPropertyIri: string,
+): Rendered {
   const body = renderEntity(e, ctx, opts);
   const { id, ...properties } = body;
   const geo = e.attrs[geoPropertyIri]?.find((i) => i.type === 'GeoProperty');

@@ -67,7 +67,11 @@ export interface ContextRecord {
 export interface StoreTx {
   ensureTenant(tenant: string): Promise<void>;
   getEntity(tenant: string, id: string, opts?: { forUpdate?: boolean }): Promise<StoredEntity | undefined>;
-  getEntities(tenant: string, ids: string[], opts?: { forUpdate?: boolean }): Promise<Map<string, StoredEntity>>;
+  getEntities(
+    tenant: string,
+    ids: string[],
+    opts?: { forUpdate?: boolean },
+  ): Promise<Map<string, StoredEntity>>;
   /** Inserts; throws HubError AlreadyExists if the id is taken. */
   insertEntity(tenant: string, e: StoredEntity): Promise<void>;
   /** Replaces the stored row of an existing entity. */

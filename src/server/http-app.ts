@@ -27,7 +27,12 @@ export interface HttpAppDeps {
   logger?: boolean | object;
 }
 
-const JSON_TYPES = ['application/json', 'application/ld+json', 'application/merge-patch+json', 'application/geo+json'];
+const JSON_TYPES = [
+  'application/json',
+  'application/ld+json',
+  'application/merge-patch+json',
+  'application/geo+json',
+];
 
 export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -50,7 +55,10 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     try {
       done(null, JSON.parse(text));
     } catch (err) {
-      done(new HubError('InvalidRequest', `The request body is not valid JSON: ${(err as Error).message}`), undefined);
+      done(
+        new HubError('InvalidRequest', `The request body is not valid JSON: ${(err as Error).message}`),
+        undefined,
+      );
     }
   });
 
@@ -61,7 +69,9 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     return reply.code(pd.status).type('application/json').send(pd);
   });
   app.setNotFoundHandler((req, reply) => {
-    const pd = toProblemDetails(new HubError('ResourceNotFound', `No resource ${req.method} ${req.url.split('?')[0]}`));
+    const pd = toProblemDetails(
+      new HubError('ResourceNotFound', `No resource ${req.method} ${req.url.split('?')[0]}`),
+    );
     return reply.code(404).type('application/json').send(pd);
   });
 
@@ -115,13 +125,18 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
 export function toHubError(err: unknown): HubError {
   if (err instanceof HubError) return err;
   if (err instanceof InvalidContextError) return new HubError('BadRequestData', err.message, { cause: err });
-  if (err instanceof LdContextNotAvailableError) return new HubError('LdContextNotAvailable', err.message, { cause: err });
+  if (err instanceof LdContextNotAvailableError)
+    return new HubError('LdContextNotAvailable', err.message, { cause: err });
   const code = (err as { code?: unknown }).code;
   const message = (err as Error).message ?? '';
   switch (code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new HubError('UnsupportedMediaType', 'Unsupported Content-Type: use application/json or application/ld+json', { cause: err });
+      return new HubError(
+        'UnsupportedMediaType',
+        'Unsupported Content-Type: use application/json or application/ld+json',
+        { cause: err },
+      );
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new HubError('PayloadTooLarge', 'The request body is too large', { cause: err });
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -132,7 +147,11 @@ export function toHubError(err: unknown): HubError {
   }
   const status = (err as { statusCode?: unknown }).statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new HubError(status === 413 ? 'PayloadTooLarge' : status === 415 ? 'UnsupportedMediaType' : 'BadRequestData', message, { cause: err });
+    return new HubError(
+      status === 413 ? 'PayloadTooLarge' : status === 415 ? 'UnsupportedMediaType' : 'BadRequestData',
+      message,
+      { cause: err },
+    );
   }
   return new HubError('InternalError', 'An internal error occurred', { cause: err });
 }

@@ -10,7 +10,10 @@ import { buildHttpApp } from './http-app.js';
 import { createStoreContextDocuments } from './store-context-documents.js';
 
 /** Builds everything but the listening socket (tests use app.inject). */
-export async function createHubServices(store: Store, opts: { fetchContexts?: boolean; logger?: boolean | object } = {}) {
+export async function createHubServices(
+  store: Store,
+  opts: { fetchContexts?: boolean; logger?: boolean | object } = {},
+) {
   const bundled = await loadBundledContexts();
   const coreDoc = [...bundled.entries()].find(([url]) => url.includes('ngsi-ld-core-context'))?.[1];
   const documents = createStoreContextDocuments(store);
@@ -19,7 +22,10 @@ export async function createHubServices(store: Store, opts: { fetchContexts?: bo
     store: documents,
     ...(opts.fetchContexts === false
       ? {
-          fetchDocument: (url: string) => Promise.reject(new Error(`Fetching ${url} is turned off; preload it with citypivot contexts add`)),
+          fetchDocument: (url: string) =>
+            Promise.reject(
+              new Error(`Fetching ${url} is turned off; preload it with citypivot contexts add`),
+            ),
         }
       : {}),
   });
@@ -39,4 +45,3 @@ export async function createHubServices(store: Store, opts: { fetchContexts?: bo
   });
   return { app, entities, resolver };
 }
-

@@ -13,9 +13,12 @@ export function buildEntityFilter(query: EntityQuery, params: unknown[]): { from
   let from = 'entities e';
   where.push(...selectorSql(query, params));
   if (query.anyOf && query.anyOf.length > 0) {
-    where.push(`(${query.anyOf.map((s) => `(${selectorSql(s, params).join(' AND ') || 'true'})`).join(' OR ')})`);
+    where.push(
+      `(${query.anyOf.map((s) => `(${selectorSql(s, params).join(' AND ') || 'true'})`).join(' OR ')})`,
+    );
   }
-  if (query.withAnyAttr && query.withAnyAttr.length > 0) where.push(`e.attr_names && $${params.push(query.withAnyAttr)}::text[]`);
+  if (query.withAnyAttr && query.withAnyAttr.length > 0)
+    where.push(`e.attr_names && $${params.push(query.withAnyAttr)}::text[]`);
   if (query.q) {
     where.push(
       compileQ(

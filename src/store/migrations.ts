@@ -87,11 +87,16 @@ export async function migrate(pool: Pool, migrations: Migration[] = MIGRATIONS):
       await client.query('BEGIN');
       try {
         await client.query(m.sql);
-        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
+          m.version,
+          m.name,
+        ]);
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK');
-        throw new Error(`Migration ${m.version} (${m.name}) failed: ${(err as Error).message}`, { cause: err });
+        throw new Error(`Migration ${m.version} (${m.name}) failed: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
       applied.push(m.version);
     }

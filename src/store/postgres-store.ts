@@ -126,14 +126,31 @@ function txOps(db: Queryable): StoreTx {
     async insertEntity(tenant, e) {
       await run(
         `INSERT INTO entities (tenant, id, types, scopes, created_at, modified_at, attrs, attr_names) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [tenant, e.id, e.types, e.scopes ?? null, e.createdAt, e.modifiedAt, JSON.stringify(e.attrs), Object.keys(e.attrs)],
+        [
+          tenant,
+          e.id,
+          e.types,
+          e.scopes ?? null,
+          e.createdAt,
+          e.modifiedAt,
+          JSON.stringify(e.attrs),
+          Object.keys(e.attrs),
+        ],
       );
       await writeSideTables(run, tenant, e, false);
     },
     async updateEntity(tenant, e) {
       const r = await run(
         `UPDATE entities SET types = $3, scopes = $4, modified_at = $5, attrs = $6, attr_names = $7 WHERE tenant = $1 AND id = $2`,
-        [tenant, e.id, e.types, e.scopes ?? null, e.modifiedAt, JSON.stringify(e.attrs), Object.keys(e.attrs)],
+        [
+          tenant,
+          e.id,
+          e.types,
+          e.scopes ?? null,
+          e.modifiedAt,
+          JSON.stringify(e.attrs),
+          Object.keys(e.attrs),
+        ],
       );
       if (r.rowCount === 0) throw new HubError('ResourceNotFound', `Entity ${e.id} does not exist`);
       await writeSideTables(run, tenant, e, true);
@@ -151,7 +168,8 @@ function txOps(db: Queryable): StoreTx {
             names: Object.keys(e.attrs),
           })),
         );
-      const shape = 'x(id text, types text[], scopes text[], c timestamptz, m timestamptz, attrs jsonb, names text[])';
+      const shape =
+        'x(id text, types text[], scopes text[], c timestamptz, m timestamptz, attrs jsonb, names text[])';
       if (inserts.length > 0) {
         await run(
           `INSERT INTO entities (tenant, id, types, scopes, created_at, modified_at, attrs, attr_names)
@@ -165,8 +183,12 @@ function txOps(db: Queryable): StoreTx {
            FROM jsonb_to_recordset($2::jsonb) AS ${shape} WHERE e.tenant = $1 AND e.id = x.id`,
           [tenant, rows(updates)],
         );
-        if (r.rowCount !== updates.length) throw new HubError('Conflict', 'Some entities of the batch changed while it ran');
-        await run('DELETE FROM entity_geo WHERE tenant = $1 AND entity_id = ANY($2::text[])', [tenant, updates.map((e) => e.id)]);
+        if (r.rowCount !== updates.length)
+          throw new HubError('Conflict', 'Some entities of the batch changed while it ran');
+        await run('DELETE FROM entity_geo WHERE tenant = $1 AND entity_id = ANY($2::text[])', [
+          tenant,
+          updates.map((e) => e.id),
+        ]);
       }
       await writeSideTablesMany(run, tenant, [...inserts, ...updates]);
     },
@@ -248,7 +270,9 @@ function geoBoxes(e: StoredEntity): [string, number[]][] {
     for (const inst of instances) {
       if (inst.type !== 'GeoProperty' || inst.value === undefined) continue;
       const g = boundingBox(inst.value as GeoJsonGeometry);
-      box = box ? [Math.min(box[0]!, g[0]), Math.min(box[1]!, g[1]), Math.max(box[2]!, g[2]), Math.max(box[3]!, g[3])] : [...g];
+      box = box
+        ? [Math.min(box[0]!, g[0]), Math.min(box[1]!, g[1]), Math.max(box[2]!, g[2]), Math.max(box[3]!, g[3])]
+        : [...g];
     }
     if (box) out.push([iri, box]);
   }
@@ -263,14 +287,19 @@ async function queryEntities(run: Run, tenant: string, query: EntityQuery): Prom
     const offsetAt = params.push(query.offset);
     const rows =
       query.limit > 0
-        ? (await run<EntityRow>(
-            `SELECT ${ENTITY_COLUMNS} FROM ${from} WHERE ${where} ORDER BY e.id LIMIT $${limitAt} OFFSET $${offsetAt}`,
-            params,
-          )).rows
+        ? (
+            await run<EntityRow>(
+              `SELECT ${ENTITY_COLUMNS} FROM ${from} WHERE ${where} ORDER BY e.id LIMIT $${limitAt} OFFSET $${offsetAt}`,
+              params,
+            )
+          ).rows
         : [];
     const result: QueryResult = { entities: rows.map(toEntity) };
     if (query.count) {
-      const c = await run<{ n: string }>(`SELECT count(*) AS n FROM ${from} WHERE ${where}`, params.slice(0, -2));
+      const c = await run<{ n: string }>(
+        `SELECT count(*) AS n FROM ${from} WHERE ${where}`,
+        params.slice(0, -2),
+      );
       result.count = Number(c.rows[0]?.n ?? 0);
     }
     return result;
@@ -348,7 +377,8 @@ async function listTypes(pool: pg.Pool, tenant: string): Promise<TypeSummary[]> 
       t = { type: row.type, attributes: [], entityCount: n };
       byType.set(row.type, t);
     }
-    if (row.attr !== '' && row.kinds && row.kinds.length > 0) t.attributes.push({ name: row.attr, kinds: row.kinds.sort() });
+    if (row.attr !== '' && row.kinds && row.kinds.length > 0)
+      t.attributes.push({ name: row.attr, kinds: row.kinds.sort() });
   }
   return [...byType.values()];
 }
@@ -368,7 +398,10 @@ async function listAttributes(pool: pg.Pool, tenant: string): Promise<AttributeS
     }
   }
   for (const s of byAttr.values()) {
-    const c = await pool.query<{ n: string }>('SELECT count(*) AS n FROM entities WHERE tenant = $1 AND attr_names @> ARRAY[$2]', [tenant, s.name]);
+    const c = await pool.query<{ n: string }>(
+      'SELECT count(*) AS n FROM entities WHERE tenant = $1 AND attr_names @> ARRAY[$2]',
+      [tenant, s.name],
+    );
     s.entityCount = Number(c.rows[0]?.n ?? 0);
     s.kinds.sort();
   }
@@ -421,7 +454,10 @@ function contextOps(pool: pg.Pool): Store['contexts'] {
       return (r.rowCount ?? 0) > 0;
     },
     async touch(url) {
-      await pool.query('UPDATE jsonld_contexts SET last_used_at = now(), use_count = use_count + 1 WHERE url = $1', [url]);
+      await pool.query(
+        'UPDATE jsonld_contexts SET last_used_at = now(), use_count = use_count + 1 WHERE url = $1',
+        [url],
+      );
     },
   };
 }

@@ -26,7 +26,11 @@ async function snapshot() {
   return res.body;
 }
 
-function expectProblem(res: { statusCode: number; body: string; headers: Record<string, unknown> }, status: number, type: string) {
+function expectProblem(
+  res: { statusCode: number; body: string; headers: Record<string, unknown> },
+  status: number,
+  type: string,
+) {
   expect(res.statusCode).toBe(status);
   expect(String(res.headers['content-type'])).toMatch(/application\/json/);
   const pd = json<Record<string, unknown>>(res as never);
@@ -38,29 +42,202 @@ function expectProblem(res: { statusCode: number; body: string; headers: Record<
 
 describe('bad input answers ProblemDetails and changes nothing', () => {
   const cases: { name: string; req: Parameters<TestHub['request']>[0]; status: number; type: string }[] = [
-    { name: 'malformed JSON', req: { method: 'POST', url: E, headers: JSON_CT, payload: '{"id": "urn:x:1", "type": ' }, status: 400, type: 'InvalidRequest' },
-    { name: 'empty body', req: { method: 'POST', url: E, headers: JSON_CT, payload: '' }, status: 400, type: 'InvalidRequest' },
-    { name: 'a JSON array as entity', req: { method: 'POST', url: E, headers: JSON_CT, payload: '[]' }, status: 400, type: 'BadRequestData' },
-    { name: 'id that is not a URI', req: { method: 'POST', url: E, headers: JSON_CT, payload: JSON.stringify({ id: 'no uri', type: 'Room' }) }, status: 400, type: 'BadRequestData' },
-    { name: 'no type', req: { method: 'POST', url: E, headers: JSON_CT, payload: JSON.stringify({ id: 'urn:x:2' }) }, status: 400, type: 'BadRequestData' },
-    { name: 'Property without value', req: { method: 'POST', url: E, headers: JSON_CT, payload: JSON.stringify({ id: 'urn:x:3', type: 'T', a: { type: 'Property' } }) }, status: 400, type: 'BadRequestData' },
-    { name: 'Relationship to a non-URI', req: { method: 'POST', url: E, headers: JSON_CT, payload: JSON.stringify({ id: 'urn:x:4', type: 'T', a: { type: 'Relationship', object: 'x y' } }) }, status: 400, type: 'BadRequestData' },
-    { name: 'invalid geometry', req: { method: 'POST', url: E, headers: JSON_CT, payload: JSON.stringify({ id: 'urn:x:5', type: 'T', location: { type: 'GeoProperty', value: { type: 'Point', coordinates: [500, 1] } } }) }, status: 400, type: 'BadRequestData' },
-    { name: 'wrong content type', req: { method: 'POST', url: E, headers: { 'content-type': 'text/plain' }, payload: 'hello' }, status: 415, type: 'UnsupportedMediaType' },
-    { name: 'an unacceptable Accept', req: { method: 'GET', url: `${E}/${enc(ID)}`, headers: { accept: 'text/html' } }, status: 406, type: 'NotAcceptable' },
-    { name: 'oversized body', req: { method: 'POST', url: E, headers: JSON_CT, payload: JSON.stringify({ id: 'urn:x:6', type: 'T', big: 'x'.repeat(9 * 1024 * 1024) }) }, status: 413, type: 'PayloadTooLarge' },
-    { name: 'bad q syntax', req: { method: 'GET', url: `${E}?type=Room&q=${enc('temperature>>')}` }, status: 400, type: 'BadRequestData' },
-    { name: 'bad geo syntax', req: { method: 'GET', url: `${E}?type=Room&georel=near&geometry=Point&coordinates=${enc('[1,')}` }, status: 400, type: 'BadRequestData' },
-    { name: 'unknown georel', req: { method: 'GET', url: `${E}?type=Room&georel=around&geometry=Point&coordinates=${enc('[1,2]')}` }, status: 400, type: 'BadRequestData' },
-    { name: 'a query without any filter', req: { method: 'GET', url: E }, status: 400, type: 'BadRequestData' },
-    { name: 'ld+json without @context', req: { method: 'POST', url: E, headers: { 'content-type': 'application/ld+json' }, payload: JSON.stringify({ id: 'urn:x:7', type: 'T' }) }, status: 400, type: 'BadRequestData' },
-    { name: 'json with @context in the body', req: { method: 'POST', url: E, headers: JSON_CT, payload: JSON.stringify({ id: 'urn:x:8', type: 'T', '@context': 'https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld' }) }, status: 400, type: 'BadRequestData' },
-    { name: 'replace with a bad attribute', req: { method: 'PUT', url: `${E}/${enc(ID)}`, headers: JSON_CT, payload: JSON.stringify({ type: 'Room', temperature: { type: 'Property' } }) }, status: 400, type: 'BadRequestData' },
-    { name: 'merge with a bad attribute', req: { method: 'PATCH', url: `${E}/${enc(ID)}`, headers: JSON_CT, payload: JSON.stringify({ temperature: { type: 'Relationship', object: 'nope nope' } }) }, status: 400, type: 'BadRequestData' },
-    { name: 'append with a bad attribute', req: { method: 'POST', url: `${E}/${enc(ID)}/attrs`, headers: JSON_CT, payload: JSON.stringify({ temperature: 1, 'bad name(': 2 }) }, status: 400, type: 'BadRequestData' },
-    { name: 'limit above the maximum', req: { method: 'GET', url: `${E}?type=Room&limit=5000` }, status: 403, type: 'TooManyResults' },
-    { name: 'a negative offset', req: { method: 'GET', url: `${E}?type=Room&offset=-1` }, status: 400, type: 'BadRequestData' },
-    { name: 'an unknown route', req: { method: 'GET', url: '/ngsi-ld/v1/nothing' }, status: 404, type: 'ResourceNotFound' },
+    {
+      name: 'malformed JSON',
+      req: { method: 'POST', url: E, headers: JSON_CT, payload: '{"id": "urn:x:1", "type": ' },
+      status: 400,
+      type: 'InvalidRequest',
+    },
+    {
+      name: 'empty body',
+      req: { method: 'POST', url: E, headers: JSON_CT, payload: '' },
+      status: 400,
+      type: 'InvalidRequest',
+    },
+    {
+      name: 'a JSON array as entity',
+      req: { method: 'POST', url: E, headers: JSON_CT, payload: '[]' },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
+      name: 'id that is not a URI',
+      req: {
+        method: 'POST',
+        url: E,
+        headers: JSON_CT,
+        payload: JSON.stringify({ id: 'no uri', type: 'Room' }),
+      },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
+      name: 'no type',
+      req: { method: 'POST', url: E, headers: JSON_CT, payload: JSON.stringify({ id: 'urn:x:2' }) },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
+      name: 'Property without value',
+      req: {
+        method: 'POST',
+        url: E,
+        headers: JSON_CT,
+        payload: JSON.stringify({ id: 'urn:x:3', type: 'T', a: { type: 'Property' } }),
+      },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
+      name: 'Relationship to a non-URI',
+      req: {
+        method: 'POST',
+        url: E,
+        headers: JSON_CT,
+        payload: JSON.stringify({ id: 'urn:x:4', type: 'T', a: { type: 'Relationship', object: 'x y' } }),
+      },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
+      name: 'invalid geometry',
+      req: {
+        method: 'POST',
+        url: E,
+        headers: JSON_CT,
+        payload: JSON.stringify({
+          id: 'urn:x:5',
+          type: 'T',
+          location: { type: 'GeoProperty', value: { type: 'Point', coordinates: [500, 1] } },
+        }),
+      },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
+      name: 'wrong content type',
+      req: { method: 'POST', url: E, headers: { 'content-type': 'text/plain' }, payload: 'hello' },
+      status: 415,
+      type: 'UnsupportedMediaType',
+    },
+    {
+      name: 'an unacceptable Accept',
+      req: { method: 'GET', url: `${E}/${enc(ID)}`, headers: { accept: 'text/html' } },
+      status: 406,
+      type: 'NotAcceptable',
+    },
+    {
+      name: 'oversized body',
+      req: {
+        method: 'POST',
+        url: E,
+        headers: JSON_CT,
+        payload: JSON.stringify({ id: 'urn:x:6', type: 'T', big: 'x'.repeat(9 * 1024 * 1024) }),
+      },
+      status: 413,
+      type: 'PayloadTooLarge',
+    },
+    {
+      name: 'bad q syntax',
+      req: { method: 'GET', url: `${E}?type=Room&q=${enc('temperature>>')}` },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
+      name: 'bad geo syntax',
+      req: { method: 'GET', url: `${E}?type=Room&georel=near&geometry=Point&coordinates=${enc('[1,')}` },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
+      name: 'unknown georel',
+      req: { method: 'GET', url: `${E}?type=Room&georel=around&geometry=Point&coordinates=${enc('[1,2]')}` },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
+      name: 'a query without any filter',
+      req: { method: 'GET', url: E },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
+      name: 'ld+json without @context',
+      req: {
+        method: 'POST',
+        url: E,
+        headers: { 'content-type': 'application/ld+json' },
+        payload: JSON.stringify({ id: 'urn:x:7', type: 'T' }),
+      },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
+      name: 'json with @context in the body',
+      req: {
+        method: 'POST',
+        url: E,
+        headers: JSON_CT,
+        payload: JSON.stringify({
+          id: 'urn:x:8',
+          type: 'T',
+          '@context': 'https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld',
+        }),
+      },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
+      name: 'replace with a bad attribute',
+      req: {
+        method: 'PUT',
+        url: `${E}/${enc(ID)}`,
+        headers: JSON_CT,
+        payload: JSON.stringify({ type: 'Room', temperature: { type: 'Property' } }),
+      },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
+      name: 'merge with a bad attribute',
+      req: {
+        method: 'PATCH',
+        url: `${E}/${enc(ID)}`,
+        headers: JSON_CT,
+        payload: JSON.stringify({ temperature: { type: 'Relationship', object: 'nope nope' } }),
+      },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
+      name: 'append with a bad attribute',
+      req: {
+        method: 'POST',
+        url: `${E}/${enc(ID)}/attrs`,
+        headers: JSON_CT,
+        payload: JSON.stringify({ temperature: 1, 'bad name(': 2 }),
+      },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
+      name: 'limit above the maximum',
+      req: { method: 'GET', url: `${E}?type=Room&limit=5000` },
+      status: 403,
+      type: 'TooManyResults',
+    },
+    {
+      name: 'a negative offset',
+      req: { method: 'GET', url: `${E}?type=Room&offset=-1` },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
+      name: 'an unknown route',
+      req: { method: 'GET', url: '/ngsi-ld/v1/nothing' },
+      status: 404,
+      type: 'ResourceNotFound',
+    },
   ];
 
   for (const c of cases) {

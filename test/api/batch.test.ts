@@ -22,7 +22,12 @@ const lamp = (n: number, extra: Record<string, unknown> = {}) => ({
 });
 
 async function post(op: string, body: unknown, query = '') {
-  return hub.request({ method: 'POST', url: `${OPS}/${op}${query}`, headers: JSON_CT, payload: JSON.stringify(body) });
+  return hub.request({
+    method: 'POST',
+    url: `${OPS}/${op}${query}`,
+    headers: JSON_CT,
+    payload: JSON.stringify(body),
+  });
 }
 async function get(n: number) {
   return hub.request({ method: 'GET', url: `${E}/${enc(`urn:ngsi-ld:Streetlight:${n}`)}` });
@@ -32,7 +37,11 @@ describe('batch operations', () => {
   it('creates all and answers 201 with the ids', async () => {
     const res = await post('create', [lamp(1), lamp(2), lamp(3)]);
     expect(res.statusCode).toBe(201);
-    expect(json(res)).toEqual(['urn:ngsi-ld:Streetlight:1', 'urn:ngsi-ld:Streetlight:2', 'urn:ngsi-ld:Streetlight:3']);
+    expect(json(res)).toEqual([
+      'urn:ngsi-ld:Streetlight:1',
+      'urn:ngsi-ld:Streetlight:2',
+      'urn:ngsi-ld:Streetlight:3',
+    ]);
   });
 
   it('reports per item: existing ids and invalid items fail, the others are created', async () => {
@@ -49,14 +58,21 @@ describe('batch operations', () => {
   });
 
   it('upserts: replace by default, update with options=update', async () => {
-    let res = await post('upsert', [lamp(1, { powerState: undefined, dimLevel: { type: 'Property', value: 50 } }), lamp(5)]);
+    let res = await post('upsert', [
+      lamp(1, { powerState: undefined, dimLevel: { type: 'Property', value: 50 } }),
+      lamp(5),
+    ]);
     expect(res.statusCode).toBe(201);
     expect(json(res)).toEqual(['urn:ngsi-ld:Streetlight:5']);
     const replaced = json<Record<string, unknown>>(await get(1));
     expect(replaced.powerState).toBeUndefined();
     expect(replaced.dimLevel).toEqual({ type: 'Property', value: 50 });
 
-    res = await post('upsert', [{ id: 'urn:ngsi-ld:Streetlight:2', type: 'Streetlight', dimLevel: { type: 'Property', value: 10 } }], '?options=update');
+    res = await post(
+      'upsert',
+      [{ id: 'urn:ngsi-ld:Streetlight:2', type: 'Streetlight', dimLevel: { type: 'Property', value: 10 } }],
+      '?options=update',
+    );
     expect(res.statusCode).toBe(204);
     const updated = json<Record<string, unknown>>(await get(2));
     expect(updated.powerState).toEqual({ type: 'Property', value: 'on' });
@@ -67,7 +83,12 @@ describe('batch operations', () => {
     const res = await post(
       'update',
       [
-        { id: 'urn:ngsi-ld:Streetlight:3', type: 'Streetlight', powerState: { type: 'Property', value: 'off' }, note: { type: 'Property', value: 'x' } },
+        {
+          id: 'urn:ngsi-ld:Streetlight:3',
+          type: 'Streetlight',
+          powerState: { type: 'Property', value: 'off' },
+          note: { type: 'Property', value: 'x' },
+        },
         lamp(99),
       ],
       '?options=noOverwrite',
@@ -76,14 +97,19 @@ describe('batch operations', () => {
     const r = json<{ success: string[]; errors: { entityId: string }[] }>(res);
     // Entity 3 kept its powerState (reported), got the new note; 99 does not exist.
     expect(r.success).toEqual([]);
-    expect(r.errors.map((e) => e.entityId)).toEqual(['urn:ngsi-ld:Streetlight:3', 'urn:ngsi-ld:Streetlight:99']);
+    expect(r.errors.map((e) => e.entityId)).toEqual([
+      'urn:ngsi-ld:Streetlight:3',
+      'urn:ngsi-ld:Streetlight:99',
+    ]);
     const got = json<Record<string, { value: unknown }>>(await get(3));
     expect(got.powerState?.value).toBe('on');
     expect(got.note?.value).toBe('x');
   });
 
   it('merges', async () => {
-    const res = await post('merge', [{ id: 'urn:ngsi-ld:Streetlight:3', type: 'Streetlight', powerState: 'off', note: 'urn:ngsi-ld:null' }]);
+    const res = await post('merge', [
+      { id: 'urn:ngsi-ld:Streetlight:3', type: 'Streetlight', powerState: 'off', note: 'urn:ngsi-ld:null' },
+    ]);
     expect(res.statusCode).toBe(204);
     const got = json<Record<string, { value: unknown } | undefined>>(await get(3));
     expect(got.powerState?.value).toBe('off');

@@ -44,7 +44,12 @@ describe('create and retrieve', () => {
     const got = json<J>(await get('urn:ngsi-ld:Room:c1'));
     expect(got.id).toBe('urn:ngsi-ld:Room:c1');
     expect(got.type).toBe('Room');
-    expect(got.temperature).toEqual({ type: 'Property', value: 21.5, unitCode: 'CEL', observedAt: '2026-01-01T10:00:00.000Z' });
+    expect(got.temperature).toEqual({
+      type: 'Property',
+      value: 21.5,
+      unitCode: 'CEL',
+      observedAt: '2026-01-01T10:00:00.000Z',
+    });
     expect(got.isIn).toEqual({ type: 'Relationship', object: 'urn:ngsi-ld:Building:1' });
     expect(got.location.value).toEqual({ type: 'Point', coordinates: [113.6, 34.7] });
     expect(got.temperature.createdAt).toBeUndefined();
@@ -65,17 +70,33 @@ describe('create and retrieve', () => {
 
   it('renders keyValues and concise', async () => {
     const kv = json<J>(await get('urn:ngsi-ld:Room:c1', '?options=keyValues'));
-    expect(kv).toMatchObject({ id: 'urn:ngsi-ld:Room:c1', type: 'Room', temperature: 21.5, name: 'Kitchen', isIn: 'urn:ngsi-ld:Building:1' });
+    expect(kv).toMatchObject({
+      id: 'urn:ngsi-ld:Room:c1',
+      type: 'Room',
+      temperature: 21.5,
+      name: 'Kitchen',
+      isIn: 'urn:ngsi-ld:Building:1',
+    });
     expect(kv.location).toEqual({ type: 'Point', coordinates: [113.6, 34.7] });
     const concise = json<J>(await get('urn:ngsi-ld:Room:c1', '?format=concise'));
     expect(concise.name).toBe('Kitchen');
-    expect(concise.temperature).toEqual({ value: 21.5, unitCode: 'CEL', observedAt: '2026-01-01T10:00:00.000Z' });
+    expect(concise.temperature).toEqual({
+      value: 21.5,
+      unitCode: 'CEL',
+      observedAt: '2026-01-01T10:00:00.000Z',
+    });
     expect(concise.isIn).toEqual({ object: 'urn:ngsi-ld:Building:1' });
     expect(concise.location).toEqual({ type: 'Point', coordinates: [113.6, 34.7] });
   });
 
   it('accepts the concise form on create', async () => {
-    const res = await create({ id: 'urn:ngsi-ld:Room:concise', type: 'Room', temperature: 19, tag: { value: [1, 2] }, owner: { object: 'urn:ngsi-ld:Person:1' } });
+    const res = await create({
+      id: 'urn:ngsi-ld:Room:concise',
+      type: 'Room',
+      temperature: 19,
+      tag: { value: [1, 2] },
+      owner: { object: 'urn:ngsi-ld:Person:1' },
+    });
     expect(res.statusCode).toBe(201);
     const got = json<J>(await get('urn:ngsi-ld:Room:concise'));
     expect(got.temperature).toEqual({ type: 'Property', value: 19 });
@@ -146,7 +167,10 @@ describe('create and retrieve', () => {
       category: { type: 'VocabProperty', vocab: 'Bridge' },
       raw: { type: 'JsonProperty', json: { any: ['thing', 1] } },
       readings: { type: 'ListProperty', valueList: [1, 2, 3] },
-      route: { type: 'ListRelationship', objectList: [{ object: 'urn:ngsi-ld:Stop:1' }, { object: 'urn:ngsi-ld:Stop:2' }] },
+      route: {
+        type: 'ListRelationship',
+        objectList: [{ object: 'urn:ngsi-ld:Stop:1' }, { object: 'urn:ngsi-ld:Stop:2' }],
+      },
       speed: { type: 'Property', value: 3, accuracy: { type: 'Property', value: 0.1 } },
     };
     expect((await create(body)).statusCode).toBe(201);
@@ -155,7 +179,10 @@ describe('create and retrieve', () => {
     expect(got.category).toEqual({ type: 'VocabProperty', vocab: 'Bridge' });
     expect(got.raw).toEqual({ type: 'JsonProperty', json: { any: ['thing', 1] } });
     expect(got.readings).toEqual({ type: 'ListProperty', valueList: [1, 2, 3] });
-    expect(got.route).toEqual({ type: 'ListRelationship', objectList: ['urn:ngsi-ld:Stop:1', 'urn:ngsi-ld:Stop:2'] });
+    expect(got.route).toEqual({
+      type: 'ListRelationship',
+      objectList: ['urn:ngsi-ld:Stop:1', 'urn:ngsi-ld:Stop:2'],
+    });
     expect(got.speed.accuracy).toEqual({ type: 'Property', value: 0.1 });
     const zh = json<J>(await get('urn:ngsi-ld:Thing:kinds', '?lang=zh'));
     expect(zh.label).toEqual({ type: 'Property', value: '桥', lang: 'zh' });
@@ -185,11 +212,20 @@ describe('replace, merge and delete', () => {
       method: 'PATCH',
       url: `${E}/${enc('urn:ngsi-ld:Room:m1')}`,
       headers: { 'content-type': 'application/merge-patch+json' },
-      payload: JSON.stringify({ temperature: { type: 'Property', value: 30 }, name: 'urn:ngsi-ld:null', extra: 5 }),
+      payload: JSON.stringify({
+        temperature: { type: 'Property', value: 30 },
+        name: 'urn:ngsi-ld:null',
+        extra: 5,
+      }),
     });
     expect(res.statusCode).toBe(204);
     const got = json<J>(await get('urn:ngsi-ld:Room:m1'));
-    expect(got.temperature).toEqual({ type: 'Property', value: 30, unitCode: 'CEL', observedAt: '2026-01-01T10:00:00.000Z' });
+    expect(got.temperature).toEqual({
+      type: 'Property',
+      value: 30,
+      unitCode: 'CEL',
+      observedAt: '2026-01-01T10:00:00.000Z',
+    });
     expect(got.name).toBeUndefined();
     expect(got.extra).toEqual({ type: 'Property', value: 5 });
     expect(got.isIn.object).toBe('urn:ngsi-ld:Building:1');
@@ -197,9 +233,13 @@ describe('replace, merge and delete', () => {
 
   it('deletes an entity', async () => {
     await create(room('urn:ngsi-ld:Room:d1'));
-    expect((await hub.request({ method: 'DELETE', url: `${E}/${enc('urn:ngsi-ld:Room:d1')}` })).statusCode).toBe(204);
+    expect(
+      (await hub.request({ method: 'DELETE', url: `${E}/${enc('urn:ngsi-ld:Room:d1')}` })).statusCode,
+    ).toBe(204);
     expect((await get('urn:ngsi-ld:Room:d1')).statusCode).toBe(404);
-    expect((await hub.request({ method: 'DELETE', url: `${E}/${enc('urn:ngsi-ld:Room:d1')}` })).statusCode).toBe(404);
+    expect(
+      (await hub.request({ method: 'DELETE', url: `${E}/${enc('urn:ngsi-ld:Room:d1')}` })).statusCode,
+    ).toBe(404);
   });
 });
 
@@ -211,16 +251,27 @@ describe('attributes', () => {
   });
 
   it('appends attributes and overwrites unless noOverwrite', async () => {
-    let res = await hub.request({ method: 'POST', url: attrs, headers: JSON_CT, payload: JSON.stringify({ humidity: { type: 'Property', value: 50 } }) });
+    let res = await hub.request({
+      method: 'POST',
+      url: attrs,
+      headers: JSON_CT,
+      payload: JSON.stringify({ humidity: { type: 'Property', value: 50 } }),
+    });
     expect(res.statusCode).toBe(204);
     res = await hub.request({
       method: 'POST',
       url: `${attrs}?options=noOverwrite`,
       headers: JSON_CT,
-      payload: JSON.stringify({ humidity: { type: 'Property', value: 99 }, pressure: { type: 'Property', value: 1000 } }),
+      payload: JSON.stringify({
+        humidity: { type: 'Property', value: 99 },
+        pressure: { type: 'Property', value: 1000 },
+      }),
     });
     expect(res.statusCode).toBe(207);
-    expect(json<J>(res)).toEqual({ updated: ['pressure'], notUpdated: [{ attributeName: 'humidity', reason: expect.any(String) }] });
+    expect(json<J>(res)).toEqual({
+      updated: ['pressure'],
+      notUpdated: [{ attributeName: 'humidity', reason: expect.any(String) }],
+    });
     const got = json<J>(await get(id));
     expect(got.humidity.value).toBe(50);
     expect(got.pressure.value).toBe(1000);
@@ -231,7 +282,10 @@ describe('attributes', () => {
       method: 'PATCH',
       url: attrs,
       headers: JSON_CT,
-      payload: JSON.stringify({ humidity: { type: 'Property', value: 55 }, nothere: { type: 'Property', value: 1 } }),
+      payload: JSON.stringify({
+        humidity: { type: 'Property', value: 55 },
+        nothere: { type: 'Property', value: 1 },
+      }),
     });
     expect(res.statusCode).toBe(207);
     expect(json<J>(res).updated).toEqual(['humidity']);
@@ -241,16 +295,36 @@ describe('attributes', () => {
   });
 
   it('partially updates one attribute, keeping its other members', async () => {
-    const res = await hub.request({ method: 'PATCH', url: `${attrs}/temperature`, headers: JSON_CT, payload: JSON.stringify({ value: 25 }) });
+    const res = await hub.request({
+      method: 'PATCH',
+      url: `${attrs}/temperature`,
+      headers: JSON_CT,
+      payload: JSON.stringify({ value: 25 }),
+    });
     expect(res.statusCode).toBe(204);
     const got = json<J>(await get(id));
-    expect(got.temperature).toEqual({ type: 'Property', value: 25, unitCode: 'CEL', observedAt: '2026-01-01T10:00:00.000Z' });
-    const missing = await hub.request({ method: 'PATCH', url: `${attrs}/nope`, headers: JSON_CT, payload: JSON.stringify({ value: 1 }) });
+    expect(got.temperature).toEqual({
+      type: 'Property',
+      value: 25,
+      unitCode: 'CEL',
+      observedAt: '2026-01-01T10:00:00.000Z',
+    });
+    const missing = await hub.request({
+      method: 'PATCH',
+      url: `${attrs}/nope`,
+      headers: JSON_CT,
+      payload: JSON.stringify({ value: 1 }),
+    });
     expect(missing.statusCode).toBe(404);
   });
 
   it('replaces one attribute', async () => {
-    const res = await hub.request({ method: 'PUT', url: `${attrs}/temperature`, headers: JSON_CT, payload: JSON.stringify({ type: 'Property', value: 18 }) });
+    const res = await hub.request({
+      method: 'PUT',
+      url: `${attrs}/temperature`,
+      headers: JSON_CT,
+      payload: JSON.stringify({ type: 'Property', value: 18 }),
+    });
     expect(res.statusCode).toBe(204);
     expect(json<J>(await get(id)).temperature).toEqual({ type: 'Property', value: 18 });
   });
@@ -266,7 +340,9 @@ describe('tenants', () => {
   it('keeps tenants apart and creates them on first write', async () => {
     const h = { ...JSON_CT, 'ngsild-tenant': 'zhengzhou' };
     expect((await get('urn:ngsi-ld:Room:t1', '', { 'ngsild-tenant': 'zhengzhou' })).statusCode).toBe(404);
-    expect(json<J>(await get('urn:ngsi-ld:Room:t1', '', { 'ngsild-tenant': 'zhengzhou' })).type).toMatch(/NonexistentTenant/);
+    expect(json<J>(await get('urn:ngsi-ld:Room:t1', '', { 'ngsild-tenant': 'zhengzhou' })).type).toMatch(
+      /NonexistentTenant/,
+    );
     expect((await create(room('urn:ngsi-ld:Room:t1'), h)).statusCode).toBe(201);
     expect((await get('urn:ngsi-ld:Room:t1', '', { 'ngsild-tenant': 'zhengzhou' })).statusCode).toBe(200);
     expect((await get('urn:ngsi-ld:Room:t1')).statusCode).toBe(404);

@@ -13,7 +13,8 @@ afterAll(async () => {
 const E = '/ngsi-ld/v1/entities';
 const C = '/ngsi-ld/v1/jsonldContexts';
 const ENV_IO = 'https://smart-data-models.github.io/dataModel.Environment/context.jsonld';
-const ENV_RAW = 'https://raw.githubusercontent.com/smart-data-models/dataModel.Environment/master/context.jsonld';
+const ENV_RAW =
+  'https://raw.githubusercontent.com/smart-data-models/dataModel.Environment/master/context.jsonld';
 
 describe('@context handling', () => {
   it('expands with one published URL and compacts with the other', async () => {
@@ -21,17 +22,31 @@ describe('@context handling', () => {
       method: 'POST',
       url: E,
       headers: { ...JSON_CT, ...link(ENV_IO) },
-      payload: JSON.stringify({ id: 'urn:ngsi-ld:AirQualityObserved:1', type: 'AirQualityObserved', pm25: { type: 'Property', value: 7 } }),
+      payload: JSON.stringify({
+        id: 'urn:ngsi-ld:AirQualityObserved:1',
+        type: 'AirQualityObserved',
+        pm25: { type: 'Property', value: 7 },
+      }),
     });
     expect(res.statusCode).toBe(201);
     const withRaw = json<Record<string, unknown>>(
-      await hub.request({ method: 'GET', url: `${E}/urn:ngsi-ld:AirQualityObserved:1`, headers: link(ENV_RAW) }),
+      await hub.request({
+        method: 'GET',
+        url: `${E}/urn:ngsi-ld:AirQualityObserved:1`,
+        headers: link(ENV_RAW),
+      }),
     );
     expect(withRaw.type).toBe('AirQualityObserved');
     expect(withRaw.pm25).toEqual({ type: 'Property', value: 7 });
-    const coreOnly = json<Record<string, unknown>>(await hub.request({ method: 'GET', url: `${E}/urn:ngsi-ld:AirQualityObserved:1` }));
+    const coreOnly = json<Record<string, unknown>>(
+      await hub.request({ method: 'GET', url: `${E}/urn:ngsi-ld:AirQualityObserved:1` }),
+    );
     expect(coreOnly.type).toBe('https://smartdatamodels.org/dataModel.Environment/AirQualityObserved');
-    const q = await hub.request({ method: 'GET', url: `${E}?type=AirQualityObserved&q=pm25==7`, headers: link(ENV_RAW) });
+    const q = await hub.request({
+      method: 'GET',
+      url: `${E}?type=AirQualityObserved&q=pm25==7`,
+      headers: link(ENV_RAW),
+    });
     expect(json<unknown[]>(q)).toHaveLength(1);
     const noCtx = await hub.request({ method: 'GET', url: `${E}?type=AirQualityObserved` });
     expect(json<unknown[]>(noCtx)).toHaveLength(0);
@@ -51,19 +66,28 @@ describe('@context handling', () => {
       url: E,
       headers: { 'content-type': 'application/ld+json' },
       payload: JSON.stringify({
-        '@context': [{ speed: 'https://example.org/vocab/speed' }, 'https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld'],
+        '@context': [
+          { speed: 'https://example.org/vocab/speed' },
+          'https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld',
+        ],
         id: 'urn:ngsi-ld:Car:1',
         type: 'Car',
         speed: { type: 'Property', value: 80 },
       }),
     });
     expect(res.statusCode, res.body).toBe(201);
-    const got = json<Record<string, unknown>>(await hub.request({ method: 'GET', url: `${E}/urn:ngsi-ld:Car:1` }));
+    const got = json<Record<string, unknown>>(
+      await hub.request({ method: 'GET', url: `${E}/urn:ngsi-ld:Car:1` }),
+    );
     expect(got['https://example.org/vocab/speed']).toEqual({ type: 'Property', value: 80 });
   });
 
   it('answers 503 LdContextNotAvailable for a context it cannot load', async () => {
-    const res = await hub.request({ method: 'GET', url: '/ngsi-ld/v1/types', headers: link('https://example.invalid/ctx.jsonld') });
+    const res = await hub.request({
+      method: 'GET',
+      url: '/ngsi-ld/v1/types',
+      headers: link('https://example.invalid/ctx.jsonld'),
+    });
     expect(res.statusCode).toBe(503);
     expect(json<{ type: string }>(res).type).toMatch(/LdContextNotAvailable/);
   });
@@ -89,21 +113,31 @@ describe('@context handling', () => {
       payload: JSON.stringify({ id: 'urn:ngsi-ld:Lamp:1', type: 'Lamp', lux: 300 }),
     });
     expect(create.statusCode, create.body).toBe(201);
-    const got = json<Record<string, unknown>>(await hub.request({ method: 'GET', url: `${E}/urn:ngsi-ld:Lamp:1` }));
+    const got = json<Record<string, unknown>>(
+      await hub.request({ method: 'GET', url: `${E}/urn:ngsi-ld:Lamp:1` }),
+    );
     expect(got['https://example.org/vocab/illuminance']).toEqual({ type: 'Property', value: 300 });
 
     const list = json<string[]>(await hub.request({ method: 'GET', url: C }));
     expect(list.some((u) => u.includes('ngsi-ld-core-context'))).toBe(true);
-    const details = json<{ kind: string; localId: string }[]>(await hub.request({ method: 'GET', url: `${C}?details=true&kind=Hosted` }));
+    const details = json<{ kind: string; localId: string }[]>(
+      await hub.request({ method: 'GET', url: `${C}?details=true&kind=Hosted` }),
+    );
     expect(details).toHaveLength(1);
     expect((await hub.request({ method: 'DELETE', url: location })).statusCode).toBe(204);
     expect((await hub.request({ method: 'GET', url: location })).statusCode).toBe(404);
     expect((await hub.request({ method: 'DELETE', url: `${C}/ngsi-ld-core-context` })).statusCode).toBe(400);
-    expect((await hub.request({ method: 'POST', url: C, headers: JSON_CT, payload: '{"x":1}' })).statusCode).toBe(400);
+    expect(
+      (await hub.request({ method: 'POST', url: C, headers: JSON_CT, payload: '{"x":1}' })).statusCode,
+    ).toBe(400);
   });
 
   it('uses a context preloaded into the store (citypivot contexts add)', async () => {
-    await hub.store.contexts.put('https://city.example/ctx.jsonld', { '@context': { noise: 'https://city.example/noise' } }, 'preloaded');
+    await hub.store.contexts.put(
+      'https://city.example/ctx.jsonld',
+      { '@context': { noise: 'https://city.example/noise' } },
+      'preloaded',
+    );
     const res = await hub.request({
       method: 'POST',
       url: E,
@@ -111,7 +145,13 @@ describe('@context handling', () => {
       payload: JSON.stringify({ id: 'urn:ngsi-ld:Meter:1', type: 'Meter', noise: 55 }),
     });
     expect(res.statusCode, res.body).toBe(201);
-    const got = json<Record<string, unknown>>(await hub.request({ method: 'GET', url: `${E}/urn:ngsi-ld:Meter:1`, headers: link('https://city.example/ctx.jsonld') }));
+    const got = json<Record<string, unknown>>(
+      await hub.request({
+        method: 'GET',
+        url: `${E}/urn:ngsi-ld:Meter:1`,
+        headers: link('https://city.example/ctx.jsonld'),
+      }),
+    );
     expect(got.noise).toEqual({ type: 'Property', value: 55 });
   });
 });

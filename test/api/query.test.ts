@@ -7,11 +7,51 @@ const E = '/ngsi-ld/v1/entities';
 const enc = encodeURIComponent;
 
 const stations = [
-  { id: 'urn:ngsi-ld:Station:1', type: 'AirStation', pm25: 35, name: 'Jinshui', status: 'ok', loc: [113.66, 34.76], scope: '/Zhengzhou/Jinshui' },
-  { id: 'urn:ngsi-ld:Station:2', type: 'AirStation', pm25: 80, name: 'Erqi', status: 'ok', loc: [113.62, 34.72], scope: '/Zhengzhou/Erqi' },
-  { id: 'urn:ngsi-ld:Station:3', type: 'AirStation', pm25: 150, name: 'Zhongyuan', status: 'broken', loc: [113.6, 34.75], scope: '/Zhengzhou/Zhongyuan' },
-  { id: 'urn:ngsi-ld:Station:4', type: 'AirStation', pm25: 12, name: 'Kaifeng', status: 'ok', loc: [114.3, 34.8], scope: '/Kaifeng' },
-  { id: 'urn:ngsi-ld:Meter:1', type: 'NoiseMeter', pm25: 0, name: 'Noise', status: 'ok', loc: [113.65, 34.75], scope: '/Zhengzhou/Jinshui' },
+  {
+    id: 'urn:ngsi-ld:Station:1',
+    type: 'AirStation',
+    pm25: 35,
+    name: 'Jinshui',
+    status: 'ok',
+    loc: [113.66, 34.76],
+    scope: '/Zhengzhou/Jinshui',
+  },
+  {
+    id: 'urn:ngsi-ld:Station:2',
+    type: 'AirStation',
+    pm25: 80,
+    name: 'Erqi',
+    status: 'ok',
+    loc: [113.62, 34.72],
+    scope: '/Zhengzhou/Erqi',
+  },
+  {
+    id: 'urn:ngsi-ld:Station:3',
+    type: 'AirStation',
+    pm25: 150,
+    name: 'Zhongyuan',
+    status: 'broken',
+    loc: [113.6, 34.75],
+    scope: '/Zhengzhou/Zhongyuan',
+  },
+  {
+    id: 'urn:ngsi-ld:Station:4',
+    type: 'AirStation',
+    pm25: 12,
+    name: 'Kaifeng',
+    status: 'ok',
+    loc: [114.3, 34.8],
+    scope: '/Kaifeng',
+  },
+  {
+    id: 'urn:ngsi-ld:Meter:1',
+    type: 'NoiseMeter',
+    pm25: 0,
+    name: 'Noise',
+    status: 'ok',
+    loc: [113.65, 34.75],
+    scope: '/Zhengzhou/Jinshui',
+  },
 ];
 
 beforeAll(async () => {
@@ -28,8 +68,14 @@ beforeAll(async () => {
         pm25: { type: 'Property', value: s.pm25, observedAt: '2026-11-01T08:00:00Z' },
         name: { type: 'Property', value: s.name },
         status: { type: 'Property', value: s.status },
-        address: { type: 'Property', value: { city: s.name === 'Kaifeng' ? 'Kaifeng' : 'Zhengzhou', district: s.name } },
-        operator: { type: 'Relationship', object: s.name === 'Kaifeng' ? 'urn:ngsi-ld:Org:kf' : 'urn:ngsi-ld:Org:zz' },
+        address: {
+          type: 'Property',
+          value: { city: s.name === 'Kaifeng' ? 'Kaifeng' : 'Zhengzhou', district: s.name },
+        },
+        operator: {
+          type: 'Relationship',
+          object: s.name === 'Kaifeng' ? 'urn:ngsi-ld:Org:kf' : 'urn:ngsi-ld:Org:zz',
+        },
         location: { type: 'GeoProperty', value: { type: 'Point', coordinates: s.loc } },
       }),
     });
@@ -43,7 +89,9 @@ afterAll(async () => {
 async function ids(query: string, headers: Record<string, string> = {}): Promise<string[]> {
   const res = await hub.request({ method: 'GET', url: `${E}?${query}`, headers });
   expect(res.statusCode, res.body).toBe(200);
-  return json<{ id: string }[]>(res).map((e) => e.id).sort();
+  return json<{ id: string }[]>(res)
+    .map((e) => e.id)
+    .sort();
 }
 
 const S = (...n: number[]) => n.map((i) => `urn:ngsi-ld:Station:${i}`);
@@ -91,8 +139,16 @@ describe('entity query', () => {
   }
 
   it('follows relationships in q (linked entities)', async () => {
-    for (const [id, rating] of [['urn:ngsi-ld:Org:kf', 5], ['urn:ngsi-ld:Org:zz', 2]] as const) {
-      const res = await hub.request({ method: 'POST', url: E, headers: JSON_CT, payload: JSON.stringify({ id, type: 'Org', rating }) });
+    for (const [id, rating] of [
+      ['urn:ngsi-ld:Org:kf', 5],
+      ['urn:ngsi-ld:Org:zz', 2],
+    ] as const) {
+      const res = await hub.request({
+        method: 'POST',
+        url: E,
+        headers: JSON_CT,
+        payload: JSON.stringify({ id, type: 'Org', rating }),
+      });
       expect(res.statusCode).toBe(201);
     }
     expect(await ids(`type=AirStation&q=${enc('operator{rating}>3')}`)).toEqual(S(4));
@@ -106,15 +162,27 @@ describe('entity query', () => {
   });
 
   it('filters by geometry: near, within, intersects, disjoint', async () => {
-    const near = await ids(`type=AirStation&georel=${enc('near;maxDistance==5000')}&geometry=Point&coordinates=${enc('[113.65,34.75]')}`);
+    const near = await ids(
+      `type=AirStation&georel=${enc('near;maxDistance==5000')}&geometry=Point&coordinates=${enc('[113.65,34.75]')}`,
+    );
     expect(near).toEqual(S(1, 2, 3));
-    const far = await ids(`type=AirStation&georel=${enc('near;minDistance==20000')}&geometry=Point&coordinates=${enc('[113.65,34.75]')}`);
+    const far = await ids(
+      `type=AirStation&georel=${enc('near;minDistance==20000')}&geometry=Point&coordinates=${enc('[113.65,34.75]')}`,
+    );
     expect(far).toEqual(S(4));
     const box = '[[[113.5,34.7],[113.7,34.7],[113.7,34.8],[113.5,34.8],[113.5,34.7]]]';
-    expect(await ids(`type=AirStation&georel=within&geometry=Polygon&coordinates=${enc(box)}`)).toEqual(S(1, 2, 3));
-    expect(await ids(`type=AirStation&georel=intersects&geometry=Polygon&coordinates=${enc(box)}`)).toEqual(S(1, 2, 3));
-    expect(await ids(`type=AirStation&georel=disjoint&geometry=Polygon&coordinates=${enc(box)}`)).toEqual(S(4));
-    expect(await ids(`type=AirStation&georel=equals&geometry=Point&coordinates=${enc('[114.3,34.8]')}`)).toEqual(S(4));
+    expect(await ids(`type=AirStation&georel=within&geometry=Polygon&coordinates=${enc(box)}`)).toEqual(
+      S(1, 2, 3),
+    );
+    expect(await ids(`type=AirStation&georel=intersects&geometry=Polygon&coordinates=${enc(box)}`)).toEqual(
+      S(1, 2, 3),
+    );
+    expect(await ids(`type=AirStation&georel=disjoint&geometry=Polygon&coordinates=${enc(box)}`)).toEqual(
+      S(4),
+    );
+    expect(
+      await ids(`type=AirStation&georel=equals&geometry=Point&coordinates=${enc('[114.3,34.8]')}`),
+    ).toEqual(S(4));
   });
 
   it('pages with limit and offset, counts with count=true', async () => {
@@ -135,7 +203,10 @@ describe('entity query', () => {
   });
 
   it('keeps only entities with one of attrs, and renders just those', async () => {
-    const res = await hub.request({ method: 'GET', url: `${E}?type=AirStation&attrs=pm25&options=keyValues&limit=1` });
+    const res = await hub.request({
+      method: 'GET',
+      url: `${E}?type=AirStation&attrs=pm25&options=keyValues&limit=1`,
+    });
     expect(json(res)).toEqual([{ id: 'urn:ngsi-ld:Station:1', type: 'AirStation', pm25: 35 }]);
   });
 
@@ -152,7 +223,11 @@ describe('entity query', () => {
       }),
     });
     expect(res.statusCode, res.body).toBe(200);
-    expect(json<{ id: string }[]>(res).map((e) => e.id).sort()).toEqual(S(2, 3));
+    expect(
+      json<{ id: string }[]>(res)
+        .map((e) => e.id)
+        .sort(),
+    ).toEqual(S(2, 3));
   });
 
   it('matches any of several entity selectors in POST /entityOperations/query', async () => {
@@ -162,15 +237,27 @@ describe('entity query', () => {
       headers: JSON_CT,
       payload: JSON.stringify({
         type: 'Query',
-        entities: [{ type: 'NoiseMeter' }, { id: 'urn:ngsi-ld:Station:4', type: 'AirStation' }, { idPattern: 'Station:1$' }],
+        entities: [
+          { type: 'NoiseMeter' },
+          { id: 'urn:ngsi-ld:Station:4', type: 'AirStation' },
+          { idPattern: 'Station:1$' },
+        ],
       }),
     });
     expect(res.statusCode, res.body).toBe(200);
-    expect(json<{ id: string }[]>(res).map((e) => e.id).sort()).toEqual(['urn:ngsi-ld:Meter:1', ...S(1, 4)]);
+    expect(
+      json<{ id: string }[]>(res)
+        .map((e) => e.id)
+        .sort(),
+    ).toEqual(['urn:ngsi-ld:Meter:1', ...S(1, 4)]);
   });
 
   it('answers a GeoJSON FeatureCollection', async () => {
-    const res = await hub.request({ method: 'GET', url: `${E}?type=AirStation`, headers: { accept: 'application/geo+json' } });
+    const res = await hub.request({
+      method: 'GET',
+      url: `${E}?type=AirStation`,
+      headers: { accept: 'application/geo+json' },
+    });
     const fc = json<{ type: string; features: { geometry: unknown }[] }>(res);
     expect(fc.type).toBe('FeatureCollection');
     expect(fc.features).toHaveLength(4);
@@ -179,14 +266,20 @@ describe('entity query', () => {
   it('purges attributes with drop and keep, leaving the entities', async () => {
     let res = await hub.request({ method: 'DELETE', url: `${E}?type=NoiseMeter&drop=status` });
     expect(res.statusCode).toBe(204);
-    const meter = json<Record<string, unknown>[]>(await hub.request({ method: 'GET', url: `${E}?type=NoiseMeter` }))[0] ?? {};
+    const meter =
+      json<Record<string, unknown>[]>(await hub.request({ method: 'GET', url: `${E}?type=NoiseMeter` }))[0] ??
+      {};
     expect(meter.status).toBeUndefined();
     expect(meter.name).toBeDefined();
     res = await hub.request({ method: 'DELETE', url: `${E}?type=NoiseMeter&keep=name` });
     expect(res.statusCode).toBe(204);
-    const kept = json<Record<string, unknown>[]>(await hub.request({ method: 'GET', url: `${E}?type=NoiseMeter` }))[0] ?? {};
+    const kept =
+      json<Record<string, unknown>[]>(await hub.request({ method: 'GET', url: `${E}?type=NoiseMeter` }))[0] ??
+      {};
     expect(Object.keys(kept).sort()).toEqual(['id', 'name', 'scope', 'type']);
-    expect((await hub.request({ method: 'DELETE', url: `${E}?type=NoiseMeter&keep=name&drop=pm25` })).statusCode).toBe(400);
+    expect(
+      (await hub.request({ method: 'DELETE', url: `${E}?type=NoiseMeter&keep=name&drop=pm25` })).statusCode,
+    ).toBe(400);
   });
 
   it('purges by type and q', async () => {

@@ -22,7 +22,8 @@ function examples(): Example[] {
   for (const domain of readdirSync(SDM).filter((d) => d.startsWith('dataModel.'))) {
     for (const model of readdirSync(join(SDM, domain))) {
       const f = join(SDM, domain, model, 'examples', 'example-normalized.jsonld');
-      if (existsSync(f)) out.push({ model, body: JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown> });
+      if (existsSync(f))
+        out.push({ model, body: JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown> });
     }
   }
   return out;
@@ -56,7 +57,8 @@ describe('Smart Data Models examples', () => {
   for (const ex of all) {
     const ctx = ex.body['@context'];
     const ctxUrls = (Array.isArray(ctx) ? ctx : [ctx]).filter((c): c is string => typeof c === 'string');
-    const domainCtx = ctxUrls.find((u) => u.includes('smart-data-models')) ?? ctxUrls[ctxUrls.length - 1] ?? '';
+    const domainCtx =
+      ctxUrls.find((u) => u.includes('smart-data-models')) ?? ctxUrls[ctxUrls.length - 1] ?? '';
     const id = String(ex.body.id);
     const enc = encodeURIComponent(id);
 
@@ -87,13 +89,20 @@ describe('Smart Data Models examples', () => {
       const names = Object.keys(ex.body).filter((k) => !['id', 'type', '@context'].includes(k));
       for (const n of names) expect(normalized, n).toHaveProperty([n]);
 
-      const byType = await hub.request({ method: 'GET', url: `/ngsi-ld/v1/entities?type=${encodeURIComponent(String(ex.body.type))}`, headers });
+      const byType = await hub.request({
+        method: 'GET',
+        url: `/ngsi-ld/v1/entities?type=${encodeURIComponent(String(ex.body.type))}`,
+        headers,
+      });
       expect(json<{ id: string }[]>(byType).map((e) => e.id)).toContain(id);
 
       // q on the first attribute with a plain number or string value.
       const probe = names.find((n) => {
         const a = ex.body[n] as { type?: string; value?: unknown };
-        return a.type === 'Property' && (typeof a.value === 'number' || (typeof a.value === 'string' && !a.value.includes('"')));
+        return (
+          a.type === 'Property' &&
+          (typeof a.value === 'number' || (typeof a.value === 'string' && !a.value.includes('"')))
+        );
       });
       if (probe) {
         const v = (ex.body[probe] as { value: number | string }).value;
@@ -104,16 +113,25 @@ describe('Smart Data Models examples', () => {
           headers,
         });
         expect(byQ.statusCode, byQ.body).toBe(200);
-        expect(json<{ id: string }[]>(byQ).map((e) => e.id), q).toContain(id);
+        expect(
+          json<{ id: string }[]>(byQ).map((e) => e.id),
+          q,
+        ).toContain(id);
       }
 
       for (const format of ['concise', 'keyValues'] as const) {
-        const r = await hub.request({ method: 'GET', url: `/ngsi-ld/v1/entities/${enc}?format=${format}`, headers });
+        const r = await hub.request({
+          method: 'GET',
+          url: `/ngsi-ld/v1/entities/${enc}?format=${format}`,
+          headers,
+        });
         expect(r.statusCode).toBe(200);
         const body = json<Record<string, unknown>>(r);
         for (const n of names) expect(body, `${format} ${n}`).toHaveProperty([n]);
       }
-      const kv = json<Record<string, unknown>>(await hub.request({ method: 'GET', url: `/ngsi-ld/v1/entities/${enc}?options=keyValues`, headers }));
+      const kv = json<Record<string, unknown>>(
+        await hub.request({ method: 'GET', url: `/ngsi-ld/v1/entities/${enc}?options=keyValues`, headers }),
+      );
       if (probe) expect(kv[probe]).toEqual((ex.body[probe] as { value: unknown }).value);
     });
   }

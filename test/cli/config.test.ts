@@ -4,16 +4,29 @@ import { UsageError, isLoopback, parseServeArgs } from '../../src/cli/config.js'
 describe('serve flags and environment', () => {
   it('has defaults', () => {
     const c = parseServeArgs([], {});
-    expect(c).toMatchObject({ port: 1026, host: '127.0.0.1', db: './data', auth: 'on', mqtt: { mode: 'embedded', port: 1883 }, fetchContexts: true });
+    expect(c).toMatchObject({
+      port: 1026,
+      host: '127.0.0.1',
+      db: './data',
+      auth: 'on',
+      mqtt: { mode: 'embedded', port: 1883 },
+      fetchContexts: true,
+    });
   });
 
   it('reads flags, then CITYPIVOT_ variables', () => {
     const env = { CITYPIVOT_PORT: '2000', CITYPIVOT_DB: 'postgres://u@h:5/db', CITYPIVOT_AUTH: 'none' };
     expect(parseServeArgs([], env)).toMatchObject({ port: 2000, db: 'postgres://u@h:5/db', auth: 'none' });
-    expect(parseServeArgs(['--port', '3000', '--db', 'memory://'], env)).toMatchObject({ port: 3000, db: 'memory://' });
+    expect(parseServeArgs(['--port', '3000', '--db', 'memory://'], env)).toMatchObject({
+      port: 3000,
+      db: 'memory://',
+    });
     expect(parseServeArgs(['--no-mqtt'], {}).mqtt).toEqual({ mode: 'off' });
     expect(parseServeArgs([], { CITYPIVOT_NO_MQTT: 'true' }).mqtt).toEqual({ mode: 'off' });
-    expect(parseServeArgs(['--mqtt', 'mqtt://broker:1883'], {}).mqtt).toEqual({ mode: 'external', url: 'mqtt://broker:1883' });
+    expect(parseServeArgs(['--mqtt', 'mqtt://broker:1883'], {}).mqtt).toEqual({
+      mode: 'external',
+      url: 'mqtt://broker:1883',
+    });
   });
 
   it.each([

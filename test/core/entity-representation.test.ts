@@ -26,7 +26,15 @@ beforeAll(async () => {
 
 describe('parseEntity', () => {
   it('expands names and types and stamps timestamps', () => {
-    const e = parseEntity({ id: 'urn:ngsi-ld:AirQualityObserved:1', type: 'AirQualityObserved', pm25: { type: 'Property', value: 3 } }, env, { now: NOW });
+    const e = parseEntity(
+      {
+        id: 'urn:ngsi-ld:AirQualityObserved:1',
+        type: 'AirQualityObserved',
+        pm25: { type: 'Property', value: 3 },
+      },
+      env,
+      { now: NOW },
+    );
     expect(e.types).toEqual(['https://smartdatamodels.org/dataModel.Environment/AirQualityObserved']);
     const key = Object.keys(e.attrs)[0] ?? '';
     expect(key).toMatch(/^https:\/\//);
@@ -58,7 +66,8 @@ describe('parseEntity', () => {
       core,
       { now: NOW },
     );
-    const kind = (name: string) => e.attrs[`${DEFAULT}${name}`]?.[0]?.type ?? e.attrs[core.expand(name)]?.[0]?.type;
+    const kind = (name: string) =>
+      e.attrs[`${DEFAULT}${name}`]?.[0]?.type ?? e.attrs[core.expand(name)]?.[0]?.type;
     expect(['n', 's', 'r', 'l', 'j', 'v', 'vl', 'ol', 'location', 'o'].map(kind)).toEqual([
       'Property',
       'Property',
@@ -76,15 +85,35 @@ describe('parseEntity', () => {
   it.each([
     [{ id: 'urn:x:1', type: 'T', a: { type: 'Weird', value: 1 } }, /not an NGSI-LD attribute type/],
     [{ id: 'urn:x:1', type: 'T', a: { type: 'Property', value: 1, observedAt: 'yesterday' } }, /observedAt/],
-    [{ id: 'urn:x:1', type: 'T', a: [{ type: 'Property', value: 1 }, { type: 'Property', value: 2 }] }, /same datasetId/],
+    [
+      {
+        id: 'urn:x:1',
+        type: 'T',
+        a: [
+          { type: 'Property', value: 1 },
+          { type: 'Property', value: 2 },
+        ],
+      },
+      /same datasetId/,
+    ],
     [{ id: 'urn:x:1', type: 'T', a: { type: 'Property', value: 1, datasetId: 'not a uri' } }, /datasetId/],
-    [{ id: 'urn:x:1', type: 'T', a: { type: 'LanguageProperty', languageMap: { 'not a tag!': 'x' } } }, /languageMap/],
+    [
+      { id: 'urn:x:1', type: 'T', a: { type: 'LanguageProperty', languageMap: { 'not a tag!': 'x' } } },
+      /languageMap/,
+    ],
     [{ id: 'urn:x:1', type: 'T', a: { type: 'ListProperty', valueList: 3 } }, /valueList/],
     [{ id: 'urn:x:1', type: 'T', a: null }, /null/],
     [{ id: 'urn:x:1', type: [] }, /empty/],
     [{ id: 'urn:x:1', type: 'T', scope: 'no-slash' }, /scope/],
     [{ id: 'urn:x:1', type: 'T', 'a=b': 1 }, /Invalid attribute name/],
-    [{ id: 'urn:x:1', type: 'T', a: { type: 'Property', value: 1, sub: { type: 'Property', value: 1, datasetId: 'urn:d:1' } } }, /cannot have a datasetId/],
+    [
+      {
+        id: 'urn:x:1',
+        type: 'T',
+        a: { type: 'Property', value: 1, sub: { type: 'Property', value: 1, datasetId: 'urn:d:1' } },
+      },
+      /cannot have a datasetId/,
+    ],
   ])('refuses %j', (body, message) => {
     expect(() => parseEntity(body, core, { now: NOW })).toThrow(HubError);
     expect(() => parseEntity(body, core, { now: NOW })).toThrow(message);
@@ -113,8 +142,16 @@ describe('renderEntity', () => {
 
   it('renders normalized with and without sysAttrs', () => {
     const out = renderEntity(e(), core, { format: 'normalized' });
-    expect(out.temp).toEqual({ type: 'Property', value: 20, unitCode: 'CEL', accuracy: { type: 'Property', value: 0.5 } });
-    const sys = renderEntity({ ...e(), createdAt: NOW, modifiedAt: NOW }, core, { format: 'normalized', sysAttrs: true });
+    expect(out.temp).toEqual({
+      type: 'Property',
+      value: 20,
+      unitCode: 'CEL',
+      accuracy: { type: 'Property', value: 0.5 },
+    });
+    const sys = renderEntity({ ...e(), createdAt: NOW, modifiedAt: NOW }, core, {
+      format: 'normalized',
+      sysAttrs: true,
+    });
     expect(sys.createdAt).toBe(NOW);
     expect((sys.temp as Record<string, unknown>).modifiedAt).toBe(NOW);
   });
@@ -124,7 +161,13 @@ describe('renderEntity', () => {
     expect(concise.temp).toEqual({ value: 20, unitCode: 'CEL', accuracy: 0.5 });
     expect(concise.owner).toEqual({ object: 'urn:x:2' });
     const kv = renderEntity(e(), core, { format: 'keyValues' });
-    expect(kv).toEqual({ id: 'urn:x:1', type: 'T', temp: 20, name: { languageMap: { en: 'Bridge', 'zh-CN': '桥' } }, owner: 'urn:x:2' });
+    expect(kv).toEqual({
+      id: 'urn:x:1',
+      type: 'T',
+      temp: 20,
+      name: { languageMap: { en: 'Bridge', 'zh-CN': '桥' } },
+      owner: 'urn:x:2',
+    });
   });
 
   it('picks languages with lang', () => {
@@ -137,6 +180,8 @@ describe('renderEntity', () => {
   it('round-trips the concise form', () => {
     const concise = renderEntity(e(), core, { format: 'concise' });
     const back = parseEntity(concise, core, { now: NOW });
-    expect(renderEntity(back, core, { format: 'normalized' })).toEqual(renderEntity(e(), core, { format: 'normalized' }));
+    expect(renderEntity(back, core, { format: 'normalized' })).toEqual(
+      renderEntity(e(), core, { format: 'normalized' }),
+    );
   });
 });

@@ -15,7 +15,8 @@ const BIN = join(import.meta.dirname, '../../bin/citypivot.js');
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 
 beforeAll(async () => {
-  if (!existsSync(join(import.meta.dirname, '../../dist/cli/main.js'))) throw new Error('dist/ is missing: run npm run build');
+  if (!existsSync(join(import.meta.dirname, '../../dist/cli/main.js')))
+    throw new Error('dist/ is missing: run npm run build');
   db = await createTestDatabase();
 });
 afterAll(async () => {
@@ -51,7 +52,10 @@ describe('citypivot serve', () => {
   it('serves on an external PostgreSQL, answers /health, and stops cleanly on SIGTERM', async () => {
     const r = run(['serve', '--port', '0', '--no-mqtt', '--auth', 'none'], { CITYPIVOT_DB: db.url });
     try {
-      const url = await waitFor(() => /NGSI-LD API at (http:\/\/[^/\s]+)/.exec(r.output())?.[1], `ready line in: ${r.output()}`);
+      const url = await waitFor(
+        () => /NGSI-LD API at (http:\/\/[^/\s]+)/.exec(r.output())?.[1],
+        `ready line in: ${r.output()}`,
+      );
       expect(r.output()).not.toContain(db.url.split('@')[0]?.split(':')[2] ?? '\u0000'); // no password printed
       const health = await fetch(`${url}/health`);
       expect(health.status).toBe(200);
@@ -71,7 +75,10 @@ describe('citypivot serve', () => {
   it('keeps what was written across a restart', async () => {
     const r = run(['serve', '--port', '0', '--no-mqtt', '--auth', 'none', '--db', db.url]);
     try {
-      const url = await waitFor(() => /NGSI-LD API at (http:\/\/[^/\s]+)/.exec(r.output())?.[1], 'ready line');
+      const url = await waitFor(
+        () => /NGSI-LD API at (http:\/\/[^/\s]+)/.exec(r.output())?.[1],
+        'ready line',
+      );
       const got = await fetch(`${url}/ngsi-ld/v1/entities/urn:ngsi-ld:Thing:cli`);
       expect(got.status).toBe(200);
       r.child.kill('SIGINT');
@@ -117,7 +124,14 @@ describe('citypivot contexts', () => {
       const badAdd = run(['contexts', 'add', 'https://example.org/x.jsonld', bad, '--db', db.url]);
       expect(await badAdd.exit).toBe(1);
       expect(badAdd.output()).toMatch(/not valid JSON/);
-      const missing = run(['contexts', 'add', 'https://example.org/x.jsonld', join(dir, 'none.jsonld'), '--db', db.url]);
+      const missing = run([
+        'contexts',
+        'add',
+        'https://example.org/x.jsonld',
+        join(dir, 'none.jsonld'),
+        '--db',
+        db.url,
+      ]);
       expect(await missing.exit).toBe(1);
       expect(missing.output()).toMatch(/Cannot read/);
       const rm1 = run(['contexts', 'remove', 'https://example.org/ctx.jsonld', '--db', db.url]);

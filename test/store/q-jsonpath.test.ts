@@ -85,7 +85,11 @@ const ROWS: Row[] = [
     scopes: ['/Madrid'],
     attrs: attrs({
       temperature: prop('25'),
-      label: { type: 'LanguageProperty', languageMap: { en: 'red', fr: 'rouge' }, languageValues: ['red', 'rouge'] },
+      label: {
+        type: 'LanguageProperty',
+        languageMap: { en: 'red', fr: 'rouge' },
+        languageValues: ['red', 'rouge'],
+      },
       category: { type: 'VocabProperty', vocab: `${NS}vocab/Male` },
       raw: { type: 'JsonProperty', json: { id: '85a', value: 'Overstay 60 minutes', n: 5 } },
       readings: { type: 'ListProperty', valueList: [1, 2, 3] },
@@ -98,7 +102,11 @@ const ROWS: Row[] = [
     scopes: ['/Barcelona/Gardens'],
     attrs: {
       ...attrs({
-        label: { type: 'LanguageProperty', languageMap: { en: ['black', 'cat'], de: 'schwarz' }, languageValues: ['black', 'cat', 'schwarz'] },
+        label: {
+          type: 'LanguageProperty',
+          languageMap: { en: ['black', 'cat'], de: 'schwarz' },
+          languageValues: ['black', 'cat', 'schwarz'],
+        },
         category: { type: 'VocabProperty', vocab: [`${NS}vocab/Female`, `${NS}vocab/Other`] },
         name: prop('Gamma "quoted" \\ back'),
       }),

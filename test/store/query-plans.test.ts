@@ -30,7 +30,9 @@ beforeAll(async () => {
         attrs: {
           [`${V}pm25`]: [{ type: 'Property', value: i }],
           [`${V}name`]: [{ type: 'Property', value: `s${i}` }],
-          [`${V}location`]: [{ type: 'GeoProperty', value: { type: 'Point', coordinates: [113 + i / 1000, 34 + i / 1000] } }],
+          [`${V}location`]: [
+            { type: 'GeoProperty', value: { type: 'Point', coordinates: [113 + i / 1000, 34 + i / 1000] } },
+          ],
         },
       });
     }
@@ -48,7 +50,10 @@ async function plan(query: Partial<EntityQuery>): Promise<string> {
   const client: pg.PoolClient = await db.pool.connect();
   try {
     await client.query('SET enable_seqscan = off');
-    const r = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT e.id FROM ${from} WHERE ${where}`, params);
+    const r = await client.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN SELECT e.id FROM ${from} WHERE ${where}`,
+      params,
+    );
     return r.rows.map((x) => x['QUERY PLAN']).join('\n');
   } finally {
     await client.query('RESET enable_seqscan');
@@ -62,7 +67,18 @@ describe('query plans use indexes', () => {
   it.each<[string, Partial<EntityQuery>]>([
     ['id', { ids: ['urn:ngsi-ld:Sensor:5'] }],
     ['type', { type: { kind: 'type', name: `${V}Air` } }],
-    ['type list', { type: { kind: 'or', items: [{ kind: 'type', name: `${V}Air` }, { kind: 'type', name: `${V}Noise` }] } }],
+    [
+      'type list',
+      {
+        type: {
+          kind: 'or',
+          items: [
+            { kind: 'type', name: `${V}Air` },
+            { kind: 'type', name: `${V}Noise` },
+          ],
+        },
+      },
+    ],
     ['q equality', { q: { expr: parseQ('pm25==42'), expandAttr: expand, expandValue: expand } }],
     ['q string equality', { q: { expr: parseQ('name=="s42"'), expandAttr: expand, expandValue: expand } }],
     ['attribute existence', { withAnyAttr: [`${V}pm25`] }],
@@ -70,7 +86,11 @@ describe('query plans use indexes', () => {
       'geometry',
       {
         geo: {
-          query: parseGeoQuery({ georel: 'near;maxDistance==1000', geometry: 'Point', coordinates: '[113.1,34.1]' })!,
+          query: parseGeoQuery({
+            georel: 'near;maxDistance==1000',
+            geometry: 'Point',
+            coordinates: '[113.1,34.1]',
+          })!,
           geoPropertyIri: `${V}location`,
         },
       },

@@ -49,7 +49,9 @@ export function parseTypeExpr(input: string): TypeExpr {
 
 /** Maps every type name in the expression (used to expand terms to IRIs). */
 export function mapTypeExpr(e: TypeExpr, f: (name: string) => string): TypeExpr {
-  return e.kind === 'type' ? { kind: 'type', name: f(e.name) } : { kind: e.kind, items: e.items.map((i) => mapTypeExpr(i, f)) };
+  return e.kind === 'type'
+    ? { kind: 'type', name: f(e.name) }
+    : { kind: e.kind, items: e.items.map((i) => mapTypeExpr(i, f)) };
 }
 
 export function matchesTypeExpr(e: TypeExpr, types: readonly string[]): boolean {
