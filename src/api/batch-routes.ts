@@ -127,7 +127,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
 
   app.post(`${BASE}/upsert`, cfg(PARAMS.batch), async (req, reply) => {
     const tenant = tenantOf(req);
-    const opts = optionSet(req.query as Params);
+    const opts = optionSet(req.query as Params, ['replace', 'update']);
     if (opts.has('replace') && opts.has('update'))
       throw badRequest('options replace and update exclude each other');
     const mode = opts.has('update') ? 'update' : 'replace';
@@ -182,7 +182,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
 
   app.post(`${BASE}/update`, cfg(PARAMS.batch), async (req, reply) => {
     const tenant = tenantOf(req);
-    const noOverwrite = optionSet(req.query as Params).has('noOverwrite');
+    const noOverwrite = optionSet(req.query as Params, ['noOverwrite']).has('noOverwrite');
     const prepared = await prepare(req, (item, ctx, now) => parseEntity(item, ctx, { now }));
     const result = await applyToExisting(tenant, prepared, (before, incoming) => {
       const kept: string[] = [];

@@ -151,7 +151,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     const tenant = tenantOf(req);
     const id = entityIdParam(req);
     const ctx = await bodyCtx(req);
-    const noOverwrite = optionSet(req.query as Params).has('noOverwrite');
+    const noOverwrite = optionSet(req.query as Params, ['noOverwrite']).has('noOverwrite');
     await tenants.mustExistForRead(tenant);
     const outcome = await entities.appendAttributes(tenant, id, req.body, ctx, noOverwrite);
     if (outcome.notUpdated.length === 0) return reply.code(204).send();

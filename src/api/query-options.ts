@@ -43,9 +43,17 @@ export function list(p: Params, name: string): string[] | undefined {
   return items;
 }
 
-export function optionSet(p: Params): Set<string> {
+/** Options of reads (NGSI-LD §6.3.7, §6.3.10 sysAttrs). */
+export const READ_OPTIONS = ['keyValues', 'simplified', 'concise', 'normalized', 'sysAttrs'] as const;
+
+/** The options= values, each checked against what the operation defines (InvalidRequest otherwise). */
+export function optionSet(p: Params, allowed: readonly string[] = READ_OPTIONS): Set<string> {
   const opts = list(p, 'options') ?? [];
-  for (const o of opts) if (!OPTIONS.has(o)) throw invalidRequest(`Unknown option ${JSON.stringify(o)}`);
+  for (const o of opts) {
+    if (!OPTIONS.has(o)) throw invalidRequest(`Unknown option ${JSON.stringify(o)}`);
+    if (!allowed.includes(o))
+      throw invalidRequest(`The option ${JSON.stringify(o)} does not apply to this operation`);
+  }
   return new Set(opts);
 }
 

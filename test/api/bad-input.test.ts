@@ -233,6 +233,53 @@ describe('bad input answers ProblemDetails and changes nothing', () => {
       type: 'BadRequestData',
     },
     {
+      name: 'an unknown query parameter',
+      req: { method: 'GET', url: `${E}/${enc(ID)}?foo=1` },
+      status: 400,
+      type: 'InvalidRequest',
+    },
+    {
+      name: 'an unknown option',
+      req: { method: 'GET', url: `${E}/${enc(ID)}?options=fast` },
+      status: 400,
+      type: 'InvalidRequest',
+    },
+    {
+      name: 'an option of another operation',
+      req: { method: 'GET', url: `${E}/${enc(ID)}?options=noOverwrite` },
+      status: 400,
+      type: 'InvalidRequest',
+    },
+    {
+      name: 'an unknown format',
+      req: { method: 'GET', url: `${E}/${enc(ID)}?format=xml` },
+      status: 400,
+      type: 'InvalidRequest',
+    },
+    {
+      name: 'pick with attrs',
+      req: { method: 'GET', url: `${E}/${enc(ID)}?pick=a&attrs=b` },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
+      name: 'a type that is a JSON-LD keyword',
+      req: {
+        method: 'POST',
+        url: E,
+        headers: JSON_CT,
+        payload: JSON.stringify({ id: 'urn:x:9', type: '@id' }),
+      },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
+      name: 'an empty id in the path',
+      req: { method: 'PATCH', url: `${E}/`, headers: JSON_CT, payload: '{}' },
+      status: 400,
+      type: 'BadRequestData',
+    },
+    {
       name: 'an unknown route',
       req: { method: 'GET', url: '/ngsi-ld/v1/nothing' },
       status: 404,
