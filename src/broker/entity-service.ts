@@ -368,15 +368,18 @@ export function createEntityService(opts: EntityServiceOptions) {
       });
     },
 
-    /** Runs a batch in one transaction; `apply` decides per item. Retries once on a create race. */
+    /**
+     * Runs a batch in one transaction; `fn` decides per item. A concurrent create of the same id
+     * (AlreadyExists from the database) or a deadlock runs the batch again, up to three times.
+     */
     async batch<T>(fn: (tx: StoreTx, changes: EntityChange[], now: string) => Promise<T>): Promise<T> {
-      const t = now();
-      try {
-        return await write((tx, changes) => fn(tx, changes, t));
-      } catch (err) {
-        if (err instanceof HubError && err.code === 'AlreadyExists')
-          return write((tx, changes) => fn(tx, changes, now()));
-        throw err;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await write((tx, changes) => fn(tx, changes, now()));
+        } catch (err) {
+          const retry = err instanceof HubError && (err.code === 'AlreadyExists' || err.code === 'Conflict');
+          if (!retry || attempt >= 3) throw err;
+        }
       }
     },
 

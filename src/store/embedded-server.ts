@@ -202,9 +202,12 @@ async function acquireDirectoryLock(lockPath: string, dir: string): Promise<void
     }
     const text = await readFile(lockPath, 'utf8').catch(() => undefined);
     if (text === undefined) continue;
-    const [hub, watchdog] = text.split('\n');
-    if (hub === mine.trim() || (Number(hub?.split(' ')[0]) !== process.pid && (await lockLineAlive(hub)))) {
-      throw new Error(`The data directory ${dir} is in use by another CityPivot (process ${hub?.split(' ')[0]}). Stop it first, or use another --db directory.`);
+    const [hub = '', watchdog] = text.split('\n');
+    const hubPid = Number(hub.split(' ')[0]);
+    // Our own pid with another start time is a previous life of this pid (containers reuse pid 1).
+    if (hub === mine.trim()) throw new Error(`The data directory ${dir} is already in use by this process.`);
+    if (hubPid !== process.pid && (await lockLineAlive(hub))) {
+      throw new Error(`The data directory ${dir} is in use by another CityPivot (process ${hubPid}). Stop it first, or use another --db directory.`);
     }
     if (!(await waitUntil(async () => !(await lockLineAlive(watchdog)), 90_000, 50))) {
       throw new Error(`The PostgreSQL server of a previous CityPivot in ${dir} is still stopping; try again.`);
@@ -450,7 +453,8 @@ async function launch(bins: Binaries, dataDir: string, clusterDir: string, opts:
           noted = Date.now();
           log('PostgreSQL: still starting (recovering after an unclean stop?)');
         }
-        return exited || (await readPostmasterPid(clusterDir))?.status === 'ready';
+        const pidFile = await readPostmasterPid(clusterDir);
+        return exited || (pidFile?.pid === pid && pidFile.status === 'ready');
       },
       READY_DEADLINE_MS,
       25,
@@ -521,7 +525,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     } else {
       if (hasCluster && created) {
         log('PostgreSQL: the password file was missing; setting a new superuser password');
-        await resetPassword(bins, clusterDir, password, runAs);
+        // On failure, drop the new file so that the next start tries again.
+        await resetPassword(bins, clusterDir, password, runAs).catch(async (err: unknown) => {
+          await unlink(join(dataDir, 'postgres.password')).catch(() => undefined);
+          throw err;
+        });
       }
       running = await launch(bins, dataDir, clusterDir, opts, runAs, lockPath, log);
       await ensureDatabase(password, running.port);

@@ -471,6 +471,9 @@ export function translate(err: unknown): unknown {
   switch (code) {
     case '23505':
       return new HubError('AlreadyExists', 'An entity with this id already exists', { cause: err });
+    case '40P01':
+    case '40001':
+      return new HubError('Conflict', 'A concurrent change got in the way; try again', { cause: err });
     case '2201B':
       return new HubError('InvalidRequest', `Invalid regular expression: ${msg}`, { cause: err });
     case '22P02':
