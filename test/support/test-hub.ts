@@ -15,10 +15,11 @@ export interface TestHub {
   close(): Promise<void>;
 }
 
-export async function createTestHub(): Promise<TestHub> {
+/** A hub on a fresh database; it never fetches @context URLs unless `fetchContexts`. */
+export async function createTestHub(opts: { fetchContexts?: boolean } = {}): Promise<TestHub> {
   const db = await createTestDatabase();
   const store = await createPostgresStore({ url: db.url, max: 4 });
-  const { app } = await createHubServices(store, { fetchContexts: false });
+  const { app } = await createHubServices(store, { fetchContexts: opts.fetchContexts ?? false });
   return {
     app,
     store,
