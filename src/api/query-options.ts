@@ -103,6 +103,12 @@ export function renderOptionsOf(p: Params, ctx: ActiveContext): RenderOptions {
     ro.hideId = omit.includes('id');
     ro.hideType = omit.includes('type');
   }
+  const datasetIds = list(p, 'datasetId');
+  if (datasetIds) {
+    for (const d of datasetIds)
+      if (d !== '@none' && !isUri(d)) throw badRequest(`Invalid datasetId ${JSON.stringify(d)}`);
+    ro.datasetIds = new Set(datasetIds);
+  }
   const lang = str(p, 'lang');
   if (lang !== undefined) {
     if (!/^[A-Za-z0-9*,;=.\s-]+$/.test(lang)) throw badRequest(`Invalid lang ${JSON.stringify(lang)}`);

@@ -46,4 +46,10 @@ export const PARAMS = {
   none: [],
 } as const satisfies Record<string, readonly string[]>;
 
+/**
+ * Parameters of NGSI-LD features not built yet (linked-entity retrieval, entity maps,
+ * context-source filters): refused with OperationNotSupported rather than silently ignored.
+ */
+export const NOT_SUPPORTED: readonly string[] = ['join', 'joinLevel', 'entityMap', 'containedBy', 'csf'];
+
 export const cfg = (params: readonly string[]) => ({ config: { params } });

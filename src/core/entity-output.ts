@@ -19,6 +19,8 @@ export interface RenderOptions {
   /** pick/omit of the entity's own id and type members. */
   hideId?: boolean;
   hideType?: boolean;
+  /** Only instances with one of these datasetIds ('@none': the default instance), NGSI-LD §4.5.5. */
+  datasetIds?: Set<string> | undefined;
   /** NGSI-LD §4.15 lang: pick one language from LanguageProperty values. */
   lang?: string | undefined;
 }
@@ -40,9 +42,11 @@ export function renderEntity(e: StoredEntity, ctx: ActiveContext, opts: RenderOp
     if (e.createdAt) out.createdAt = e.createdAt;
     if (e.modifiedAt) out.modifiedAt = e.modifiedAt;
   }
-  for (const [iri, instances] of Object.entries(e.attrs)) {
+  for (const [iri, all] of Object.entries(e.attrs)) {
     if (opts.only && !opts.only.has(iri)) continue;
     if (opts.omit?.has(iri)) continue;
+    const ds = opts.datasetIds;
+    const instances = ds ? all.filter((i) => ds.has(i.datasetId ?? '@none')) : all;
     if (instances.length === 0) continue;
     const name = ctx.compact(iri);
     if (opts.format === 'keyValues') {

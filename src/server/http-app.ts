@@ -14,6 +14,7 @@ import { registerDiscoveryRoutes } from '../api/discovery-routes.js';
 import { registerEntityRoutes } from '../api/entity-routes.js';
 import type { ContextResolverPort } from '../api/ngsi-request.js';
 import { createTenantGuard } from '../api/tenant-guard.js';
+import { NOT_SUPPORTED } from '../api/route-params.js';
 import { InvalidContextError } from '../core/context/context-source.js';
 import { LdContextNotAvailableError } from '../broker/context-resolver.js';
 
@@ -83,6 +84,15 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
       for (const key of new URLSearchParams(req.url.slice(q + 1)).keys()) {
         if (!allowed.includes(key)) {
           done(new HubError('InvalidRequest', `Unknown query parameter ${JSON.stringify(key)}`));
+          return;
+        }
+        if (NOT_SUPPORTED.includes(key)) {
+          done(
+            new HubError(
+              'OperationNotSupported',
+              `The parameter ${key} is not supported by this version of CityPivot`,
+            ),
+          );
           return;
         }
       }

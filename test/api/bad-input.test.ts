@@ -280,6 +280,12 @@ describe('bad input answers ProblemDetails and changes nothing', () => {
       type: 'BadRequestData',
     },
     {
+      name: 'a parameter of a feature not built yet',
+      req: { method: 'GET', url: `${E}/${enc(ID)}?join=flat` },
+      status: 422,
+      type: 'OperationNotSupported',
+    },
+    {
       name: 'an unknown route',
       req: { method: 'GET', url: '/ngsi-ld/v1/nothing' },
       status: 404,

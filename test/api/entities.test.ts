@@ -150,6 +150,16 @@ describe('create and retrieve', () => {
     expect(res.statusCode).toBe(201);
     const got = json<J>(await get('urn:ngsi-ld:Room:multi'));
     expect(got.temperature).toHaveLength(2);
+    const onlyB = json<J>(
+      await get('urn:ngsi-ld:Room:multi', `?datasetId=${enc('urn:ngsi-ld:Dataset:sensorB')}`),
+    );
+    expect(onlyB.temperature).toEqual({
+      type: 'Property',
+      value: 22,
+      datasetId: 'urn:ngsi-ld:Dataset:sensorB',
+    });
+    const onlyDefault = json<J>(await get('urn:ngsi-ld:Room:multi', '?datasetId=@none'));
+    expect(onlyDefault.temperature).toEqual({ type: 'Property', value: 20 });
     const del = await hub.request({
       method: 'DELETE',
       url: `${E}/${enc('urn:ngsi-ld:Room:multi')}/attrs/temperature?datasetId=${enc('urn:ngsi-ld:Dataset:sensorB')}`,
