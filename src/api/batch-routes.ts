@@ -206,6 +206,12 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     const prepared = await prepare(req, (item, ctx, now) => {
       if (!isPlainObject(item) || !isUri(item.id)) throw badRequest('Each item needs a URI id');
       if (item.type === undefined) throw badRequest('Each item needs a type');
+      for (const [k, v] of Object.entries(item)) {
+        if (v === null)
+          throw badRequest(
+            `Attribute ${k} is JSON null, which is not valid JSON-LD: use "urn:ngsi-ld:null" to delete`,
+          );
+      }
       return { frag: parseFragment(item, ctx, { now, allowNull: true }), now };
     });
     const result = await applyToExisting(tenant, prepared, (before, v) => mergeInto(before, v.frag, v.now));
@@ -288,6 +294,10 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     if (body.scopeQ !== undefined) p.scopeQ = body.scopeQ;
     if (body.lang !== undefined) p.lang = body.lang;
     if (body.geometryProperty !== undefined) p.geometryProperty = body.geometryProperty;
+    for (const k of ['join', 'joinLevel', 'orderBy', 'containedBy', 'csf']) {
+      if (body[k] !== undefined)
+        throw new HubError('OperationNotSupported', `${k} is not supported by this version of CityPivot`);
+    }
     if (body.geoQ !== undefined) {
       const g = body.geoQ;
       if (!isPlainObject(g)) throw badRequest('geoQ must be an object');

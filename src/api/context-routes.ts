@@ -4,7 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { HubError, badRequest, notFound } from '../core/errors.js';
+import { HubError, badRequest, invalidRequest, notFound } from '../core/errors.js';
+import { isCoreContextUrl } from '../core/context/core-context.js';
 import type { ContextRecord, Store } from '../core/store.js';
 import { isPlainObject } from '../core/validation.js';
 import { CORE_CONTEXT_URL } from './ngsi-request.js';
@@ -34,7 +35,6 @@ interface ContextInfo {
   createdAt: string;
   lastUsage?: string;
   numberOfHits?: number;
-  extraInfo?: Record<string, unknown>;
 }
 
 function coreInfo(startedAt: string): ContextInfo {
@@ -43,7 +43,6 @@ function coreInfo(startedAt: string): ContextInfo {
     localId: CORE_LOCAL_ID,
     kind: 'Cached',
     createdAt: startedAt,
-    extraInfo: { origin: 'built-in' },
   };
 }
 
@@ -53,7 +52,6 @@ function infoOf(r: ContextRecord): ContextInfo {
     if (r.lastUsedAt) out.lastUsage = r.lastUsedAt;
     out.numberOfHits = r.useCount;
   }
-  out.extraInfo = { origin: r.origin };
   return out;
 }
 
@@ -87,7 +85,7 @@ export function registerContextRoutes(app: FastifyInstance, deps: ContextRouteDe
   app.post(BASE, cfg(PARAMS.none), async (req, reply) => {
     const body = req.body;
     if (!isPlainObject(body) || !('@context' in body))
-      throw badRequest('The body must be a JSON object with an @context member');
+      throw invalidRequest('The body must be a JSON object with an @context member');
     const c = body['@context'];
     if (!(isPlainObject(c) || Array.isArray(c) || typeof c === 'string'))
       throw badRequest('@context must be an object, an array or a URL');
@@ -99,7 +97,7 @@ export function registerContextRoutes(app: FastifyInstance, deps: ContextRouteDe
 
   const find = async (req: FastifyRequest): Promise<ContextRecord | 'core'> => {
     const key = decodeURIComponent((req.params as { contextId: string }).contextId);
-    if (key === CORE_LOCAL_ID || key === CORE_CONTEXT_URL) return 'core';
+    if (key === CORE_LOCAL_ID || isCoreContextUrl(key)) return 'core';
     const rec = (await store.contexts.getByLocalId(key)) ?? (await store.contexts.get(key));
     if (!rec) throw notFound(`No @context ${key}`, key);
     return rec;

@@ -107,7 +107,13 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
       const geoIri = ctx.expand(str(p, 'geometryProperty') ?? 'location');
       return withContext(reply, media, ctx, renderFeature(e, ctx, ro, geoIri));
     }
-    return withContext(reply, media, ctx, renderEntity(e, ctx, ro));
+    const body = renderEntity(e, ctx, ro);
+    // NGSI-LD §4.21: a projection that leaves nothing finds nothing.
+    if (Object.keys(body).length === 0)
+      throw new HubError('ResourceNotFound', `Nothing of entity ${id} is left after pick/omit`, {
+        instance: id,
+      });
+    return withContext(reply, media, ctx, body);
   });
 
   app.put(`${BASE}/entities/:entityId`, cfg(PARAMS.writeEntity), async (req, reply) => {
@@ -146,6 +152,12 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
       handler: () => Promise.reject(badRequest('The entity id is missing from the path')),
     });
   }
+
+  app.delete(`${BASE}/entities/:entityId/attrs`, () =>
+    Promise.reject(
+      new HubError('MethodNotAllowed', 'DELETE needs an attribute name: /entities/{id}/attrs/{attrId}'),
+    ),
+  );
 
   app.post(`${BASE}/entities/:entityId/attrs`, cfg(PARAMS.writeAttrs), async (req, reply) => {
     const tenant = tenantOf(req);
@@ -275,12 +287,9 @@ export function sendList(
       void reply.header('Link', [reply.getHeader('Link'), ...links].filter(Boolean).join(', '));
     return out;
   }
-  const out = withContext(
-    reply,
-    media,
-    ctx,
-    list.map((e) => renderEntity(e, ctx, ro)),
-  );
+  // Entities a projection (pick/omit) leaves empty are left out (NGSI-LD §4.21).
+  const bodies = list.map((e) => renderEntity(e, ctx, ro)).filter((b) => Object.keys(b).length > 0);
+  const out = withContext(reply, media, ctx, bodies);
   if (links.length > 0)
     void reply.header('Link', [reply.getHeader('Link'), ...links].filter(Boolean).join(', '));
   return out;

@@ -144,7 +144,13 @@ export function entityQueryOf(
   const type = str(p, 'type');
   if (type !== undefined) q.type = mapTypeExpr(parseTypeExpr(type), (t) => ctx.expand(t));
   const attrs = list(p, 'attrs');
-  if (attrs) q.withAnyAttr = attrs.map((a) => ctx.expand(a));
+  if (attrs) {
+    for (const a of attrs) {
+      if (!isValidName(a) || ctx.expand(a).startsWith('@'))
+        throw badRequest(`Invalid attribute name ${JSON.stringify(a)} in attrs`);
+    }
+    q.withAnyAttr = attrs.map((a) => ctx.expand(a));
+  }
   const qs = str(p, 'q');
   if (qs !== undefined) {
     try {
@@ -179,18 +185,9 @@ export function entityQueryOf(
   const local = str(p, 'local');
   if (local !== undefined && local !== 'true' && local !== 'false')
     throw badRequest('local must be true or false');
-  if (
-    opts.requireFilter &&
-    local !== 'true' &&
-    !q.ids &&
-    q.idPattern === undefined &&
-    !q.type &&
-    !q.withAnyAttr &&
-    !q.q &&
-    !q.geo &&
-    !q.scopeQ
-  ) {
-    throw badRequest('A query needs at least one of: id, idPattern, type, attrs, q, geoQ, scopeQ');
+  // NGSI-LD §6.4.3.2: type, attrs, q, geoQ (or local=true) must narrow a query; ids alone do not.
+  if (opts.requireFilter && local !== 'true' && !q.type && !q.withAnyAttr && !q.q && !q.geo && !q.scopeQ) {
+    throw badRequest('A query needs at least one of: type, attrs, q, geoQ, scopeQ (or local=true)');
   }
   if (opts.pagination) {
     q.limit = intParam(p, 'limit', DEFAULT_LIMIT, 0);

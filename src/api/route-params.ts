@@ -27,7 +27,7 @@ const FILTER = [
   'geoproperty',
   'csf',
 ] as const;
-const PAGE = ['limit', 'offset', 'count'] as const;
+const PAGE = ['limit', 'offset', 'count', 'orderBy', 'collect'] as const;
 
 export const PARAMS = {
   queryEntities: [...COMMON, ...RENDER, ...FILTER, ...PAGE],
@@ -50,6 +50,14 @@ export const PARAMS = {
  * Parameters of NGSI-LD features not built yet (linked-entity retrieval, entity maps,
  * context-source filters): refused with OperationNotSupported rather than silently ignored.
  */
-export const NOT_SUPPORTED: readonly string[] = ['join', 'joinLevel', 'entityMap', 'containedBy', 'csf'];
+export const NOT_SUPPORTED: readonly string[] = [
+  'join',
+  'joinLevel',
+  'entityMap',
+  'containedBy',
+  'csf',
+  'orderBy',
+  'collect',
+];
 
 export const cfg = (params: readonly string[]) => ({ config: { params } });

@@ -99,7 +99,8 @@ export function mergeInstance(
   return merged;
 }
 
-const VALUE_MEMBER: Record<StoredAttribute['type'], keyof StoredAttribute> = {
+/** The member that holds an attribute's value, per kind. */
+export const VALUE_MEMBER: Record<StoredAttribute['type'], keyof StoredAttribute> = {
   Property: 'value',
   GeoProperty: 'value',
   Relationship: 'object',

@@ -8,7 +8,7 @@ import type { StoredAttribute, StoredEntity } from '../core/entity-model.js';
 import { parseAttributeInstances, parseEntity, parseFragment } from '../core/entity-input.js';
 import { HubError, badRequest, notFound } from '../core/errors.js';
 import type { EntityQuery, QueryResult, Store, StoreTx } from '../core/store.js';
-import { findInstance, isNullMarker, mergeInstance, putInstance } from './entity-merge.js';
+import { VALUE_MEMBER, findInstance, isNullMarker, mergeInstance, putInstance } from './entity-merge.js';
 
 export type ChangeKind = 'created' | 'updated' | 'deleted';
 
@@ -21,6 +21,10 @@ export interface EntityChange {
   after?: StoredEntity;
 }
 
+/** The expanded IRI NGSI-LD gives the scope member. */
+const SCOPE_IRI = 'https://uri.etsi.org/ngsi-ld/scope';
+
+/** UpdateResult (NGSI-LD §5.2.18); attribute names are expanded IRIs, as the ETSI suite expects. */
 export interface AttributeOutcome {
   updated: string[];
   notUpdated: { attributeName: string; reason: string }[];
@@ -162,13 +166,13 @@ export function createEntityService(opts: EntityServiceOptions) {
           for (const inst of instances ?? []) {
             if (noOverwrite && findInstance(list, inst.datasetId)) {
               outcome.notUpdated.push({
-                attributeName: ctx.compact(iri),
+                attributeName: iri,
                 reason: 'The attribute exists and noOverwrite was asked',
               });
               continue;
             }
             list = putInstance(list, inst);
-            if (!outcome.updated.includes(ctx.compact(iri))) outcome.updated.push(ctx.compact(iri));
+            if (!outcome.updated.includes(iri)) outcome.updated.push(iri);
           }
           after.attrs[iri] = list;
         }
@@ -178,7 +182,12 @@ export function createEntityService(opts: EntityServiceOptions) {
       });
     },
 
-    /** NGSI-LD §5.6.2 Update Entity Attributes: only attributes (and datasetIds) that exist. */
+    /**
+     * NGSI-LD §5.6.2 Update Entity Attributes (PATCH /entities/{id}/attrs): instances replace the
+     * ones with the same datasetId, new attributes are added, NGSI-LD Null deletes an instance,
+     * types are added; a scope replaces the entity's scope, but is not added to an entity without
+     * one (reported as not updated).
+     */
     async updateAttributes(
       tenant: string,
       id: string,
@@ -186,33 +195,60 @@ export function createEntityService(opts: EntityServiceOptions) {
       ctx: ActiveContext,
     ): Promise<AttributeOutcome> {
       const t = now();
-      const frag = parseFragment(body, ctx, { now: t });
+      const frag = parseFragment(body, ctx, { now: t, allowNull: true });
+      if (frag.id !== undefined && frag.id !== id) {
+        throw badRequest(`The id in the body (${frag.id}) is not the id in the path (${id})`);
+      }
       return write(async (tx, changes) => {
         const before = await mustGet(tx, tenant, id);
         const after = clone(before);
         const outcome: AttributeOutcome = { updated: [], notUpdated: [] };
-        for (const [iri, instances] of Object.entries(frag.attrs)) {
-          const name = ctx.compact(iri);
-          for (const inst of instances ?? []) {
-            if (!findInstance(after.attrs[iri], inst.datasetId)) {
-              outcome.notUpdated.push({
-                attributeName: name,
-                reason: inst.datasetId
-                  ? `The attribute has no instance with datasetId ${inst.datasetId}`
-                  : 'The attribute does not exist',
-              });
-              continue;
-            }
-            after.attrs[iri] = putInstance(after.attrs[iri] ?? [], inst);
-            if (!outcome.updated.includes(name)) outcome.updated.push(name);
+        if (frag.types) for (const ty of frag.types) if (!after.types.includes(ty)) after.types.push(ty);
+        if (frag.scopes) {
+          if (after.scopes && after.scopes.length > 0) {
+            after.scopes = frag.scopes;
+            outcome.updated.push(SCOPE_IRI);
+          } else {
+            outcome.notUpdated.push({
+              attributeName: SCOPE_IRI,
+              reason: 'The entity has no scope to update',
+            });
           }
         }
-        if (outcome.updated.length > 0) await save(tx, tenant, before, after, changes);
+        for (const [iri, instances] of Object.entries(frag.attrs)) {
+          if (instances === null) {
+            if (after.attrs[iri]) {
+              delete after.attrs[iri];
+              outcome.updated.push(iri);
+            } else outcome.notUpdated.push({ attributeName: iri, reason: 'The attribute does not exist' });
+            continue;
+          }
+          let list = after.attrs[iri] ?? [];
+          for (const inst of instances) {
+            if (isNullMarker(inst)) {
+              if (!findInstance(list, inst.datasetId)) {
+                outcome.notUpdated.push({ attributeName: iri, reason: 'No such instance to delete' });
+                continue;
+              }
+              list = list.filter((x) => x.datasetId !== inst.datasetId);
+            } else {
+              list = putInstance(list, inst);
+            }
+            if (!outcome.updated.includes(iri)) outcome.updated.push(iri);
+          }
+          if (list.length === 0) delete after.attrs[iri];
+          else after.attrs[iri] = list;
+        }
+        if (outcome.updated.length > 0 || frag.types) await save(tx, tenant, before, after, changes);
         return outcome;
       });
     },
 
-    /** NGSI-LD §5.6.4 Partial Attribute Update: PATCH /entities/{id}/attrs/{attrId}. */
+    /**
+     * NGSI-LD §5.6.4 Partial Attribute Update (PATCH /entities/{id}/attrs/{attrId}): the fragment
+     * holds some members and sub-attributes of one instance (chosen by its datasetId); what it
+     * does not hold stays. NGSI-LD Null deletes the instance. The kind cannot change.
+     */
     async patchAttribute(
       tenant: string,
       id: string,
@@ -231,29 +267,32 @@ export function createEntityService(opts: EntityServiceOptions) {
       ) {
         throw badRequest('A partial attribute update needs a non-empty JSON object');
       }
-      const patches = parseAttributeInstances(attrName, body, ctx, { now: t, allowNull: true });
-      const explicit = 'type' in body;
+      const fragment = body as Record<string, unknown>;
+      const datasetId = typeof fragment.datasetId === 'string' ? fragment.datasetId : undefined;
       await write(async (tx, changes) => {
         const before = await mustGet(tx, tenant, id);
         const after = clone(before);
-        for (const p of patches) {
-          const held = findInstance(after.attrs[iri], p.datasetId);
-          if (!held)
-            throw notFound(
-              `Entity ${id} has no attribute ${attrName}${p.datasetId ? ` with datasetId ${p.datasetId}` : ''}`,
-            );
-          if (isNullMarker(p)) {
-            const rest = (after.attrs[iri] ?? []).filter((x) => x.datasetId !== p.datasetId);
-            if (rest.length === 0) delete after.attrs[iri];
-            else after.attrs[iri] = rest;
-            continue;
-          }
-          if (explicit && p.type !== held.type) {
-            throw badRequest(
-              `Attribute ${attrName} is a ${held.type}; a partial update cannot make it a ${p.type}`,
-            );
-          }
-          after.attrs[iri] = putInstance(after.attrs[iri] ?? [], mergeInstance(held, p, t, explicit));
+        const held = findInstance(after.attrs[iri], datasetId);
+        if (!held)
+          throw notFound(
+            `Entity ${id} has no attribute ${attrName}${datasetId ? ` with datasetId ${datasetId}` : ''}`,
+          );
+        if (fragment.type !== undefined && fragment.type !== held.type) {
+          throw badRequest(
+            `Attribute ${attrName} is a ${held.type}; a partial update cannot make it a ${String(fragment.type)}`,
+          );
+        }
+        // The fragment is read as a whole attribute of the held kind: members it lacks come from the held instance.
+        const member = VALUE_MEMBER[held.type];
+        const whole = { type: held.type, [member]: held[member], ...fragment };
+        const [patch] = parseAttributeInstances(attrName, whole, ctx, { now: t, allowNull: true });
+        if (!patch) return;
+        if (isNullMarker(patch)) {
+          const rest = (after.attrs[iri] ?? []).filter((x) => x.datasetId !== datasetId);
+          if (rest.length === 0) delete after.attrs[iri];
+          else after.attrs[iri] = rest;
+        } else {
+          after.attrs[iri] = putInstance(after.attrs[iri] ?? [], mergeInstance(held, patch, t, true));
         }
         await save(tx, tenant, before, after, changes);
       });

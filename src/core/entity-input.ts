@@ -6,7 +6,7 @@
 import type { ActiveContext } from './context/active-context.js';
 import type { AttributeKind, StoredAttribute, StoredEntity } from './entity-model.js';
 import { ATTRIBUTE_KINDS } from './entity-model.js';
-import { badRequest } from './errors.js';
+import { badRequest, invalidRequest } from './errors.js';
 import { InvalidGeometryError, validateGeometry } from './geo/geometry.js';
 import { isDateTime, isPlainObject, isUri, isValidName } from './validation.js';
 
@@ -72,7 +72,7 @@ export interface ParseOptions {
 
 /** Parses a whole entity. The id and type are required unless `partial` (fragments for PATCH/append). */
 export function parseEntity(body: unknown, ctx: ActiveContext, opts: ParseOptions): StoredEntity {
-  if (!isPlainObject(body)) throw badRequest('An entity must be a JSON object');
+  if (!isPlainObject(body)) throw invalidRequest('An entity must be a JSON object');
   const id = body.id ?? body['@id'];
   if (!isUri(id))
     throw badRequest(

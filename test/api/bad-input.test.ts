@@ -58,7 +58,7 @@ describe('bad input answers ProblemDetails and changes nothing', () => {
       name: 'a JSON array as entity',
       req: { method: 'POST', url: E, headers: JSON_CT, payload: '[]' },
       status: 400,
-      type: 'BadRequestData',
+      type: 'InvalidRequest',
     },
     {
       name: 'id that is not a URI',
@@ -286,6 +286,24 @@ describe('bad input answers ProblemDetails and changes nothing', () => {
       type: 'OperationNotSupported',
     },
     {
+      name: 'DELETE of attrs without a name',
+      req: { method: 'DELETE', url: `${E}/${enc(ID)}/attrs/` },
+      status: 405,
+      type: 'MethodNotAllowed',
+    },
+    {
+      name: 'a projection that leaves nothing',
+      req: { method: 'GET', url: `${E}/${enc(ID)}?omit=id,type,temperature` },
+      status: 404,
+      type: 'ResourceNotFound',
+    },
+    {
+      name: 'orderBy, not built yet',
+      req: { method: 'GET', url: `${E}?type=Room&orderBy=temperature` },
+      status: 422,
+      type: 'OperationNotSupported',
+    },
+    {
       name: 'an unknown route',
       req: { method: 'GET', url: '/ngsi-ld/v1/nothing' },
       status: 404,
@@ -304,7 +322,7 @@ describe('bad input answers ProblemDetails and changes nothing', () => {
 
   it('leaves no half-created entity behind', async () => {
     const ids = ['urn:x:1', 'urn:x:3', 'urn:x:4', 'urn:x:5', 'urn:x:6', 'urn:x:7', 'urn:x:8'];
-    const res = await hub.request({ method: 'GET', url: `${E}?id=${ids.join(',')}` });
+    const res = await hub.request({ method: 'GET', url: `${E}?id=${ids.join(',')}&local=true` });
     expect(json(res)).toEqual([]);
   });
 });

@@ -116,6 +116,16 @@ describe('batch operations', () => {
     expect(got.note).toBeUndefined();
   });
 
+  it('refuses JSON null in a batch merge item (NGSI-LD Null is urn:ngsi-ld:null)', async () => {
+    const res = await post('merge', [
+      { id: 'urn:ngsi-ld:Streetlight:3', type: 'Streetlight', powerState: null },
+    ]);
+    expect(res.statusCode).toBe(207);
+    const r = json<{ errors: { error: { type: string } }[] }>(res);
+    expect(r.errors[0]?.error.type).toMatch(/BadRequestData/);
+    expect(json<Record<string, { value: unknown }>>(await get(3)).powerState?.value).toBe('off');
+  });
+
   it('deletes and reports ids that do not exist', async () => {
     const res = await post('delete', ['urn:ngsi-ld:Streetlight:4', 'urn:ngsi-ld:Streetlight:404']);
     expect(res.statusCode).toBe(207);

@@ -278,30 +278,73 @@ describe('attributes', () => {
       }),
     });
     expect(res.statusCode).toBe(207);
+    // UpdateResult names attributes by their expanded IRIs, as the ETSI suite expects.
     expect(json<J>(res)).toEqual({
-      updated: ['pressure'],
-      notUpdated: [{ attributeName: 'humidity', reason: expect.any(String) }],
+      updated: ['https://uri.etsi.org/ngsi-ld/default-context/pressure'],
+      notUpdated: [
+        {
+          attributeName: 'https://uri.etsi.org/ngsi-ld/default-context/humidity',
+          reason: expect.any(String),
+        },
+      ],
     });
     const got = json<J>(await get(id));
     expect(got.humidity.value).toBe(50);
     expect(got.pressure.value).toBe(1000);
   });
 
-  it('updates only existing attributes (207 for the others)', async () => {
+  it('updates attributes: replaces, adds, deletes with NGSI-LD Null, adds types', async () => {
     const res = await hub.request({
       method: 'PATCH',
       url: attrs,
       headers: JSON_CT,
       payload: JSON.stringify({
+        type: 'Kitchen',
         humidity: { type: 'Property', value: 55 },
-        nothere: { type: 'Property', value: 1 },
+        added: { type: 'Property', value: 1 },
+        name: { type: 'Property', value: 'urn:ngsi-ld:null' },
       }),
     });
-    expect(res.statusCode).toBe(207);
-    expect(json<J>(res).updated).toEqual(['humidity']);
+    expect(res.statusCode, res.body).toBe(204);
     const got = json<J>(await get(id));
+    expect(got.type).toEqual(['Room', 'Kitchen']);
     expect(got.humidity.value).toBe(55);
-    expect(got.nothere).toBeUndefined();
+    expect(got.added.value).toBe(1);
+    expect(got.name).toBeUndefined();
+  });
+
+  it('does not add a scope through an update to an entity without one (207)', async () => {
+    const res = await hub.request({
+      method: 'PATCH',
+      url: attrs,
+      headers: JSON_CT,
+      payload: JSON.stringify({ scope: '/Zhengzhou' }),
+    });
+    expect(res.statusCode).toBe(207);
+    expect(json<J>(await get(id)).scope).toBeUndefined();
+  });
+
+  it('partially updates a sub-attribute of a Relationship', async () => {
+    const res = await hub.request({
+      method: 'PATCH',
+      url: `${attrs}/isIn`,
+      headers: JSON_CT,
+      payload: JSON.stringify({ providedBy: { type: 'Relationship', object: 'urn:ngsi-ld:Person:Bob' } }),
+    });
+    expect(res.statusCode, res.body).toBe(204);
+    const got = json<J>(await get(id));
+    expect(got.isIn).toEqual({
+      type: 'Relationship',
+      object: 'urn:ngsi-ld:Building:1',
+      providedBy: { type: 'Relationship', object: 'urn:ngsi-ld:Person:Bob' },
+    });
+    const kind = await hub.request({
+      method: 'PATCH',
+      url: `${attrs}/isIn`,
+      headers: JSON_CT,
+      payload: JSON.stringify({ type: 'Property', value: 1 }),
+    });
+    expect(kind.statusCode).toBe(400);
   });
 
   it('partially updates one attribute, keeping its other members', async () => {

@@ -105,8 +105,10 @@ describe('entity query', () => {
   });
 
   it('selects by id list and idPattern', async () => {
-    expect(await ids(`id=${S(1, 3).join(',')}`)).toEqual(S(1, 3));
-    expect(await ids(`idPattern=${enc('^urn:ngsi-ld:Station:[12]$')}`)).toEqual(S(1, 2));
+    expect(await ids(`type=AirStation&id=${S(1, 3).join(',')}`)).toEqual(S(1, 3));
+    expect(await ids(`type=AirStation&idPattern=${enc('^urn:ngsi-ld:Station:[12]$')}`)).toEqual(S(1, 2));
+    // ids alone do not narrow a query enough (NGSI-LD §6.4.3.2)
+    expect((await hub.request({ method: 'GET', url: `${E}?id=${S(1).join(',')}` })).statusCode).toBe(400);
   });
 
   const qCases: [string, string[]][] = [
