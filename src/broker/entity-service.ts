@@ -279,7 +279,7 @@ export function createEntityService(opts: EntityServiceOptions) {
           );
         if (fragment.type !== undefined && fragment.type !== held.type) {
           throw badRequest(
-            `Attribute ${attrName} is a ${held.type}; a partial update cannot make it a ${String(fragment.type)}`,
+            `Attribute ${attrName} is a ${held.type}; a partial update cannot make it a ${JSON.stringify(fragment.type)}`,
           );
         }
         // The fragment is read as a whole attribute of the held kind: members it lacks come from the held instance.
