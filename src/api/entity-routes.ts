@@ -68,7 +68,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     ) {
       throw badRequest('Purging entities needs type, q, id or idPattern (or local=true for all)');
     }
-    const query = entityQueryOf(p, ctx, { requireFilter: true, pagination: false });
+    const query = entityQueryOf(p, ctx, { requireFilter: false, pagination: false });
     const keep = list(p, 'keep');
     const drop = list(p, 'drop');
     if (keep && drop) throw badRequest('keep and drop cannot be used together');

@@ -359,9 +359,9 @@ function isNullFragment(kind: AttributeKind, o: Record<string, unknown>): boolea
   switch (kind) {
     case 'Property':
     case 'GeoProperty':
-      return o.value === NGSI_NULL || o.value === null;
+      return o.value === NGSI_NULL;
     case 'Relationship':
-      return o.object === NGSI_NULL || o.object === null;
+      return o.object === NGSI_NULL;
     case 'LanguageProperty':
       return isPlainObject(o.languageMap) && o.languageMap['@none'] === NGSI_NULL;
     case 'VocabProperty':
