@@ -212,9 +212,11 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
             `Attribute ${k} is JSON null, which is not valid JSON-LD: use "urn:ngsi-ld:null" to delete`,
           );
       }
-      return { frag: parseFragment(item, ctx, { now, allowNull: true }), now };
+      return { frag: parseFragment(item, ctx, { now, allowNull: true }), now, ctx };
     });
-    const result = await applyToExisting(tenant, prepared, (before, v) => mergeInto(before, v.frag, v.now));
+    const result = await applyToExisting(tenant, prepared, (before, v) =>
+      mergeInto(before, v.frag, v.now, v.ctx),
+    );
     return result.errors.length === 0 ? reply.code(204).send() : reply.code(207).send(result);
   });
 

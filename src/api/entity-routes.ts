@@ -9,7 +9,7 @@ import { renderEntity, renderFeature } from '../core/entity-output.js';
 import type { RenderOptions } from '../core/entity-output.js';
 import { HubError, badRequest } from '../core/errors.js';
 import type { EntityQuery } from '../core/store.js';
-import { isUri, isValidName } from '../core/validation.js';
+import { isDateTime, isUri, isValidName } from '../core/validation.js';
 import type { EntityService } from '../broker/entity-service.js';
 import type { ContextResolverPort, ResponseMedia } from './ngsi-request.js';
 import { bodyContextValue, linkContextUrl, negotiate, tenantOf, withContext } from './ngsi-request.js';
@@ -130,7 +130,10 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     const id = entityIdParam(req);
     const ctx = await bodyCtx(req);
     const p = req.query as Params;
-    const observedAt = str(p, 'observedAt');
+    const observedAtRaw = str(p, 'observedAt');
+    if (observedAtRaw !== undefined && !isDateTime(observedAtRaw))
+      throw badRequest('observedAt must be an ISO 8601 date-time');
+    const observedAt = observedAtRaw === undefined ? undefined : new Date(observedAtRaw).toISOString();
     await tenants.mustExistForRead(tenant);
     await entities.merge(tenant, id, req.body, ctx, observedAt === undefined ? {} : { observedAt });
     return reply.code(204).send();

@@ -208,6 +208,7 @@ function intParam(p: Params, name: string, dflt: number, min: number): number {
   if (s === undefined) return dflt;
   if (!/^\d+$/.test(s)) throw badRequest(`${name} must be a non-negative integer`);
   const n = Number(s);
+  if (!Number.isSafeInteger(n) || n > 1_000_000_000) throw badRequest(`${name} is too large`);
   if (n < min) throw invalidRequest(`${name} must be at least ${min}`);
   return n;
 }

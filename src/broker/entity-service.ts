@@ -5,7 +5,12 @@
  */
 import type { ActiveContext } from '../core/context/active-context.js';
 import type { StoredAttribute, StoredEntity } from '../core/entity-model.js';
-import { parseAttributeInstances, parseEntity, parseFragment } from '../core/entity-input.js';
+import {
+  CONCISE_OBJECTS,
+  parseAttributeInstances,
+  parseEntity,
+  parseFragment,
+} from '../core/entity-input.js';
 import { HubError, badRequest, notFound } from '../core/errors.js';
 import type { EntityQuery, QueryResult, Store, StoreTx } from '../core/store.js';
 import { VALUE_MEMBER, findInstance, isNullMarker, mergeInstance, putInstance } from './entity-merge.js';
@@ -137,7 +142,7 @@ export function createEntityService(opts: EntityServiceOptions) {
         throw badRequest(`The id in the body (${frag.id}) is not the id in the path (${id})`);
       await write(async (tx, changes) => {
         const before = await mustGet(tx, tenant, id);
-        const after = mergeInto(before, frag, t, opts.observedAt);
+        const after = mergeInto(before, frag, t, ctx, opts.observedAt);
         await save(tx, tenant, before, after, changes);
       });
     },
@@ -383,8 +388,19 @@ export function createEntityService(opts: EntityServiceOptions) {
       return write(async (tx, changes) => {
         let n = 0;
         const t = now();
-        for (let offset = 0; ; offset += 500) {
-          const page = await tx.queryEntities(tenant, { ...query, limit: 500, offset, count: false });
+        // The matches first: dropping attributes can make an entity stop matching the query.
+        const ids: string[] = [];
+        for (let offset = 0; ; offset += 1000) {
+          const page = await tx.queryEntities(tenant, { ...query, limit: 1000, offset, count: false });
+          ids.push(...page.entities.map((e) => e.id));
+          if (page.entities.length < 1000) break;
+        }
+        for (let i = 0; i < ids.length; i += 500) {
+          const page = {
+            entities: [
+              ...(await tx.getEntities(tenant, ids.slice(i, i + 500), { forUpdate: true })).values(),
+            ],
+          };
           for (const before of page.entities) {
             const after = clone(before);
             for (const iri of Object.keys(after.attrs)) {
@@ -401,7 +417,6 @@ export function createEntityService(opts: EntityServiceOptions) {
             changes.push({ tenant, id: after.id, kind: 'updated', before, after });
             n++;
           }
-          if (page.entities.length < 500) break;
         }
         return n;
       });
@@ -435,6 +450,7 @@ export function mergeInto(
   before: StoredEntity,
   frag: ReturnType<typeof parseFragment>,
   now: string,
+  ctx: ActiveContext,
   observedAt?: string,
 ): StoredEntity {
   const after = clone(before);
@@ -453,9 +469,19 @@ export function mergeInto(
         continue;
       }
       const held = findInstance(list, inst.datasetId);
-      // A concise fragment reads as a Property: keep the held kind then (a Relationship stays one).
-      const explicit = inst.type !== 'Property' || held?.type === 'Property';
-      const next = held ? mergeInstance(held, inst, now, explicit) : inst;
+      const conciseObject = CONCISE_OBJECTS.get(inst);
+      let next: StoredAttribute;
+      if (held && conciseObject) {
+        // {"temperature": {"accuracy": {...}}}: a fragment of the held attribute, its value kept.
+        const member = VALUE_MEMBER[held.type];
+        const whole = { type: held.type, [member]: held[member], ...conciseObject };
+        const [patch] = parseAttributeInstances(ctx.compact(iri), whole, ctx, { now, allowNull: true });
+        next = patch ? mergeInstance(held, patch, now, true) : held;
+      } else {
+        // A concise value reads as a Property: keep the held kind then (a Relationship stays one).
+        const explicit = inst.type !== 'Property' || held?.type === 'Property';
+        next = held ? mergeInstance(held, inst, now, explicit) : inst;
+      }
       if (observedAt !== undefined && next.observedAt === undefined) next.observedAt = observedAt;
       list = putInstance(list, next);
     }

@@ -205,7 +205,7 @@ function isGeometryLike(o: Record<string, unknown>): boolean {
 }
 
 /** Infers the attribute kind of a concise attribute (NGSI-LD §4.5.1.2). */
-function inferKind(name: string, o: Record<string, unknown>): AttributeKind {
+function inferKind(o: Record<string, unknown>): AttributeKind {
   if ('object' in o) return 'Relationship';
   if ('languageMap' in o) return 'LanguageProperty';
   if ('vocab' in o) return 'VocabProperty';
@@ -213,12 +213,10 @@ function inferKind(name: string, o: Record<string, unknown>): AttributeKind {
   if ('valueList' in o) return 'ListProperty';
   if ('objectList' in o) return 'ListRelationship';
   if (isGeometryLike(o)) return 'GeoProperty';
-  if ('value' in o && isPlainObject(o.value) && isGeometryLike(o.value) && GEO_NAMES.has(name))
-    return 'GeoProperty';
+  // Concise GeoProperty with metadata, {"value": <GeoJSON geometry>, "observedAt": …}, whatever its name.
+  if ('value' in o && isPlainObject(o.value) && isGeometryLike(o.value)) return 'GeoProperty';
   return 'Property';
 }
-
-const GEO_NAMES = new Set(['location', 'observationSpace', 'operationSpace']);
 
 function parseAttribute(
   name: string,
@@ -243,9 +241,16 @@ function parseAttribute(
       `${what} has the type ${JSON.stringify(o.type)}, which is not an NGSI-LD attribute type (${ATTRIBUTE_KINDS.join(', ')})`,
     );
   } else {
-    kind = inferKind(name, o);
+    kind = inferKind(o);
     if (kind === 'GeoProperty' && isGeometryLike(o)) o = { value: o };
-    else if (kind === 'Property' && !hasValueMember(o)) o = { value: o };
+    else if (kind === 'Property' && !hasValueMember(o)) {
+      const raw0 = o;
+      o = { value: o };
+      // Remember the object: merged into an existing attribute, it is a fragment, not a new value.
+      const attr = parseAttribute(name, { type: 'Property', value: raw0 }, ctx, opts, isSub);
+      CONCISE_OBJECTS.set(attr, raw0);
+      return attr;
+    }
   }
   if (opts.allowNull && isNullFragment(kind, o)) {
     const marker: StoredAttribute = { type: kind, value: NGSI_NULL };
@@ -340,10 +345,21 @@ function parseAttribute(
     if (!isValidName(subName))
       throw badRequest(`${what} has an invalid sub-attribute name ${JSON.stringify(subName)}`);
     attr.sub ??= {};
-    attr.sub[ctx.expand(subName)] = parseAttribute(subName, subRaw, ctx, opts, true);
+    // In a merge, a null sub-attribute deletes it (NGSI-LD Null).
+    attr.sub[ctx.expand(subName)] =
+      subRaw === null && opts.allowNull
+        ? { type: 'Property', value: NGSI_NULL }
+        : parseAttribute(subName, subRaw, ctx, opts, true);
   }
   return stamp(attr, opts);
 }
+
+/**
+ * Attributes parsed from a concise object without a value member ({"accuracy": {...}}): read as a
+ * Property whose value is that object, but merge-patch reads them as a fragment of the attribute
+ * it already holds. Kept beside the parsed attribute, never stored.
+ */
+export const CONCISE_OBJECTS = new WeakMap<StoredAttribute, Record<string, unknown>>();
 
 /** All strings of a languageMap, for the index (see StoredAttribute.languageValues). */
 export function languageValuesOf(map: Record<string, unknown>): string[] {

@@ -28,7 +28,15 @@ const DATETIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\
 
 /** An ISO 8601 date-time with a zone, as NGSI-LD §4.6.4 requires for observedAt and friends. */
 export function isDateTime(s: unknown): s is string {
-  return typeof s === 'string' && DATETIME_RE.test(s) && !Number.isNaN(Date.parse(s));
+  if (typeof s !== 'string' || !DATETIME_RE.test(s) || Number.isNaN(Date.parse(s))) return false;
+  // Date.parse rolls 2026-02-30 over to March: the calendar date must exist as written.
+  const [y, m, d] = s.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const hh = Number(s.slice(11, 13));
+  const mm = Number(s.slice(14, 16));
+  const day = new Date(Date.UTC(y, m - 1, d));
+  return (
+    day.getUTCFullYear() === y && day.getUTCMonth() === m - 1 && day.getUTCDate() === d && hh < 24 && mm < 60
+  );
 }
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {

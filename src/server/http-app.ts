@@ -54,7 +54,9 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
       return;
     }
     try {
-      done(null, JSON.parse(text));
+      // A number too large for a double parses as Infinity and would be stored as null: refuse it.
+      const risky = /\d[eE]\+?\d{3}|\d{309}/.test(text);
+      done(null, risky ? JSON.parse(text, finiteOnly) : JSON.parse(text));
     } catch (err) {
       done(
         new HubError('InvalidRequest', `The request body is not valid JSON: ${(err as Error).message}`),
@@ -131,10 +133,19 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   return app;
 }
 
+function finiteOnly(_key: string, value: unknown): unknown {
+  if (typeof value === 'number' && !Number.isFinite(value)) throw new Error('a number is out of range');
+  return value;
+}
+
 /** Maps anything thrown to a HubError; unknown throwables become InternalError with no detail leaked. */
 export function toHubError(err: unknown): HubError {
   if (err instanceof HubError) return err;
   if (err instanceof InvalidContextError) return new HubError('BadRequestData', err.message, { cause: err });
+  // Pathologically nested input (thousands of brackets in q) exhausts the parser's stack.
+  if (err instanceof RangeError && /call stack/i.test(err.message)) {
+    return new HubError('BadRequestData', 'The request is nested too deeply', { cause: err });
+  }
   if (err instanceof LdContextNotAvailableError)
     return new HubError('LdContextNotAvailable', err.message, { cause: err });
   const code = (err as { code?: unknown }).code;

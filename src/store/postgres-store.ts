@@ -474,6 +474,13 @@ export function translate(err: unknown): unknown {
     case '40P01':
     case '40001':
       return new HubError('Conflict', 'A concurrent change got in the way; try again', { cause: err });
+    case '22021':
+    case '22P05':
+      return new HubError('BadRequestData', 'Text with a NUL character (U+0000) cannot be stored', {
+        cause: err,
+      });
+    case '22003':
+      return new HubError('BadRequestData', `A number is out of range: ${msg}`, { cause: err });
     case '2201B':
       return new HubError('InvalidRequest', `Invalid regular expression: ${msg}`, { cause: err });
     case '22P02':
