@@ -37,6 +37,8 @@ export interface AttributeOutcome {
 
 export interface EntityServiceOptions {
   store: Store;
+  /** Told about a change listener that threw (the write stays committed). */
+  onListenerError?: (err: unknown) => void;
   clock?: () => Date;
 }
 
@@ -51,7 +53,16 @@ export function createEntityService(opts: EntityServiceOptions) {
   async function write<T>(fn: (tx: StoreTx, changes: EntityChange[]) => Promise<T>): Promise<T> {
     const changes: EntityChange[] = [];
     const result = await store.transaction((tx) => fn(tx, changes));
-    if (changes.length > 0) for (const l of listeners) l(changes);
+    // Committed is committed: a failing listener must not turn the write into an error.
+    if (changes.length > 0) {
+      for (const l of listeners) {
+        try {
+          l(changes);
+        } catch (err) {
+          opts.onListenerError?.(err);
+        }
+      }
+    }
     return result;
   }
 

@@ -76,6 +76,7 @@ const LOCK_KEY = 7_253_001; // advisory lock id for migrations
 export async function migrate(pool: Pool, migrations: Migration[] = MIGRATIONS): Promise<number[]> {
   const client = await pool.connect();
   try {
+    await client.query('SET statement_timeout = 0'); // building indexes on a large table takes time
     await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);

@@ -43,11 +43,19 @@ export interface PostgresStoreOptions {
   url: string;
   /** Pool size; default 10. */
   max?: number;
+  /** Longest a statement may run before it is cancelled (TooComplexQuery); default 30 s, 0 = none. */
+  statementTimeoutMs?: number;
 }
 
 /** Opens a pool, applies migrations, and returns the store. */
 export async function createPostgresStore(opts: PostgresStoreOptions): Promise<Store> {
-  const pool = new pg.Pool({ connectionString: opts.url, max: opts.max ?? 10 });
+  const timeout = opts.statementTimeoutMs ?? 30_000;
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.max ?? 10,
+    // A runaway regex or scan is cancelled instead of holding a connection for ever.
+    ...(timeout > 0 ? { options: `-c statement_timeout=${Math.floor(timeout)}` } : {}),
+  });
   pool.on('error', () => undefined); // idle client errors surface on the next query
   await migrate(pool);
   const base = txOps(pool);
