@@ -20,6 +20,7 @@ import { bodyContextValue, linkContextUrl, mediaTypeOf, negotiate, tenantOf } fr
 import type { Params } from './query-options.js';
 import { entityQueryOf, optionSet, renderOptionsOf } from './query-options.js';
 import { PARAMS, cfg } from './route-params.js';
+import { joinOf, loadLinked, renderJoined } from './linked-entities.js';
 
 const BASE = '/ngsi-ld/v1/entityOperations';
 
@@ -296,7 +297,9 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     if (body.scopeQ !== undefined) p.scopeQ = body.scopeQ;
     if (body.lang !== undefined) p.lang = body.lang;
     if (body.geometryProperty !== undefined) p.geometryProperty = body.geometryProperty;
-    for (const k of ['join', 'joinLevel', 'orderBy', 'containedBy', 'csf']) {
+    if (body.join !== undefined) p.join = body.join;
+    if (body.joinLevel !== undefined) p.joinLevel = String(body.joinLevel);
+    for (const k of ['orderBy', 'containedBy', 'csf']) {
       if (body[k] !== undefined)
         throw new HubError('OperationNotSupported', `${k} is not supported by this version of CityPivot`);
     }
@@ -313,7 +316,17 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     const ro = renderOptionsOf(p, ctx);
     await tenants.mustExistForRead(tenant);
     const result = await entities.query(tenant, query);
-    return sendList(req, reply, media, ctx, result.entities, ro, p, query, result.count);
+    const join = joinOf(p);
+    const joined = join
+      ? renderJoined(
+          result.entities,
+          await loadLinked((ids) => entities.getMany(tenant, ids), result.entities, join.level),
+          ctx,
+          ro,
+          join,
+        )
+      : undefined;
+    return sendList(req, reply, media, ctx, result.entities, ro, p, query, result.count, joined);
   });
 
   async function applyToExisting<T>(

@@ -17,6 +17,7 @@ import type { Params } from './query-options.js';
 import { entityQueryOf, list, optionSet, renderOptionsOf, str } from './query-options.js';
 import type { TenantGuard } from './tenant-guard.js';
 import { PARAMS, cfg } from './route-params.js';
+import { joinOf, loadLinked, renderJoined } from './linked-entities.js';
 
 export interface EntityRouteDeps {
   entities: EntityService;
@@ -52,7 +53,17 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     const ro = renderOptionsOf(p, ctx);
     await tenants.mustExistForRead(tenant);
     const result = await entities.query(tenant, query);
-    return sendList(req, reply, media, ctx, result.entities, ro, p, query, result.count);
+    const join = joinOf(p);
+    const joined = join
+      ? renderJoined(
+          result.entities,
+          await loadLinked((ids) => entities.getMany(tenant, ids), result.entities, join.level),
+          ctx,
+          ro,
+          join,
+        )
+      : undefined;
+    return sendList(req, reply, media, ctx, result.entities, ro, p, query, result.count, joined);
   });
 
   app.delete(`${BASE}/entities`, cfg(PARAMS.purgeEntities), async (req, reply) => {
@@ -106,6 +117,12 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     if (media === 'application/geo+json') {
       const geoIri = ctx.expand(str(p, 'geometryProperty') ?? 'location');
       return withContext(reply, media, ctx, renderFeature(e, ctx, ro, geoIri));
+    }
+    const join = joinOf(p);
+    if (join) {
+      const linked = await loadLinked((ids) => entities.getMany(tenant, ids), [e], join.level);
+      const bodies = renderJoined([e], linked, ctx, ro, join);
+      return withContext(reply, media, ctx, join.mode === 'flat' ? bodies : bodies[0]);
     }
     const body = renderEntity(e, ctx, ro);
     // NGSI-LD §4.21: a projection that leaves nothing finds nothing.
@@ -259,6 +276,7 @@ export function sendList(
   p: Params,
   query: EntityQuery,
   count: number | undefined,
+  prerendered?: Record<string, unknown>[],
 ): unknown {
   if (count !== undefined) void reply.header('NGSILD-Results-Count', String(count));
   const links: string[] = [];
@@ -291,7 +309,9 @@ export function sendList(
     return out;
   }
   // Entities a projection (pick/omit) leaves empty are left out (NGSI-LD §4.21).
-  const bodies = list.map((e) => renderEntity(e, ctx, ro)).filter((b) => Object.keys(b).length > 0);
+  const bodies = (prerendered ?? list.map((e) => renderEntity(e, ctx, ro))).filter(
+    (b) => Object.keys(b).length > 0,
+  );
   const out = withContext(reply, media, ctx, bodies);
   if (links.length > 0)
     void reply.header('Link', [reply.getHeader('Link'), ...links].filter(Boolean).join(', '));

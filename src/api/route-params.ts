@@ -50,14 +50,6 @@ export const PARAMS = {
  * Parameters of NGSI-LD features not built yet (linked-entity retrieval, entity maps,
  * context-source filters): refused with OperationNotSupported rather than silently ignored.
  */
-export const NOT_SUPPORTED: readonly string[] = [
-  'join',
-  'joinLevel',
-  'entityMap',
-  'containedBy',
-  'csf',
-  'orderBy',
-  'collect',
-];
+export const NOT_SUPPORTED: readonly string[] = ['entityMap', 'containedBy', 'csf', 'orderBy', 'collect'];
 
 export const cfg = (params: readonly string[]) => ({ config: { params } });

@@ -110,6 +110,11 @@ export function createEntityService(opts: EntityServiceOptions) {
       return e;
     },
 
+    /** Entities by id, without locks (linked entity retrieval). */
+    getMany(tenant: string, ids: string[]): Promise<Map<string, StoredEntity>> {
+      return store.getEntities(tenant, ids);
+    },
+
     query(tenant: string, query: EntityQuery): Promise<QueryResult> {
       return store.queryEntities(tenant, query);
     },

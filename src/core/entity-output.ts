@@ -21,6 +21,11 @@ export interface RenderOptions {
   hideType?: boolean;
   /** Only instances with one of these datasetIds ('@none': the default instance), NGSI-LD §4.5.5. */
   datasetIds?: Set<string> | undefined;
+  /**
+   * Linked entity retrieval, join=inline (NGSI-LD §4.5.23): the rendered target of a relationship
+   * object, or undefined when it is not to be (or cannot be) inlined.
+   */
+  inline?: ((id: string) => Rendered | undefined) | undefined;
   /** NGSI-LD §4.15 lang: pick one language from LanguageProperty values. */
   lang?: string | undefined;
 }
@@ -51,7 +56,13 @@ export function renderEntity(e: StoredEntity, ctx: ActiveContext, opts: RenderOp
     const name = ctx.compact(iri);
     if (opts.format === 'keyValues') {
       const inst = instances.find((i) => i.datasetId === undefined) ?? instances[0];
-      if (inst) out[name] = simplifiedValue(inst, ctx, opts.lang);
+      if (inst) {
+        const inlined =
+          inst.type === 'Relationship' && opts.inline && inst.object !== undefined
+            ? inlineTargets(inst.object, opts.inline)
+            : undefined;
+        out[name] = inlined ?? simplifiedValue(inst, ctx, opts.lang);
+      }
       continue;
     }
     const rendered = instances.map((i) => renderAttribute(i, ctx, opts));
@@ -75,6 +86,10 @@ export function renderAttribute(a: StoredAttribute, ctx: ActiveContext, opts: Re
     case 'Relationship':
       out.object = a.object;
       if (a.objectType !== undefined) out.objectType = compactList(a.objectType, ctx);
+      if (opts.inline && a.object !== undefined) {
+        const inlined = inlineTargets(a.object, opts.inline);
+        if (inlined !== undefined) out.entity = inlined;
+      }
       break;
     case 'LanguageProperty': {
       if (opts.lang !== undefined) {
@@ -153,6 +168,12 @@ export function simplifiedValue(a: StoredAttribute, ctx: ActiveContext, lang?: s
       return never;
     }
   }
+}
+
+function inlineTargets(object: string | string[], inline: (id: string) => Rendered | undefined): unknown {
+  if (!Array.isArray(object)) return inline(object);
+  const all = object.map((o) => inline(o)).filter((x) => x !== undefined);
+  return all.length > 0 ? all : undefined;
 }
 
 function compactList(v: string | string[], ctx: ActiveContext): string | string[] {

@@ -281,7 +281,7 @@ describe('bad input answers ProblemDetails and changes nothing', () => {
     },
     {
       name: 'a parameter of a feature not built yet',
-      req: { method: 'GET', url: `${E}/${enc(ID)}?join=flat` },
+      req: { method: 'GET', url: `${E}/${enc(ID)}?entityMap=true` },
       status: 422,
       type: 'OperationNotSupported',
     },

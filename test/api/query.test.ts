@@ -157,6 +157,34 @@ describe('entity query', () => {
     expect(await ids(`type=AirStation&q=${enc('operator{Org:rating}==2')}`)).toEqual(S(1, 2, 3));
   });
 
+  it('retrieves linked entities inline and flat (join, joinLevel)', async () => {
+    const one = await hub.request({
+      method: 'GET',
+      url: `${E}/urn:ngsi-ld:Station:4?join=inline&options=keyValues&attrs=operator`,
+    });
+    expect(json(one)).toEqual({
+      id: 'urn:ngsi-ld:Station:4',
+      type: 'AirStation',
+      operator: { id: 'urn:ngsi-ld:Org:kf', type: 'Org', rating: 5 },
+    });
+    const normalized = json<{ operator: { entity: { id: string } } }>(
+      await hub.request({ method: 'GET', url: `${E}/urn:ngsi-ld:Station:4?join=inline` }),
+    );
+    expect(normalized.operator.entity.id).toBe('urn:ngsi-ld:Org:kf');
+    const flat = await hub.request({
+      method: 'GET',
+      url: `${E}?type=AirStation&q=${enc('pm25<40')}&join=flat&options=keyValues&attrs=operator`,
+    });
+    expect(json<{ id: string }[]>(flat).map((e) => e.id)).toEqual([
+      ...S(1, 4),
+      'urn:ngsi-ld:Org:kf',
+      'urn:ngsi-ld:Org:zz',
+    ]);
+    expect(
+      (await hub.request({ method: 'GET', url: `${E}/urn:ngsi-ld:Station:4?join=deep` })).statusCode,
+    ).toBe(400);
+  });
+
   it('filters by scopeQ', async () => {
     expect(await ids(`type=AirStation&scopeQ=${enc('/Zhengzhou/#')}`)).toEqual(S(1, 2, 3));
     expect(await ids(`type=AirStation&scopeQ=${enc('/Kaifeng')}`)).toEqual(S(4));
