@@ -298,7 +298,8 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     if (body.lang !== undefined) p.lang = body.lang;
     if (body.geometryProperty !== undefined) p.geometryProperty = body.geometryProperty;
     if (body.join !== undefined) p.join = body.join;
-    if (body.joinLevel !== undefined) p.joinLevel = String(body.joinLevel);
+    if (body.joinLevel !== undefined)
+      p.joinLevel = typeof body.joinLevel === 'number' ? String(body.joinLevel) : body.joinLevel;
     for (const k of ['orderBy', 'containedBy', 'csf']) {
       if (body[k] !== undefined)
         throw new HubError('OperationNotSupported', `${k} is not supported by this version of CityPivot`);
