@@ -300,7 +300,8 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     if (body.join !== undefined) p.join = body.join;
     if (body.joinLevel !== undefined)
       p.joinLevel = typeof body.joinLevel === 'number' ? String(body.joinLevel) : body.joinLevel;
-    for (const k of ['orderBy', 'containedBy', 'csf']) {
+    if (typeof body.orderBy === 'string') p.orderBy = body.orderBy;
+    for (const k of ['containedBy', 'csf']) {
       if (body[k] !== undefined)
         throw new HubError('OperationNotSupported', `${k} is not supported by this version of CityPivot`);
     }

@@ -122,7 +122,8 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     if (join) {
       const linked = await loadLinked((ids) => entities.getMany(tenant, ids), [e], join.level);
       const bodies = renderJoined([e], linked, ctx, ro, join);
-      return withContext(reply, media, ctx, join.mode === 'flat' ? bodies : bodies[0]);
+      // Flat with nothing linked is just the entity.
+      return withContext(reply, media, ctx, join.mode === 'flat' && bodies.length > 1 ? bodies : bodies[0]);
     }
     const body = renderEntity(e, ctx, ro);
     // NGSI-LD §4.21: a projection that leaves nothing finds nothing.

@@ -9,7 +9,7 @@ import { GeoQuerySyntaxError, parseGeoQuery } from '../core/geo/geo-query.js';
 import { QuerySyntaxError, parseQ } from '../core/query/q-parser.js';
 import { parseScopeQ } from '../core/query/scope-query.js';
 import { mapTypeExpr, parseTypeExpr } from '../core/query/type-expr.js';
-import type { EntityQuery } from '../core/store.js';
+import type { EntityQuery, OrderKey } from '../core/store.js';
 import { isUri, isValidName } from '../core/validation.js';
 
 export type Params = Record<string, unknown>;
@@ -189,6 +189,11 @@ export function entityQueryOf(
   if (opts.requireFilter && local !== 'true' && !q.type && !q.withAnyAttr && !q.q && !q.geo && !q.scopeQ) {
     throw badRequest('A query needs at least one of: type, attrs, q, geoQ, scopeQ (or local=true)');
   }
+  const orderBy = str(p, 'orderBy');
+  if (orderBy !== undefined) {
+    if (q.geo) throw new HubError('OperationNotSupported', 'orderBy cannot be combined with a geo-query yet');
+    q.orderBy = parseOrderBy(orderBy, ctx);
+  }
   if (opts.pagination) {
     q.limit = intParam(p, 'limit', DEFAULT_LIMIT, 0);
     q.offset = intParam(p, 'offset', 0, 0);
@@ -201,6 +206,26 @@ export function entityQueryOf(
     if (q.limit === 0 && !q.count) throw badRequest('limit=0 is only allowed with count=true');
   }
   return q;
+}
+
+const ORDER_COLUMNS = new Set(['id', 'type', 'createdAt', 'modifiedAt']);
+
+/** orderBy=name;desc,type,address.city;asc (NGSI-LD v1.9 §4.20): keys, each ascending unless ;desc. */
+function parseOrderBy(s: string, ctx: ActiveContext): OrderKey[] {
+  return s.split(',').map((item) => {
+    const [path = '', dir, extra] = item.trim().split(';');
+    if (extra !== undefined || (dir !== undefined && dir !== 'asc' && dir !== 'desc') || path === '') {
+      throw badRequest(
+        `Invalid orderBy item ${JSON.stringify(item)}: use attribute[.subAttribute][;asc|;desc]`,
+      );
+    }
+    const desc = dir === 'desc';
+    if (ORDER_COLUMNS.has(path)) return { column: path as 'id' | 'type' | 'createdAt' | 'modifiedAt', desc };
+    const [attr = '', ...sub] = path.split('.');
+    for (const n of [attr, ...sub])
+      if (!isValidName(n)) throw badRequest(`Invalid attribute name ${JSON.stringify(n)} in orderBy`);
+    return { attr: ctx.expand(attr), sub: sub.map((n) => ctx.expand(n)), desc };
+  });
 }
 
 function intParam(p: Params, name: string, dflt: number, min: number): number {

@@ -47,9 +47,9 @@ export const PARAMS = {
 } as const satisfies Record<string, readonly string[]>;
 
 /**
- * Parameters of NGSI-LD features not built yet (linked-entity retrieval, entity maps,
- * context-source filters): refused with OperationNotSupported rather than silently ignored.
+ * Parameters of NGSI-LD features not built yet (entity maps, context-source filters):
+ * refused with OperationNotSupported rather than silently ignored.
  */
-export const NOT_SUPPORTED: readonly string[] = ['entityMap', 'containedBy', 'csf', 'orderBy', 'collect'];
+export const NOT_SUPPORTED: readonly string[] = ['entityMap', 'containedBy', 'csf', 'collect'];
 
 export const cfg = (params: readonly string[]) => ({ config: { params } });

@@ -28,10 +28,17 @@ export interface EntityQuery {
   q?: { expr: QExpr; expandAttr: (term: string) => string; expandValue: (term: string) => string };
   scopeQ?: ScopeExpr;
   geo?: { query: GeoQuery; geoPropertyIri: string };
+  /** NGSI-LD v1.9 orderBy: keys in order; the entity id always breaks ties. */
+  orderBy?: OrderKey[];
   limit: number;
   offset: number;
   count: boolean;
 }
+
+/** One orderBy key: an entity column, or an attribute's value (through sub-attributes, by IRI). */
+export type OrderKey =
+  | { column: 'id' | 'type' | 'createdAt' | 'modifiedAt'; desc: boolean }
+  | { attr: string; sub: string[]; desc: boolean };
 
 export interface QueryResult {
   entities: StoredEntity[];

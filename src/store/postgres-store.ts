@@ -287,27 +287,44 @@ function geoBoxes(e: StoredEntity): [string, number[]][] {
   return out;
 }
 
+/** ORDER BY for a query: its orderBy keys (missing values last), then the id. */
+function orderSql(query: EntityQuery, params: unknown[]): string {
+  const keys = (query.orderBy ?? []).map((k) => {
+    const dir = k.desc ? 'DESC' : 'ASC';
+    if ('column' in k) {
+      const col = { id: 'e.id', type: 'e.types', createdAt: 'e.created_at', modifiedAt: 'e.modified_at' }[
+        k.column
+      ];
+      return `${col} ${dir}`;
+    }
+    // The default instance's value (else the first instance's), through sub-attributes.
+    let expr = `(e.attrs -> $${params.push(k.attr)}::text -> 0)`;
+    for (const s of k.sub) expr = `(${expr} -> 'sub' -> $${params.push(s)}::text)`;
+    return `coalesce(${expr} -> 'value', ${expr} -> 'object', ${expr} -> 'languageValues') ${dir} NULLS LAST`;
+  });
+  return [...keys, 'e.id'].join(', ');
+}
+
 async function queryEntities(run: Run, tenant: string, query: EntityQuery): Promise<QueryResult> {
   const params: unknown[] = [tenant];
   const { from, where } = buildEntityFilter(query, params);
   if (!query.geo) {
+    const countParams = [...params];
+    const order = orderSql(query, params);
     const limitAt = params.push(query.limit);
     const offsetAt = params.push(query.offset);
     const rows =
       query.limit > 0
         ? (
             await run<EntityRow>(
-              `SELECT ${ENTITY_COLUMNS} FROM ${from} WHERE ${where} ORDER BY e.id LIMIT $${limitAt} OFFSET $${offsetAt}`,
+              `SELECT ${ENTITY_COLUMNS} FROM ${from} WHERE ${where} ORDER BY ${order} LIMIT $${limitAt} OFFSET $${offsetAt}`,
               params,
             )
           ).rows
         : [];
     const result: QueryResult = { entities: rows.map(toEntity) };
     if (query.count) {
-      const c = await run<{ n: string }>(
-        `SELECT count(*) AS n FROM ${from} WHERE ${where}`,
-        params.slice(0, -2),
-      );
+      const c = await run<{ n: string }>(`SELECT count(*) AS n FROM ${from} WHERE ${where}`, countParams);
       result.count = Number(c.rows[0]?.n ?? 0);
     }
     return result;

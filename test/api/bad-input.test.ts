@@ -298,10 +298,10 @@ describe('bad input answers ProblemDetails and changes nothing', () => {
       type: 'ResourceNotFound',
     },
     {
-      name: 'orderBy, not built yet',
-      req: { method: 'GET', url: `${E}?type=Room&orderBy=temperature` },
-      status: 422,
-      type: 'OperationNotSupported',
+      name: 'a malformed orderBy',
+      req: { method: 'GET', url: `${E}?type=Room&orderBy=${enc('temperature;sideways')}` },
+      status: 400,
+      type: 'BadRequestData',
     },
     {
       name: 'an unknown route',

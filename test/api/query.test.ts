@@ -185,6 +185,29 @@ describe('entity query', () => {
     ).toBe(400);
   });
 
+  it('orders by attribute values, sub-attributes and columns (orderBy)', async () => {
+    expect(
+      json<{ id: string }[]>(
+        await hub.request({ method: 'GET', url: `${E}?type=AirStation&orderBy=pm25` }),
+      ).map((e) => e.id),
+    ).toEqual(S(4, 1, 2, 3));
+    expect(
+      json<{ id: string }[]>(
+        await hub.request({ method: 'GET', url: `${E}?type=AirStation&orderBy=${enc('pm25;desc')}&limit=2` }),
+      ).map((e) => e.id),
+    ).toEqual(S(3, 2));
+    expect(
+      json<{ id: string }[]>(
+        await hub.request({ method: 'GET', url: `${E}?type=AirStation&orderBy=${enc('status;desc,name')}` }),
+      ).map((e) => e.id),
+    ).toEqual(S(2, 1, 4, 3));
+    expect(
+      json<{ id: string }[]>(
+        await hub.request({ method: 'GET', url: `${E}?type=AirStation&orderBy=${enc('id;desc')}` }),
+      ).map((e) => e.id),
+    ).toEqual(S(4, 3, 2, 1));
+  });
+
   it('filters by scopeQ', async () => {
     expect(await ids(`type=AirStation&scopeQ=${enc('/Zhengzhou/#')}`)).toEqual(S(1, 2, 3));
     expect(await ids(`type=AirStation&scopeQ=${enc('/Kaifeng')}`)).toEqual(S(4));
