@@ -209,6 +209,8 @@ export function entityQueryOf(
 }
 
 const ORDER_COLUMNS = new Set(['id', 'type', 'createdAt', 'modifiedAt']);
+type OrderMember = 'createdAt' | 'modifiedAt' | 'observedAt' | 'unitCode';
+const ORDER_MEMBERS = new Set<string>(['createdAt', 'modifiedAt', 'observedAt', 'unitCode']);
 
 /** orderBy=name;desc,type,address.city;asc (NGSI-LD v1.9 §4.20): keys, each ascending unless ;desc. */
 function parseOrderBy(s: string, ctx: ActiveContext): OrderKey[] {
@@ -224,7 +226,12 @@ function parseOrderBy(s: string, ctx: ActiveContext): OrderKey[] {
     const [attr = '', ...sub] = path.split('.');
     for (const n of [attr, ...sub])
       if (!isValidName(n)) throw badRequest(`Invalid attribute name ${JSON.stringify(n)} in orderBy`);
-    return { attr: ctx.expand(attr), sub: sub.map((n) => ctx.expand(n)), desc };
+    // A trailing createdAt/modifiedAt/observedAt/unitCode names the attribute's own member.
+    const last = sub[sub.length - 1];
+    const member = last !== undefined && ORDER_MEMBERS.has(last) ? (sub.pop() as OrderMember) : undefined;
+    const key: OrderKey = { attr: ctx.expand(attr), sub: sub.map((n) => ctx.expand(n)), desc };
+    if (member) key.member = member;
+    return key;
   });
 }
 

@@ -38,7 +38,12 @@ export interface EntityQuery {
 /** One orderBy key: an entity column, or an attribute's value (through sub-attributes, by IRI). */
 export type OrderKey =
   | { column: 'id' | 'type' | 'createdAt' | 'modifiedAt'; desc: boolean }
-  | { attr: string; sub: string[]; desc: boolean };
+  | {
+      attr: string;
+      sub: string[];
+      member?: 'createdAt' | 'modifiedAt' | 'observedAt' | 'unitCode';
+      desc: boolean;
+    };
 
 export interface QueryResult {
   entities: StoredEntity[];

@@ -300,6 +300,7 @@ function orderSql(query: EntityQuery, params: unknown[]): string {
     // The default instance's value (else the first instance's), through sub-attributes.
     let expr = `(e.attrs -> $${params.push(k.attr)}::text -> 0)`;
     for (const s of k.sub) expr = `(${expr} -> 'sub' -> $${params.push(s)}::text)`;
+    if (k.member) return `${expr} -> '${k.member}' ${dir} NULLS LAST`;
     return `coalesce(${expr} -> 'value', ${expr} -> 'object', ${expr} -> 'languageValues') ${dir} NULLS LAST`;
   });
   return [...keys, 'e.id'].join(', ');
