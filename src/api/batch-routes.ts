@@ -21,6 +21,7 @@ import type { Params } from './query-options.js';
 import { entityQueryOf, optionSet, renderOptionsOf } from './query-options.js';
 import { PARAMS, cfg } from './route-params.js';
 import { joinOf, loadLinked, renderJoined } from './linked-entities.js';
+import { projectionOf } from './query-options.js';
 
 const BASE = '/ngsi-ld/v1/entityOperations';
 
@@ -326,6 +327,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
           ctx,
           ro,
           join,
+          projectionOf(p),
         )
       : undefined;
     return sendList(req, reply, media, ctx, result.entities, ro, p, query, result.count, joined);

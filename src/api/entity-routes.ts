@@ -18,6 +18,7 @@ import { entityQueryOf, list, optionSet, renderOptionsOf, str } from './query-op
 import type { TenantGuard } from './tenant-guard.js';
 import { PARAMS, cfg } from './route-params.js';
 import { joinOf, loadLinked, renderJoined } from './linked-entities.js';
+import { projectionOf } from './query-options.js';
 
 export interface EntityRouteDeps {
   entities: EntityService;
@@ -61,6 +62,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
           ctx,
           ro,
           join,
+          projectionOf(p),
         )
       : undefined;
     return sendList(req, reply, media, ctx, result.entities, ro, p, query, result.count, joined);
@@ -121,7 +123,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     const join = joinOf(p);
     if (join) {
       const linked = await loadLinked((ids) => entities.getMany(tenant, ids), [e], join.level);
-      const bodies = renderJoined([e], linked, ctx, ro, join);
+      const bodies = renderJoined([e], linked, ctx, ro, join, projectionOf(p));
       // Flat with nothing linked is just the entity.
       return withContext(reply, media, ctx, join.mode === 'flat' && bodies.length > 1 ? bodies : bodies[0]);
     }

@@ -10,6 +10,8 @@ import type { Rendered, RenderOptions } from '../core/entity-output.js';
 import { badRequest } from '../core/errors.js';
 import type { Params } from './query-options.js';
 import { str } from './query-options.js';
+import { applyProjection, keepsAttribute, linkedProjection } from './projection.js';
+import type { Projection } from './projection.js';
 
 export interface JoinOptions {
   mode: 'inline' | 'flat';
@@ -68,31 +70,58 @@ export async function loadLinked(
   return found;
 }
 
-/** Renders roots with their linked entities, inline or flat. */
+/**
+ * Renders roots with their linked entities, inline or flat. Only relationships the projection
+ * keeps are followed; the entities they link to get the projection nested under that relationship
+ * (`pick=id,locatedAt{id,name}`), or none.
+ */
 export function renderJoined(
   roots: StoredEntity[],
   linked: Map<string, StoredEntity>,
   ctx: ActiveContext,
   ro: RenderOptions,
   join: JoinOptions,
+  projection?: Projection,
 ): Rendered[] {
-  const linkedRo: RenderOptions = { format: ro.format, sysAttrs: ro.sysAttrs ?? false, lang: ro.lang };
+  const base: RenderOptions = { format: ro.format, sysAttrs: ro.sysAttrs ?? false, lang: ro.lang };
+  const follows = (proj: Projection | undefined, iri: string) => keepsAttribute(proj, ctx.compact(iri));
   if (join.mode === 'inline') {
     const inlineAt =
-      (depth: number) =>
-      (id: string): Rendered | undefined => {
+      (depth: number, proj: Projection | undefined) =>
+      (id: string, iri: string): Rendered | undefined => {
         const target = linked.get(id);
-        if (!target) return undefined;
+        if (!target || !follows(proj, iri)) return undefined;
+        const sub = linkedProjection(proj, ctx.compact(iri));
         return renderEntity(target, ctx, {
-          ...linkedRo,
-          inline: depth < join.level ? inlineAt(depth + 1) : undefined,
+          ...applyProjection(base, sub, ctx),
+          inline: depth < join.level ? inlineAt(depth + 1, sub) : undefined,
         });
       };
-    return roots.map((e) => renderEntity(e, ctx, { ...ro, inline: inlineAt(1) }));
+    return roots.map((e) => renderEntity(e, ctx, { ...ro, inline: inlineAt(1, projection) }));
   }
-  const rootIds = new Set(roots.map((r) => r.id));
-  return [
-    ...roots.map((e) => renderEntity(e, ctx, ro)),
-    ...[...linked.values()].filter((e) => !rootIds.has(e.id)).map((e) => renderEntity(e, ctx, linkedRo)),
-  ];
+  // flat: walk the kept relationships breadth first, each linked entity once, with its projection
+  const out = roots.map((e) => renderEntity(e, ctx, ro));
+  const seen = new Set(roots.map((r) => r.id));
+  let frontier: [StoredEntity, Projection | undefined][] = roots.map((r) => [r, projection]);
+  for (let hop = 0; hop < join.level && frontier.length > 0; hop++) {
+    const next: [StoredEntity, Projection | undefined][] = [];
+    for (const [e, proj] of frontier) {
+      for (const [iri, instances] of Object.entries(e.attrs)) {
+        if (!follows(proj, iri)) continue;
+        const sub = linkedProjection(proj, ctx.compact(iri));
+        for (const a of instances) {
+          if (a.type !== 'Relationship' || a.object === undefined) continue;
+          for (const id of Array.isArray(a.object) ? a.object : [a.object]) {
+            const target = linked.get(id);
+            if (!target || seen.has(id)) continue;
+            seen.add(id);
+            out.push(renderEntity(target, ctx, applyProjection(base, sub, ctx)));
+            next.push([target, sub]);
+          }
+        }
+      }
+    }
+    frontier = next;
+  }
+  return out;
 }

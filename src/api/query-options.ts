@@ -10,6 +10,8 @@ import { QuerySyntaxError, parseQ } from '../core/query/q-parser.js';
 import { parseScopeQ } from '../core/query/scope-query.js';
 import { mapTypeExpr, parseTypeExpr } from '../core/query/type-expr.js';
 import type { EntityQuery, OrderKey } from '../core/store.js';
+import { applyProjection, parseProjection } from './projection.js';
+import type { Projection } from './projection.js';
 import { isUri, isValidName } from '../core/validation.js';
 
 export type Params = Record<string, unknown>;
@@ -80,29 +82,27 @@ export function formatOf(p: Params): Format {
   return [...chosen][0] ?? 'normalized';
 }
 
+/** pick or omit, parsed with nested projections into linked entities (NGSI-LD §4.21). */
+export function projectionOf(p: Params): Projection | undefined {
+  const pick = str(p, 'pick');
+  const omit = str(p, 'omit');
+  if (pick !== undefined && omit !== undefined) throw badRequest('pick and omit cannot be used together');
+  if (pick !== undefined) return { mode: 'pick', tree: parseProjection(pick) };
+  if (omit !== undefined) return { mode: 'omit', tree: parseProjection(omit) };
+  return undefined;
+}
+
 export function renderOptionsOf(p: Params, ctx: ActiveContext): RenderOptions {
   const opts = optionSet(p);
   const attrs = list(p, 'attrs');
-  const pick = list(p, 'pick');
-  const omit = list(p, 'omit');
-  if (pick && omit) throw badRequest('pick and omit cannot be used together');
-  if ((pick || omit) && attrs) throw badRequest('attrs cannot be used with pick or omit');
-  for (const n of [...(attrs ?? []), ...(pick ?? []), ...(omit ?? [])]) {
+  const projection = projectionOf(p);
+  if (projection && attrs) throw badRequest('attrs cannot be used with pick or omit');
+  for (const n of attrs ?? []) {
     if (!isValidName(n)) throw badRequest(`Invalid attribute name ${JSON.stringify(n)}`);
   }
-  const ro: RenderOptions = { format: formatOf(p), sysAttrs: opts.has('sysAttrs') };
-  const keep = pick ? pick.filter((n) => n !== 'id' && n !== 'type') : attrs;
-  if (keep) ro.only = new Set(keep.map((n) => ctx.expand(n)));
-  if (pick) {
-    ro.hideId = !pick.includes('id');
-    ro.hideType = !pick.includes('type');
-    if (keep && keep.length === 0) ro.only = new Set();
-  }
-  if (omit) {
-    ro.omit = new Set(omit.filter((n) => n !== 'id' && n !== 'type').map((n) => ctx.expand(n)));
-    ro.hideId = omit.includes('id');
-    ro.hideType = omit.includes('type');
-  }
+  let ro: RenderOptions = { format: formatOf(p), sysAttrs: opts.has('sysAttrs') };
+  if (attrs) ro.only = new Set(attrs.map((n) => ctx.expand(n)));
+  ro = applyProjection(ro, projection, ctx);
   const datasetIds = list(p, 'datasetId');
   if (datasetIds) {
     for (const d of datasetIds)

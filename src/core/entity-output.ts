@@ -25,7 +25,7 @@ export interface RenderOptions {
    * Linked entity retrieval, join=inline (NGSI-LD §4.5.23): the rendered target of a relationship
    * object, or undefined when it is not to be (or cannot be) inlined.
    */
-  inline?: ((id: string) => Rendered | undefined) | undefined;
+  inline?: ((id: string, attrIri: string) => Rendered | undefined) | undefined;
   /** NGSI-LD §4.15 lang: pick one language from LanguageProperty values. */
   lang?: string | undefined;
 }
@@ -59,20 +59,25 @@ export function renderEntity(e: StoredEntity, ctx: ActiveContext, opts: RenderOp
       if (inst) {
         const inlined =
           inst.type === 'Relationship' && opts.inline && inst.object !== undefined
-            ? inlineTargets(inst.object, opts.inline)
+            ? inlineTargets(inst.object, (id) => opts.inline?.(id, iri))
             : undefined;
         out[name] = inlined ?? simplifiedValue(inst, ctx, opts.lang);
       }
       continue;
     }
-    const rendered = instances.map((i) => renderAttribute(i, ctx, opts));
+    const rendered = instances.map((i) => renderAttribute(i, ctx, opts, iri));
     out[name] = rendered.length === 1 ? rendered[0] : rendered;
   }
   return out;
 }
 
 /** One attribute instance, normalized or concise. */
-export function renderAttribute(a: StoredAttribute, ctx: ActiveContext, opts: RenderOptions): unknown {
+export function renderAttribute(
+  a: StoredAttribute,
+  ctx: ActiveContext,
+  opts: RenderOptions,
+  iri = '',
+): unknown {
   const concise = opts.format === 'concise';
   const out: Rendered = {};
   if (!concise) out.type = a.type;
@@ -87,7 +92,8 @@ export function renderAttribute(a: StoredAttribute, ctx: ActiveContext, opts: Re
       out.object = a.object;
       if (a.objectType !== undefined) out.objectType = compactList(a.objectType, ctx);
       if (opts.inline && a.object !== undefined) {
-        const inlined = inlineTargets(a.object, opts.inline);
+        const inline = opts.inline;
+        const inlined = inlineTargets(a.object, (id) => inline(id, iri));
         if (inlined !== undefined) out.entity = inlined;
       }
       break;
@@ -127,7 +133,8 @@ export function renderAttribute(a: StoredAttribute, ctx: ActiveContext, opts: Re
     if (a.modifiedAt !== undefined) out.modifiedAt = a.modifiedAt;
   }
   if (a.sub) {
-    for (const [iri, sub] of Object.entries(a.sub)) out[ctx.compact(iri)] = renderAttribute(sub, ctx, opts);
+    for (const [subIri, sub] of Object.entries(a.sub))
+      out[ctx.compact(subIri)] = renderAttribute(sub, ctx, opts, subIri);
   }
   if (concise) return conciseShortcut(a, out);
   return out;

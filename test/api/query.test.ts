@@ -175,11 +175,30 @@ describe('entity query', () => {
       method: 'GET',
       url: `${E}?type=AirStation&q=${enc('pm25<40')}&join=flat&options=keyValues&attrs=operator`,
     });
+    // roots first, then what they link to, in the order it is reached
     expect(json<{ id: string }[]>(flat).map((e) => e.id)).toEqual([
       ...S(1, 4),
-      'urn:ngsi-ld:Org:kf',
       'urn:ngsi-ld:Org:zz',
+      'urn:ngsi-ld:Org:kf',
     ]);
+    const projected = await hub.request({
+      method: 'GET',
+      url: `${E}/urn:ngsi-ld:Station:4?join=inline&options=keyValues&pick=${enc('id,operator{rating}')}`,
+    });
+    expect(json(projected)).toEqual({ id: 'urn:ngsi-ld:Station:4', operator: { rating: 5 } });
+    const notFollowed = await hub.request({
+      method: 'GET',
+      url: `${E}/urn:ngsi-ld:Station:4?join=flat&options=keyValues&pick=id,name`,
+    });
+    expect(json(notFollowed)).toEqual({ id: 'urn:ngsi-ld:Station:4', name: 'Kaifeng' });
+    expect(
+      (
+        await hub.request({
+          method: 'GET',
+          url: `${E}/urn:ngsi-ld:Station:4?pick=${enc('id,operator{rating')}`,
+        })
+      ).statusCode,
+    ).toBe(400);
     expect(
       (await hub.request({ method: 'GET', url: `${E}/urn:ngsi-ld:Station:4?join=deep` })).statusCode,
     ).toBe(400);
