@@ -38,6 +38,8 @@ export const MIGRATIONS: Migration[] = [
       -- so that a test like name == "x" reads one short posting list
       CREATE INDEX entities_attrs_idx ON entities USING gin (attrs jsonb_path_ops);
       CREATE INDEX entities_attr_names_idx ON entities USING gin (attr_names);
+      -- the default result order: creation order, then id
+      CREATE INDEX entities_created_idx ON entities (tenant, created_at, id);
       -- id patterns anchored at the start
       CREATE INDEX entities_id_pattern_idx ON entities (tenant, id text_pattern_ops);
       -- one bounding box per entity and GeoProperty: GiST pre-filter, exact test in code

@@ -287,7 +287,7 @@ function geoBoxes(e: StoredEntity): [string, number[]][] {
   return out;
 }
 
-/** ORDER BY for a query: its orderBy keys (missing values last), then the id. */
+/** ORDER BY for a query: its orderBy keys (missing values last), else creation order; the id breaks ties. */
 function orderSql(query: EntityQuery, params: unknown[]): string {
   const keys = (query.orderBy ?? []).map((k) => {
     const dir = k.desc ? 'DESC' : 'ASC';
@@ -303,7 +303,7 @@ function orderSql(query: EntityQuery, params: unknown[]): string {
     if (k.member) return `${expr} -> '${k.member}' ${dir} NULLS LAST`;
     return `coalesce(${expr} -> 'value', ${expr} -> 'object', ${expr} -> 'languageValues') ${dir} NULLS LAST`;
   });
-  return [...keys, 'e.id'].join(', ');
+  return [...(keys.length > 0 ? keys : ['e.created_at']), 'e.id'].join(', ');
 }
 
 async function queryEntities(run: Run, tenant: string, query: EntityQuery): Promise<QueryResult> {
