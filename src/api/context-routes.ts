@@ -8,7 +8,7 @@ import { HubError, badRequest, invalidRequest, notFound } from '../core/errors.j
 import { isCoreContextUrl } from '../core/context/core-context.js';
 import type { ContextRecord, Store } from '../core/store.js';
 import { isPlainObject } from '../core/validation.js';
-import { CORE_CONTEXT_URL } from './ngsi-request.js';
+import { CORE_CONTEXT_URL } from '../core/context/core-context.js';
 import type { Params } from './query-options.js';
 import { str } from './query-options.js';
 import { PARAMS, cfg } from './route-params.js';

@@ -5,9 +5,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ActiveContext } from '../core/context/active-context.js';
 import { HubError, badRequest } from '../core/errors.js';
+import { CORE_CONTEXT_URL } from '../core/context/core-context.js';
 
 export const JSONLD_CONTEXT_REL = 'http://www.w3.org/ns/json-ld#context';
-export const CORE_CONTEXT_URL = 'https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld';
 
 export type ResponseMedia = 'application/json' | 'application/ld+json' | 'application/geo+json';
 

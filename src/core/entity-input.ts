@@ -7,7 +7,7 @@ import type { ActiveContext } from './context/active-context.js';
 import type { AttributeKind, StoredAttribute, StoredEntity } from './entity-model.js';
 import { ATTRIBUTE_KINDS } from './entity-model.js';
 import { badRequest, invalidRequest } from './errors.js';
-import { InvalidGeometryError, validateGeometry } from './geo/geometry.js';
+import { GEOMETRY_TYPES, InvalidGeometryError, validateGeometry } from './geo/geometry.js';
 import { isDateTime, isPlainObject, isUri, isValidName } from './validation.js';
 
 /** Entity members that are not attributes (NGSI-LD §4.5.2). */
@@ -52,15 +52,7 @@ export const ATTRIBUTE_RESERVED = new Set([
   'previousObjectList',
 ]);
 
-const GEOJSON_TYPES = new Set([
-  'Point',
-  'MultiPoint',
-  'LineString',
-  'MultiLineString',
-  'Polygon',
-  'MultiPolygon',
-  'GeometryCollection',
-]);
+const GEOJSON_TYPES = new Set<string>(GEOMETRY_TYPES);
 const KINDS = new Set<string>(ATTRIBUTE_KINDS);
 
 export interface ParseOptions {

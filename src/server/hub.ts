@@ -2,7 +2,6 @@
  * The composition root: from one configuration, open the database (embedded or external), the
  * store, the services and the HTTP app; start them in order and stop them in reverse.
  */
-import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { EntityService } from '../broker/entity-service.js';
 import type { Store } from '../core/store.js';
@@ -64,8 +63,4 @@ export async function startHub(config: HubConfig): Promise<Hub> {
     await database.stop().catch(() => undefined);
     throw err;
   }
-}
-
-export async function readJsonFile(path: string): Promise<unknown> {
-  return JSON.parse(await readFile(path, 'utf8')) as unknown;
 }

@@ -5,6 +5,7 @@
  * value, list what must be loaded before it can be compiled, and give it a stable cache key. Pure.
  */
 import { HubError } from '../errors.js';
+import { isPlainObject } from '../validation.js';
 
 /** A malformed @context (not a string/object/array, a relative URL, a bad term definition…): 400 BadRequestData. */
 export class InvalidContextError extends HubError {
@@ -25,10 +26,7 @@ export type ContextValue = ContextEntry | readonly ContextEntry[];
 
 const SCHEME_RE = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
-/** True for a plain JSON object (not an array, not null). */
-export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+export { isPlainObject };
 
 /**
  * Checks that `url` is an absolute URL usable as a context reference and returns it. Relative

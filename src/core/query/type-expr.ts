@@ -53,14 +53,3 @@ export function mapTypeExpr(e: TypeExpr, f: (name: string) => string): TypeExpr 
     ? { kind: 'type', name: f(e.name) }
     : { kind: e.kind, items: e.items.map((i) => mapTypeExpr(i, f)) };
 }
-
-export function matchesTypeExpr(e: TypeExpr, types: readonly string[]): boolean {
-  switch (e.kind) {
-    case 'type':
-      return types.includes(e.name);
-    case 'and':
-      return e.items.every((i) => matchesTypeExpr(i, types));
-    case 'or':
-      return e.items.some((i) => matchesTypeExpr(i, types));
-  }
-}
