@@ -131,75 +131,23 @@ function txOps(db: Queryable): StoreTx {
       );
       return new Map(r.rows.map((row) => [row.id, toEntity(row)]));
     },
-    async insertEntity(tenant, e) {
-      await run(
-        `INSERT INTO entities (tenant, id, types, scopes, created_at, modified_at, attrs, attr_names) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [
-          tenant,
-          e.id,
-          e.types,
-          e.scopes ?? null,
-          e.createdAt,
-          e.modifiedAt,
-          JSON.stringify(e.attrs),
-          Object.keys(e.attrs),
-        ],
-      );
-      await writeSideTables(run, tenant, e, false);
-    },
-    async updateEntity(tenant, e) {
-      const r = await run(
-        `UPDATE entities SET types = $3, scopes = $4, modified_at = $5, attrs = $6, attr_names = $7 WHERE tenant = $1 AND id = $2`,
-        [
-          tenant,
-          e.id,
-          e.types,
-          e.scopes ?? null,
-          e.modifiedAt,
-          JSON.stringify(e.attrs),
-          Object.keys(e.attrs),
-        ],
-      );
-      if (r.rowCount === 0) throw new HubError('ResourceNotFound', `Entity ${e.id} does not exist`);
-      await writeSideTables(run, tenant, e, true);
-    },
-    async writeEntities(tenant, inserts, updates) {
-      const rows = (list: StoredEntity[]) =>
-        JSON.stringify(
-          list.map((e) => ({
-            id: e.id,
-            types: e.types,
-            scopes: e.scopes ?? null,
-            c: e.createdAt,
-            m: e.modifiedAt,
-            attrs: e.attrs,
-            names: Object.keys(e.attrs),
-          })),
-        );
-      const shape =
-        'x(id text, types text[], scopes text[], c timestamptz, m timestamptz, attrs jsonb, names text[])';
-      if (inserts.length > 0) {
-        await run(
-          `INSERT INTO entities (tenant, id, types, scopes, created_at, modified_at, attrs, attr_names)
-           SELECT $1, x.id, x.types, x.scopes, x.c, x.m, x.attrs, x.names FROM jsonb_to_recordset($2::jsonb) AS ${shape}`,
-          [tenant, rows(inserts)],
-        );
-      }
-      if (updates.length > 0) {
-        const r = await run(
-          `UPDATE entities e SET types = x.types, scopes = x.scopes, modified_at = x.m, attrs = x.attrs, attr_names = x.names
-           FROM jsonb_to_recordset($2::jsonb) AS ${shape} WHERE e.tenant = $1 AND e.id = x.id`,
-          [tenant, rows(updates)],
-        );
-        if (r.rowCount !== updates.length)
-          throw new HubError('Conflict', 'Some entities of the batch changed while it ran');
-        await run('DELETE FROM entity_geo WHERE tenant = $1 AND entity_id = ANY($2::text[])', [
-          tenant,
-          updates.map((e) => e.id),
-        ]);
-      }
-      await writeSideTablesMany(run, tenant, [...inserts, ...updates]);
-    },
+    insertEntity: (tenant, e) => writeRows(run, tenant, [e], []),
+    updateEntity: (tenant, e) =>
+      writeRows(
+        run,
+        tenant,
+        [],
+        [e],
+        () => new HubError('ResourceNotFound', `Entity ${e.id} does not exist`),
+      ),
+    writeEntities: (tenant, inserts, updates) =>
+      writeRows(
+        run,
+        tenant,
+        inserts,
+        updates,
+        () => new HubError('Conflict', 'Some entities of the batch changed while it ran'),
+      ),
     async deleteEntity(tenant, id) {
       const r = await run('DELETE FROM entities WHERE tenant = $1 AND id = $2', [tenant, id]);
       return (r.rowCount ?? 0) > 0;
@@ -223,9 +171,52 @@ function txOps(db: Queryable): StoreTx {
 
 type Run = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Promise<pg.QueryResult<R>>;
 
-async function writeSideTables(run: Run, tenant: string, e: StoredEntity, replace: boolean): Promise<void> {
-  if (replace) await run('DELETE FROM entity_geo WHERE tenant = $1 AND entity_id = $2', [tenant, e.id]);
-  await writeSideTablesMany(run, tenant, [e]);
+/**
+ * Writes entity rows, new and changed, in at most two statements, then their geometry boxes and
+ * discovery pairs. The one place the entity columns are written. `missing` is the error when a row
+ * to update is gone.
+ */
+async function writeRows(
+  run: Run,
+  tenant: string,
+  inserts: StoredEntity[],
+  updates: StoredEntity[],
+  missing?: () => HubError,
+): Promise<void> {
+  const rows = (list: StoredEntity[]) =>
+    JSON.stringify(
+      list.map((e) => ({
+        id: e.id,
+        types: e.types,
+        scopes: e.scopes ?? null,
+        c: e.createdAt,
+        m: e.modifiedAt,
+        attrs: e.attrs,
+        names: Object.keys(e.attrs),
+      })),
+    );
+  const shape =
+    'x(id text, types text[], scopes text[], c timestamptz, m timestamptz, attrs jsonb, names text[])';
+  if (inserts.length > 0) {
+    await run(
+      `INSERT INTO entities (tenant, id, types, scopes, created_at, modified_at, attrs, attr_names)
+       SELECT $1, x.id, x.types, x.scopes, x.c, x.m, x.attrs, x.names FROM jsonb_to_recordset($2::jsonb) AS ${shape}`,
+      [tenant, rows(inserts)],
+    );
+  }
+  if (updates.length > 0) {
+    const r = await run(
+      `UPDATE entities e SET types = x.types, scopes = x.scopes, modified_at = x.m, attrs = x.attrs, attr_names = x.names
+       FROM jsonb_to_recordset($2::jsonb) AS ${shape} WHERE e.tenant = $1 AND e.id = x.id`,
+      [tenant, rows(updates)],
+    );
+    if (r.rowCount !== updates.length && missing) throw missing();
+    await run('DELETE FROM entity_geo WHERE tenant = $1 AND entity_id = ANY($2::text[])', [
+      tenant,
+      updates.map((e) => e.id),
+    ]);
+  }
+  await writeSideTablesMany(run, tenant, [...inserts, ...updates]);
 }
 
 /** Geometry boxes and discovery pairs for many entities in two statements. */
