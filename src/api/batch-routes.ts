@@ -20,8 +20,7 @@ import { bodyContextValue, linkContextUrl, mediaTypeOf, negotiate, tenantOf } fr
 import type { Params } from './query-options.js';
 import { entityQueryOf, optionSet, renderOptionsOf } from './query-options.js';
 import { PARAMS, cfg } from './route-params.js';
-import { joinOf, loadLinked, renderJoined } from './linked-entities.js';
-import { projectionOf } from './query-options.js';
+import { renderWithJoin } from './linked-entities.js';
 
 const BASE = '/ngsi-ld/v1/entityOperations';
 
@@ -319,18 +318,8 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     const ro = renderOptionsOf(p, ctx);
     await tenants.mustExistForRead(tenant);
     const result = await entities.query(tenant, query);
-    const join = joinOf(p);
-    const joined = join
-      ? renderJoined(
-          result.entities,
-          await loadLinked((ids) => entities.getMany(tenant, ids), result.entities, join.level),
-          ctx,
-          ro,
-          join,
-          projectionOf(p),
-        )
-      : undefined;
-    return sendList(req, reply, media, ctx, result.entities, ro, p, query, result.count, joined);
+    const joined = await renderWithJoin(p, (ids) => entities.getMany(tenant, ids), result.entities, ctx, ro);
+    return sendList(req, reply, media, ctx, result.entities, ro, p, query, result.count, joined?.bodies);
   });
 
   async function applyToExisting<T>(

@@ -17,8 +17,7 @@ import type { Params } from './query-options.js';
 import { entityQueryOf, list, optionSet, renderOptionsOf, str } from './query-options.js';
 import type { TenantGuard } from './tenant-guard.js';
 import { PARAMS, cfg } from './route-params.js';
-import { joinOf, loadLinked, renderJoined } from './linked-entities.js';
-import { projectionOf } from './query-options.js';
+import { renderWithJoin } from './linked-entities.js';
 
 export interface EntityRouteDeps {
   entities: EntityService;
@@ -54,18 +53,8 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     const ro = renderOptionsOf(p, ctx);
     await tenants.mustExistForRead(tenant);
     const result = await entities.query(tenant, query);
-    const join = joinOf(p);
-    const joined = join
-      ? renderJoined(
-          result.entities,
-          await loadLinked((ids) => entities.getMany(tenant, ids), result.entities, join.level),
-          ctx,
-          ro,
-          join,
-          projectionOf(p),
-        )
-      : undefined;
-    return sendList(req, reply, media, ctx, result.entities, ro, p, query, result.count, joined);
+    const joined = await renderWithJoin(p, (ids) => entities.getMany(tenant, ids), result.entities, ctx, ro);
+    return sendList(req, reply, media, ctx, result.entities, ro, p, query, result.count, joined?.bodies);
   });
 
   app.delete(`${BASE}/entities`, cfg(PARAMS.purgeEntities), async (req, reply) => {
@@ -120,10 +109,9 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
       const geoIri = ctx.expand(str(p, 'geometryProperty') ?? 'location');
       return withContext(reply, media, ctx, renderFeature(e, ctx, ro, geoIri));
     }
-    const join = joinOf(p);
-    if (join) {
-      const linked = await loadLinked((ids) => entities.getMany(tenant, ids), [e], join.level);
-      const bodies = renderJoined([e], linked, ctx, ro, join, projectionOf(p));
+    const joined = await renderWithJoin(p, (ids) => entities.getMany(tenant, ids), [e], ctx, ro);
+    if (joined) {
+      const { join, bodies } = joined;
       // Flat with nothing linked is just the entity.
       return withContext(reply, media, ctx, join.mode === 'flat' && bodies.length > 1 ? bodies : bodies[0]);
     }

@@ -9,7 +9,7 @@ import { renderEntity } from '../core/entity-output.js';
 import type { Rendered, RenderOptions } from '../core/entity-output.js';
 import { badRequest } from '../core/errors.js';
 import type { Params } from './query-options.js';
-import { str } from './query-options.js';
+import { projectionOf, str } from './query-options.js';
 import { applyProjection, keepsAttribute, linkedProjection } from './projection.js';
 import type { Projection } from './projection.js';
 
@@ -124,4 +124,21 @@ export function renderJoined(
     frontier = next;
   }
   return out;
+}
+
+/**
+ * The rendered entities with their linked entities when the request asks for a join
+ * (join/joinLevel and pick/omit from `p`), or undefined when it does not.
+ */
+export async function renderWithJoin(
+  p: Params,
+  getMany: (ids: string[]) => Promise<Map<string, StoredEntity>>,
+  roots: StoredEntity[],
+  ctx: ActiveContext,
+  ro: RenderOptions,
+): Promise<{ join: JoinOptions; bodies: Rendered[] } | undefined> {
+  const join = joinOf(p);
+  if (!join) return undefined;
+  const linked = await loadLinked(getMany, roots, join.level);
+  return { join, bodies: renderJoined(roots, linked, ctx, ro, join, projectionOf(p)) };
 }
