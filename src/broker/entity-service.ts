@@ -257,8 +257,7 @@ export function createEntityService(opts: EntityServiceOptions) {
             }
             if (!outcome.updated.includes(iri)) outcome.updated.push(iri);
           }
-          if (list.length === 0) delete after.attrs[iri];
-          else after.attrs[iri] = list;
+          setInstances(after, iri, list);
         }
         if (outcome.updated.length > 0 || frag.types) await save(tx, tenant, before, after, changes);
         return outcome;
@@ -309,9 +308,11 @@ export function createEntityService(opts: EntityServiceOptions) {
         const [patch] = parseAttributeInstances(attrName, whole, ctx, { now: t, allowNull: true });
         if (!patch) return;
         if (isNullMarker(patch)) {
-          const rest = (after.attrs[iri] ?? []).filter((x) => x.datasetId !== datasetId);
-          if (rest.length === 0) delete after.attrs[iri];
-          else after.attrs[iri] = rest;
+          setInstances(
+            after,
+            iri,
+            (after.attrs[iri] ?? []).filter((x) => x.datasetId !== datasetId),
+          );
         } else {
           after.attrs[iri] = putInstance(after.attrs[iri] ?? [], mergeInstance(held, patch, t, true));
         }
@@ -377,8 +378,7 @@ export function createEntityService(opts: EntityServiceOptions) {
           }
           next = list.filter((x) => x.datasetId !== opts.datasetId);
         }
-        if (next.length === 0) delete after.attrs[iri];
-        else after.attrs[iri] = next;
+        setInstances(after, iri, next);
         await save(tx, tenant, before, after, changes);
       });
     },
@@ -457,6 +457,12 @@ export function createEntityService(opts: EntityServiceOptions) {
   };
 }
 
+/** Sets an attribute's instances; an attribute left with none is gone. */
+function setInstances(e: StoredEntity, iri: string, list: StoredAttribute[]): void {
+  if (list.length === 0) delete e.attrs[iri];
+  else e.attrs[iri] = list;
+}
+
 export function clone(e: StoredEntity): StoredEntity {
   return structuredClone(e);
 }
@@ -501,8 +507,7 @@ export function mergeInto(
       if (observedAt !== undefined && next.observedAt === undefined) next.observedAt = observedAt;
       list = putInstance(list, next);
     }
-    if (list.length === 0) delete after.attrs[iri];
-    else after.attrs[iri] = list;
+    setInstances(after, iri, list);
   }
   return after;
 }
