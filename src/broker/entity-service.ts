@@ -26,6 +26,9 @@ export interface EntityChange {
   after?: StoredEntity;
 }
 
+/** Work that must commit atomically with a write (history rows, outbox rows). */
+export type TransactionHook = (tx: StoreTx, changes: EntityChange[]) => Promise<void>;
+
 /** The expanded IRI NGSI-LD gives the scope member. */
 const SCOPE_IRI = 'https://uri.etsi.org/ngsi-ld/scope';
 
@@ -48,11 +51,17 @@ export function createEntityService(opts: EntityServiceOptions) {
   const { store } = opts;
   const clock = opts.clock ?? (() => new Date());
   const listeners: ((changes: EntityChange[]) => void)[] = [];
+  const hooks: TransactionHook[] = [];
   const now = () => clock().toISOString();
 
   async function write<T>(fn: (tx: StoreTx, changes: EntityChange[]) => Promise<T>): Promise<T> {
     const changes: EntityChange[] = [];
-    const result = await store.transaction((tx) => fn(tx, changes));
+    const result = await store.transaction(async (tx) => {
+      const r = await fn(tx, changes);
+      // History and the notification outbox commit with the change or not at all.
+      if (changes.length > 0) for (const h of hooks) await h(tx, changes);
+      return r;
+    });
     // Committed is committed: a failing listener must not turn the write into an error.
     if (changes.length > 0) {
       for (const l of listeners) {
@@ -88,6 +97,14 @@ export function createEntityService(opts: EntityServiceOptions) {
     /** Registers a listener called after each committed write with its changes. */
     onChange(listener: (changes: EntityChange[]) => void): void {
       listeners.push(listener);
+    },
+
+    /**
+     * Registers a hook run inside each write's transaction, after the entity rows are written and
+     * before COMMIT, in registration order. A hook that throws rolls the whole write back.
+     */
+    onTransaction(hook: TransactionHook): void {
+      hooks.push(hook);
     },
 
     /** NGSI-LD §5.6.1 Create Entity. */
@@ -386,9 +403,9 @@ export function createEntityService(opts: EntityServiceOptions) {
     /** NGSI-LD §5.6.21 Purge Entities: DELETE /entities with type and/or q. */
     async purge(tenant: string, query: EntityQuery): Promise<number> {
       return write(async (tx, changes) => {
-        const ids = await tx.deleteMatching(tenant, query);
-        for (const i of ids) changes.push({ tenant, id: i, kind: 'deleted' });
-        return ids.length;
+        const deleted = await tx.deleteMatching(tenant, query);
+        for (const before of deleted) changes.push({ tenant, id: before.id, kind: 'deleted', before });
+        return deleted.length;
       });
     },
 

@@ -94,8 +94,8 @@ export interface StoreTx {
    */
   writeEntities(tenant: string, inserts: StoredEntity[], updates: StoredEntity[]): Promise<void>;
   deleteEntity(tenant: string, id: string): Promise<boolean>;
-  /** Deletes all matches of a query; returns the ids deleted. */
-  deleteMatching(tenant: string, query: EntityQuery): Promise<string[]>;
+  /** Deletes all matches of a query; returns the entities as they were. */
+  deleteMatching(tenant: string, query: EntityQuery): Promise<StoredEntity[]>;
   queryEntities(tenant: string, query: EntityQuery): Promise<QueryResult>;
 }
 

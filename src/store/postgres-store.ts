@@ -153,17 +153,17 @@ function txOps(db: Queryable): StoreTx {
       return (r.rowCount ?? 0) > 0;
     },
     async deleteMatching(tenant, query) {
-      const ids: string[] = [];
+      const deleted: StoredEntity[] = [];
       // Page through the matches so that the exact geometry test (in code) applies too.
       for (;;) {
         const page = await queryEntities(run, tenant, { ...query, limit: 1000, offset: 0, count: false });
         if (page.entities.length === 0) break;
         const batch = page.entities.map((e) => e.id);
         await run('DELETE FROM entities WHERE tenant = $1 AND id = ANY($2::text[])', [tenant, batch]);
-        ids.push(...batch);
+        deleted.push(...page.entities);
         if (page.entities.length < 1000) break;
       }
-      return ids;
+      return deleted;
     },
     queryEntities: (tenant, query) => queryEntities(run, tenant, query),
   };
