@@ -1,0 +1,179 @@
+/**
+ * Delivers the notification outbox. Every hub instance runs one; they share the rows through the
+ * database (leases taken with SKIP LOCKED), wake each other with NOTIFY, and fall back to polling.
+ *
+ * - Order: only the oldest pending notification of a (subscription, entity) is handed out.
+ * - Isolation: at most `perEndpoint` deliveries in flight per endpoint, so that a slow or dead
+ *   receiver holds a few slots and never the whole dispatcher.
+ * - Retries: exponential backoff from `baseDelayMs` to `maxDelayMs`; after `maxAttempts` the
+ *   notification is kept as failed, listed and replayable through /api/v1/notifications.
+ * - Crash safety: a lease that runs out (the instance died mid-delivery) makes the row due again,
+ *   so a notification in flight at a crash may arrive twice, with the same id; none is lost.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  OUTBOX_CHANNEL,
+  type ClaimedNotification,
+  type SubscriptionStore,
+} from '../core/subscription/subscription-store.js';
+import type { NotificationSender } from './notification-senders.js';
+
+export interface DispatcherOptions {
+  store: SubscriptionStore;
+  senders: { http: NotificationSender; mqtt: NotificationSender };
+  /** Deliveries in flight in this instance; default 64. */
+  concurrency?: number;
+  /** Deliveries in flight per endpoint; default 4. */
+  perEndpoint?: number;
+  /** How long a claimed row stays with this instance; default 60 s (longer than any timeout). */
+  leaseMs?: number;
+  /** Timeout of one delivery unless the endpoint sets one; default 10 s. */
+  timeoutMs?: number;
+  /** First retry delay; default 1 s, doubling up to `maxDelayMs` (default 5 min). */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Attempts before a notification is kept as failed; default 12 (about half an hour). */
+  maxAttempts?: number;
+  /** Polling fallback when no NOTIFY arrives; default 2 s. */
+  pollMs?: number;
+  onError?: (err: unknown) => void;
+}
+
+export function createNotificationDispatcher(opts: DispatcherOptions) {
+  const owner = randomUUID();
+  const concurrency = opts.concurrency ?? 64;
+  const perEndpoint = opts.perEndpoint ?? 4;
+  const leaseMs = opts.leaseMs ?? 60_000;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const baseDelay = opts.baseDelayMs ?? 1_000;
+  const maxDelay = opts.maxDelayMs ?? 300_000;
+  const maxAttempts = opts.maxAttempts ?? 12;
+  const pollMs = opts.pollMs ?? 2_000;
+  const inflight = new Map<string, number>();
+  const running = new Set<Promise<void>>();
+  let total = 0;
+  let stopped = true;
+  let pumping = false;
+  let again = false;
+  let timer: NodeJS.Timeout | undefined;
+  let listener: { close(): Promise<void> } | undefined;
+
+  function wake(): void {
+    if (stopped) return;
+    if (pumping) {
+      again = true;
+      return;
+    }
+    pumping = true;
+    void pump().finally(() => {
+      pumping = false;
+      if (again && !stopped) {
+        again = false;
+        wake();
+      }
+    });
+  }
+
+  async function pump(): Promise<void> {
+    try {
+      for (;;) {
+        again = false;
+        const room = concurrency - total;
+        if (room <= 0) return;
+        const busy = [...inflight.entries()].filter(([, n]) => n >= perEndpoint).map(([e]) => e);
+        const claimed = await opts.store.claim({
+          owner,
+          limit: room,
+          perEndpoint,
+          leaseMs,
+          busyEndpoints: busy,
+        });
+        for (const n of claimed) start(n);
+        if (claimed.length < room && !again) break;
+      }
+      await arm();
+    } catch (err) {
+      opts.onError?.(err);
+      schedule(pollMs);
+    }
+  }
+
+  /** Sleeps until the next retry is due, or the poll interval, whichever comes first. */
+  async function arm(): Promise<void> {
+    const next = await opts.store.nextDue();
+    const wait = next === undefined ? pollMs : Math.max(0, Date.parse(next) - Date.now());
+    schedule(Math.min(pollMs, wait + 5));
+  }
+
+  function schedule(ms: number): void {
+    if (stopped) return;
+    clearTimeout(timer);
+    timer = setTimeout(wake, ms);
+    timer.unref();
+  }
+
+  function start(n: ClaimedNotification): void {
+    total++;
+    inflight.set(n.endpoint, (inflight.get(n.endpoint) ?? 0) + 1);
+    const p = deliver(n).finally(() => {
+      total--;
+      const left = (inflight.get(n.endpoint) ?? 1) - 1;
+      if (left <= 0) inflight.delete(n.endpoint);
+      else inflight.set(n.endpoint, left);
+      running.delete(p);
+      wake();
+    });
+    running.add(p);
+  }
+
+  async function deliver(n: ClaimedNotification): Promise<void> {
+    const at = new Date().toISOString();
+    const target = n.target;
+    const sender = /^mqtts?:/i.test(target.uri) ? opts.senders.mqtt : opts.senders.http;
+    try {
+      await sender.send(n, target, at, target.timeout ?? timeoutMs);
+      await opts.store.delivered(n, at);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const retryAt =
+        n.attempts >= maxAttempts
+          ? undefined
+          : new Date(Date.now() + backoff(n.attempts, baseDelay, maxDelay)).toISOString();
+      await opts.store.failed(n, at, message, retryAt).catch((e: unknown) => opts.onError?.(e));
+    }
+  }
+
+  return {
+    owner,
+    async start(): Promise<void> {
+      if (!stopped) return;
+      stopped = false;
+      listener = await opts.store.listen(OUTBOX_CHANNEL, wake);
+      wake();
+    },
+    /** Wakes the dispatcher (a change committed in this process). */
+    wake,
+    /** Stops claiming and waits for the deliveries in flight. */
+    async stop(): Promise<void> {
+      stopped = true;
+      clearTimeout(timer);
+      await listener?.close();
+      listener = undefined;
+      await Promise.allSettled([...running]);
+      await opts.senders.http.close();
+      await opts.senders.mqtt.close();
+    },
+    /** Deliveries in flight now (for /metrics and tests). */
+    get inFlight(): number {
+      return total;
+    },
+  };
+}
+
+/** Delay before attempt `attempts + 1`: doubling, capped, with ±20 % jitter against herds. */
+export function backoff(attempts: number, base: number, max: number): number {
+  const d = Math.min(max, base * 2 ** Math.max(0, attempts - 1));
+  return Math.round(d * (0.8 + Math.random() * 0.4));
+}
+
+export type NotificationDispatcher = ReturnType<typeof createNotificationDispatcher>;

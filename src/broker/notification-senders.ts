@@ -1,0 +1,151 @@
+/**
+ * Sends one notification to its endpoint (NGSI-LD §5.8.6, bindings §7.2 HTTP and §7.3 MQTT).
+ * HTTP(S): POST with the @context as a Link header (application/json) or in the body
+ * (application/ld+json), receiverInfo as headers. MQTT(S): published on the topic of the endpoint
+ * URI, as `{metadata, body}`, with the QoS of notifierInfo `MQTT-QoS`; one client per broker.
+ */
+import mqtt from 'mqtt';
+import type { NotificationEndpoint } from '../core/subscription/subscription-model.js';
+import type { ClaimedNotification } from '../core/subscription/subscription-store.js';
+
+const JSONLD_CONTEXT_REL = 'http://www.w3.org/ns/json-ld#context';
+const CORE_CONTEXT = 'https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld';
+
+export interface NotificationMessage {
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+}
+
+/** Builds the Notification (NGSI-LD §5.3.1) and its headers for one attempt. */
+export function notificationMessage(
+  n: ClaimedNotification,
+  target: NotificationEndpoint,
+  at: string,
+): NotificationMessage {
+  const body: Record<string, unknown> = {
+    id: n.notificationId,
+    type: 'Notification',
+    subscriptionId: n.subscriptionId,
+    notifiedAt: at,
+    data: n.payload.data,
+  };
+  if (n.payload.trigger !== undefined) body.triggerReason = n.payload.trigger;
+  const headers: Record<string, string> = {};
+  if (target.accept === 'application/ld+json') {
+    headers['Content-Type'] = 'application/ld+json';
+    body['@context'] = n.payload.context ?? CORE_CONTEXT;
+  } else {
+    headers['Content-Type'] = 'application/json';
+    const url =
+      typeof n.payload.context === 'string' ? n.payload.context : linkableContext(n.payload.context);
+    headers.Link = `<${url}>; rel="${JSONLD_CONTEXT_REL}"; type="application/ld+json"`;
+  }
+  if (n.tenant !== '') headers['NGSILD-Tenant'] = n.tenant;
+  for (const kv of target.receiverInfo ?? []) headers[kv.key] = kv.value;
+  return { headers, body };
+}
+
+/** A context given as a list of URLs links to its last URL that is not the core context. */
+function linkableContext(ctx: unknown): string {
+  if (Array.isArray(ctx)) {
+    const urls = ctx.filter((c): c is string => typeof c === 'string' && c !== CORE_CONTEXT);
+    if (urls.length > 0) return urls[urls.length - 1] as string;
+  }
+  return CORE_CONTEXT;
+}
+
+export interface NotificationSender {
+  /** Resolves on success; rejects with a message for the subscription's lastFailure otherwise. */
+  send(n: ClaimedNotification, target: NotificationEndpoint, at: string, timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** HTTP(S) POST with Node's fetch; any 2xx is a success. */
+export function createHttpSender(): NotificationSender {
+  return {
+    async send(n, target, at, timeoutMs) {
+      const msg = notificationMessage(n, target, at);
+      let res: Response;
+      try {
+        res = await fetch(target.uri, {
+          method: 'POST',
+          headers: msg.headers,
+          body: JSON.stringify(msg.body),
+          signal: AbortSignal.timeout(timeoutMs),
+          redirect: 'manual',
+        });
+      } catch (err) {
+        const cause = (err as { cause?: { code?: string } }).cause?.code;
+        throw new Error(`${target.uri}: ${cause ?? (err as Error).message}`, { cause: err });
+      }
+      // Drain the body so that the connection can be reused.
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.status < 200 || res.status > 299) throw new Error(`${target.uri} answered HTTP ${res.status}`);
+    },
+    async close() {},
+  };
+}
+
+/** MQTT(S) publish; one connection per broker, opened on first use. */
+export function createMqttSender(): NotificationSender {
+  const clients = new Map<string, Promise<mqtt.MqttClient>>();
+
+  function clientFor(url: URL, target: NotificationEndpoint, timeoutMs: number): Promise<mqtt.MqttClient> {
+    const version = info(target, 'MQTT-Version') === 'mqtt5.0' ? 5 : 4;
+    const key = `${url.protocol}//${url.username}@${url.host}#${version}`;
+    let p = clients.get(key);
+    if (!p) {
+      const opts: mqtt.IClientOptions = {
+        protocolVersion: version,
+        connectTimeout: timeoutMs,
+        reconnectPeriod: 1000,
+      };
+      if (url.username) opts.username = decodeURIComponent(url.username);
+      if (url.password) opts.password = decodeURIComponent(url.password);
+      p = mqtt.connectAsync(`${url.protocol}//${url.host}`, opts);
+      p.catch(() => clients.delete(key));
+      clients.set(key, p);
+    }
+    return p;
+  }
+
+  return {
+    async send(n, target, at, timeoutMs) {
+      const url = new URL(target.uri);
+      const topic = decodeURIComponent(url.pathname.replace(/^\//, ''));
+      if (topic === '') throw new Error(`${target.uri} names no topic`);
+      const qos = Number(info(target, 'MQTT-QoS') ?? 0);
+      if (qos !== 0 && qos !== 1 && qos !== 2) throw new Error(`MQTT-QoS must be 0, 1 or 2`);
+      const msg = notificationMessage(n, target, at);
+      const client = await withTimeout(clientFor(url, target, timeoutMs), timeoutMs, target.uri);
+      await withTimeout(
+        client.publishAsync(topic, JSON.stringify({ metadata: msg.headers, body: msg.body }), { qos }),
+        timeoutMs,
+        target.uri,
+      );
+    },
+    async close() {
+      const all = [...clients.values()];
+      clients.clear();
+      await Promise.all(all.map((p) => p.then((c) => c.endAsync()).catch(() => undefined)));
+    },
+  };
+}
+
+function info(target: NotificationEndpoint, key: string): string | undefined {
+  return target.notifierInfo?.find((kv) => kv.key === key)?.value;
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

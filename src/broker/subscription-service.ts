@@ -1,0 +1,134 @@
+/**
+ * NGSI-LD subscription operations (NGSI-LD §5.8.1-5.8.5): create, retrieve, query, update, delete.
+ * Matching and the outbox are in subscription-matcher.ts, delivery in notification-dispatcher.ts.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ActiveContext } from '../core/context/active-context.js';
+import { HubError, badRequest, notFound } from '../core/errors.js';
+import { isUri } from '../core/validation.js';
+import { checkSubscription, parseSubscriptionMembers } from '../core/subscription/subscription-input.js';
+import type { Subscription } from '../core/subscription/subscription-model.js';
+import type { StoredSubscription, SubscriptionStore } from '../core/subscription/subscription-store.js';
+import { compileSubscription } from './subscription-matcher.js';
+
+export interface SubscriptionServiceDeps {
+  subscriptions: SubscriptionStore;
+  resolve: (contextValue: unknown) => Promise<ActiveContext>;
+  /** Told when this instance changed a tenant's subscriptions. */
+  onChanged?: (tenant: string) => void;
+  clock?: () => Date;
+}
+
+export function createSubscriptionService(deps: SubscriptionServiceDeps) {
+  const now = () => (deps.clock ?? (() => new Date()))().toISOString();
+  const store = deps.subscriptions;
+
+  async function mustGet(tenant: string, id: string): Promise<StoredSubscription> {
+    if (!isUri(id)) throw badRequest(`Subscription id ${JSON.stringify(id)} is not a URI`);
+    const s = await store.get(tenant, id);
+    if (!s) throw notFound(`Subscription ${id} does not exist`, id);
+    return s;
+  }
+
+  /** Checks that the subscription can be compiled: its @contexts load, its filters parse. */
+  async function checkCompiles(sub: Subscription): Promise<void> {
+    try {
+      await compileSubscription(sub, deps.resolve);
+    } catch (err) {
+      if (err instanceof HubError) throw err;
+      throw badRequest(`The subscription cannot be used: ${(err as Error).message}`, err);
+    }
+  }
+
+  return {
+    /** NGSI-LD §5.8.1 Create Subscription; returns the id. */
+    async create(tenant: string, body: unknown, ctx: ActiveContext): Promise<string> {
+      const t = now();
+      const members = parseSubscriptionMembers(body, ctx, 'create');
+      const sub = {
+        isActive: true,
+        ...members,
+        id: members.id ?? `urn:ngsi-ld:Subscription:${randomUUID()}`,
+        context: ctx.source ?? null,
+        createdAt: t,
+        modifiedAt: t,
+      } as Subscription;
+      checkSubscription(sub, t, true);
+      await checkCompiles(sub);
+      await store.create(tenant, sub);
+      deps.onChanged?.(tenant);
+      return sub.id;
+    },
+
+    /** NGSI-LD §5.8.3 Retrieve Subscription. */
+    retrieve: mustGet,
+
+    /** NGSI-LD §5.8.4 Query Subscriptions. */
+    list(tenant: string, limit: number, offset: number) {
+      return store.list(tenant, limit, offset);
+    },
+
+    /** NGSI-LD §5.8.2 Update Subscription: members of the fragment replace, null removes. */
+    async update(tenant: string, id: string, body: unknown, ctx: ActiveContext): Promise<void> {
+      const held = await mustGet(tenant, id);
+      const patch = parseSubscriptionMembers(body, ctx, 'update');
+      if (patch.id !== undefined && patch.id !== id)
+        throw badRequest('The id of a subscription cannot change');
+      const next: Record<string, unknown> = { ...held.sub };
+      for (const [k, v] of Object.entries(patch)) {
+        if (v === null) {
+          if (k === 'notification' || k === 'id') throw badRequest(`${k} is mandatory and cannot be removed`);
+          if (k === 'isActive') next.isActive = true;
+          else delete next[k];
+        } else if (k === 'notificationFragment') {
+          next.notification = mergeNotification(held.sub.notification, v as Record<string, unknown>, ctx);
+        } else next[k] = v;
+      }
+      if (Object.keys(patch).length === 0) throw badRequest('The fragment changes nothing');
+      const t = now();
+      next.modifiedAt = t;
+      // The members a fragment brings in are expanded with the fragment's context; q keeps its terms and
+      // is expanded with the subscription's own context, so a fragment with q brings its context along.
+      if (patch.q !== undefined || patch.entities !== undefined)
+        next.context = ctx.source ?? held.sub.context;
+      const sub = next as unknown as Subscription;
+      checkSubscription(sub, t, patch.expiresAt !== undefined && patch.expiresAt !== null);
+      await checkCompiles(sub);
+      if (!(await store.replace(tenant, sub))) throw notFound(`Subscription ${id} does not exist`, id);
+      deps.onChanged?.(tenant);
+    },
+
+    /** NGSI-LD §5.8.5 Delete Subscription. */
+    async delete(tenant: string, id: string): Promise<void> {
+      if (!isUri(id)) throw badRequest(`Subscription id ${JSON.stringify(id)} is not a URI`);
+      if (!(await store.delete(tenant, id))) throw notFound(`Subscription ${id} does not exist`, id);
+      deps.onChanged?.(tenant);
+    },
+
+    listUndelivered: store.listUndelivered.bind(store),
+    replay: store.replay.bind(store),
+  };
+
+  /**
+   * notification in a fragment replaces only the members it names (endpoint as a whole), as the
+   * ETSI suite expects: a fragment with just a new format keeps the endpoint.
+   */
+  function mergeNotification(
+    held: Subscription['notification'],
+    raw: Record<string, unknown>,
+    ctx: ActiveContext,
+  ): Subscription['notification'] {
+    const parsed = parseSubscriptionMembers(
+      { notification: { endpoint: held.endpoint, ...raw } },
+      ctx,
+      'create',
+    ).notification;
+    if (!parsed) return held;
+    const merged: Record<string, unknown> = { ...held };
+    for (const k of Object.keys(raw)) merged[k] = (parsed as unknown as Record<string, unknown>)[k];
+    if ('format' in raw) merged.simplified = parsed.simplified;
+    return merged as unknown as Subscription['notification'];
+  }
+}
+
+export type SubscriptionService = ReturnType<typeof createSubscriptionService>;

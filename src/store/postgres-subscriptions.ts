@@ -1,0 +1,381 @@
+/**
+ * PostgreSQL side of subscriptions and the notification outbox (migration 2). Dispatchers of several
+ * hub instances share the outbox: a claim leases rows with FOR UPDATE SKIP LOCKED, so that each
+ * attempt is made by one instance, and only the oldest pending row of a (subscription, entity)
+ * queue is due, so that deliveries keep the order of the changes.
+ */
+import pg from 'pg';
+import type { QueryResultRow } from 'pg';
+import type { Subscription, SubscriptionState } from '../core/subscription/subscription-model.js';
+import {
+  OUTBOX_CHANNEL,
+  SUBSCRIPTIONS_CHANNEL,
+  type ClaimedNotification,
+  type NotificationPayload,
+  type StoredSubscription,
+  type SubscriptionStore,
+  type SubscriptionTx,
+  type UndeliveredNotification,
+} from '../core/subscription/subscription-store.js';
+import type { NotificationEndpoint } from '../core/subscription/subscription-model.js';
+import { HubError } from '../core/errors.js';
+import { compileQ, compileScopeQ } from './q-to-sql.js';
+
+export type Run = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Promise<pg.QueryResult<R>>;
+
+interface SubscriptionRow extends QueryResultRow {
+  tenant: string;
+  doc: Subscription;
+  times_sent: string;
+  times_failed: string;
+  last_notification: string | null;
+  last_success: string | null;
+  last_failure: string | null;
+  last_error: string | null;
+}
+
+const SUB_COLUMNS =
+  'tenant, doc, times_sent, times_failed, last_notification, last_success, last_failure, last_error';
+
+function toStored(r: SubscriptionRow): StoredSubscription {
+  const state: SubscriptionState = { timesSent: Number(r.times_sent), timesFailed: Number(r.times_failed) };
+  if (r.last_notification) state.lastNotification = iso(r.last_notification);
+  if (r.last_success) state.lastSuccess = iso(r.last_success);
+  if (r.last_failure) state.lastFailure = iso(r.last_failure);
+  if (r.last_error) state.lastError = r.last_error;
+  return { tenant: r.tenant, sub: r.doc, state };
+}
+
+function iso(pgTime: string): string {
+  return new Date(pgTime).toISOString();
+}
+
+/** Work done inside an entity write's transaction. */
+export function subscriptionTxOps(run: Run): SubscriptionTx {
+  return {
+    async generation(tenant) {
+      const r = await run<{ generation: string }>(
+        'SELECT generation FROM subscription_generations WHERE tenant = $1',
+        [tenant],
+      );
+      return Number(r.rows[0]?.generation ?? 0);
+    },
+    async enqueue(entries) {
+      if (entries.length === 0) return;
+      await run(
+        `INSERT INTO notification_outbox (tenant, subscription_id, notification_id, order_key, endpoint, payload)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])`,
+        [
+          entries.map((e) => e.tenant),
+          entries.map((e) => e.subscriptionId),
+          entries.map((e) => e.notificationId),
+          entries.map((e) => e.orderKey),
+          entries.map((e) => e.endpoint),
+          entries.map((e) => JSON.stringify(e.payload)),
+        ],
+      );
+      // Delivered at COMMIT, to every instance's dispatcher.
+      await run('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
+    },
+    async throttle(tenant, id, seconds, now) {
+      const r = await run(
+        `UPDATE subscriptions SET last_enqueued_at = $3
+         WHERE tenant = $1 AND id = $2
+           AND (last_enqueued_at IS NULL OR last_enqueued_at <= $3::timestamptz - make_interval(secs => $4))`,
+        [tenant, id, now, seconds],
+      );
+      return r.rowCount === 1;
+    },
+    async matchFilters(tenant, checks) {
+      if (checks.length === 0) return [];
+      const params: unknown[] = [tenant];
+      const parts = checks.map((c, i) => {
+        const conds: string[] = [];
+        if (c.q) {
+          conds.push(
+            compileQ(
+              c.q.expr,
+              {
+                expandAttr: c.q.expandAttr,
+                expandValue: c.q.expandValue,
+                column: 'c.attrs',
+                linked: { table: 'entities', where: (alias) => `${alias}.tenant = $1` },
+              },
+              params,
+            ),
+          );
+        }
+        if (c.scopeQ) conds.push(compileScopeQ(c.scopeQ, 'c.scopes', params));
+        const a = params.push(JSON.stringify(c.attrs));
+        const s = params.push(c.scopes ?? null);
+        return `SELECT ${i} AS k FROM (SELECT $1::text AS tenant, $${a}::jsonb AS attrs, $${s}::text[] AS scopes) c WHERE ${conds.join(' AND ') || 'true'}`;
+      });
+      const r = await run<{ k: number }>(parts.join(' UNION ALL '), params);
+      const hit = new Set(r.rows.map((row) => row.k));
+      return checks.map((_, i) => hit.has(i));
+    },
+  };
+}
+
+/** Everything else: subscription CRUD, the dispatcher's claims, operators' views. */
+export function subscriptionStoreOps(run: Run, url: string): SubscriptionStore {
+  const periodicNext = (sub: Subscription) =>
+    sub.timeInterval === undefined ? null : new Date().toISOString();
+
+  return {
+    async create(tenant, sub) {
+      try {
+        await run(
+          `WITH i AS (INSERT INTO subscriptions (tenant, id, doc, next_run_at) VALUES ($1, $2, $3, $4) RETURNING 1),
+           g AS (INSERT INTO subscription_generations (tenant, generation) SELECT $1, 1 FROM i
+             ON CONFLICT (tenant) DO UPDATE SET generation = subscription_generations.generation + 1 RETURNING 1)
+           SELECT (SELECT count(*) FROM g) AS g, pg_notify($5, $1)`,
+          [tenant, sub.id, JSON.stringify(sub), periodicNext(sub), SUBSCRIPTIONS_CHANNEL],
+        );
+      } catch (err) {
+        if (err instanceof HubError && err.code === 'AlreadyExists')
+          throw new HubError('AlreadyExists', `Subscription ${sub.id} already exists`, { cause: err });
+        throw err;
+      }
+    },
+    async get(tenant, id) {
+      const r = await run<SubscriptionRow>(
+        `SELECT ${SUB_COLUMNS} FROM subscriptions WHERE tenant = $1 AND id = $2`,
+        [tenant, id],
+      );
+      const row = r.rows[0];
+      return row ? toStored(row) : undefined;
+    },
+    async list(tenant, limit, offset) {
+      const r = await run<SubscriptionRow & { total: string }>(
+        `SELECT ${SUB_COLUMNS}, count(*) OVER () AS total FROM subscriptions WHERE tenant = $1
+         ORDER BY doc->>'createdAt', id LIMIT $2 OFFSET $3`,
+        [tenant, limit, offset],
+      );
+      let count = Number(r.rows[0]?.total ?? 0);
+      if (r.rows.length === 0 && offset > 0) {
+        const c = await run<{ n: string }>('SELECT count(*) AS n FROM subscriptions WHERE tenant = $1', [
+          tenant,
+        ]);
+        count = Number(c.rows[0]?.n ?? 0);
+      }
+      return { items: r.rows.map(toStored), count };
+    },
+    async replace(tenant, sub) {
+      const r = await run(
+        `WITH u AS (UPDATE subscriptions SET doc = $3,
+            next_run_at = CASE WHEN $4::timestamptz IS NULL THEN NULL ELSE coalesce(next_run_at, $4) END
+          WHERE tenant = $1 AND id = $2 RETURNING 1),
+         g AS (INSERT INTO subscription_generations (tenant, generation) SELECT $1, 1 FROM u
+           ON CONFLICT (tenant) DO UPDATE SET generation = subscription_generations.generation + 1 RETURNING 1)
+         SELECT (SELECT count(*) FROM u) AS n, (SELECT count(*) FROM g) AS g, pg_notify($5, $1)`,
+        [tenant, sub.id, JSON.stringify(sub), periodicNext(sub), SUBSCRIPTIONS_CHANNEL],
+      );
+      return Number((r.rows[0] as { n: string } | undefined)?.n ?? 0) > 0;
+    },
+    async delete(tenant, id) {
+      const r = await run(
+        `WITH d AS (DELETE FROM subscriptions WHERE tenant = $1 AND id = $2 RETURNING 1),
+         g AS (INSERT INTO subscription_generations (tenant, generation) SELECT $1, 1 FROM d
+           ON CONFLICT (tenant) DO UPDATE SET generation = subscription_generations.generation + 1 RETURNING 1)
+         SELECT (SELECT count(*) FROM d) AS n, (SELECT count(*) FROM g) AS g, pg_notify($3, $1)`,
+        [tenant, id, SUBSCRIPTIONS_CHANNEL],
+      );
+      return Number((r.rows[0] as { n: string } | undefined)?.n ?? 0) > 0;
+    },
+    async loadTenant(tenant) {
+      // One statement: the generation and the list are read from the same snapshot.
+      const r = await run<{ generation: string | null; docs: Subscription[] | null }>(
+        `SELECT (SELECT generation FROM subscription_generations WHERE tenant = $1) AS generation,
+                (SELECT jsonb_agg(doc) FROM subscriptions WHERE tenant = $1) AS docs`,
+        [tenant],
+      );
+      const row = r.rows[0];
+      return { generation: Number(row?.generation ?? 0), subs: row?.docs ?? [] };
+    },
+    async claim(opts) {
+      const r = await run<ClaimRow>(
+        `WITH candidates AS (
+           SELECT seq FROM (
+             SELECT o.seq, row_number() OVER (PARTITION BY o.endpoint ORDER BY o.next_attempt_at, o.seq) AS rn
+             FROM notification_outbox o
+             WHERE o.state = 'pending' AND o.next_attempt_at <= now()
+               AND (o.lease_until IS NULL OR o.lease_until < now())
+               AND NOT (o.endpoint = ANY($5::text[]))
+               AND NOT EXISTS (
+                 SELECT 1 FROM notification_outbox p
+                 WHERE p.state = 'pending' AND p.tenant = o.tenant AND p.subscription_id = o.subscription_id
+                   AND p.order_key = o.order_key AND p.seq < o.seq)
+             ORDER BY o.next_attempt_at, o.seq
+             LIMIT $2 * 4
+           ) ranked WHERE rn <= $3 LIMIT $2
+         ),
+         locked AS (
+           SELECT o.seq FROM notification_outbox o JOIN candidates c ON c.seq = o.seq
+           WHERE o.state = 'pending' AND (o.lease_until IS NULL OR o.lease_until < now())
+           FOR UPDATE OF o SKIP LOCKED
+         )
+         UPDATE notification_outbox o
+         SET lease_until = now() + make_interval(secs => $4::float8 / 1000), leased_by = $1,
+             attempts = o.attempts + 1
+         FROM locked l, subscriptions s
+         WHERE o.seq = l.seq AND s.tenant = o.tenant AND s.id = o.subscription_id
+         RETURNING o.seq, o.tenant, o.subscription_id, o.notification_id, o.order_key, o.endpoint,
+                   o.payload, o.attempts, o.created_at, s.doc->'notification'->'endpoint' AS target`,
+        [opts.owner, opts.limit, opts.perEndpoint, opts.leaseMs, opts.busyEndpoints],
+      );
+      return r.rows
+        .map((row): ClaimedNotification => ({
+          seq: row.seq,
+          tenant: row.tenant,
+          subscriptionId: row.subscription_id,
+          notificationId: row.notification_id,
+          orderKey: row.order_key,
+          endpoint: row.endpoint,
+          payload: row.payload,
+          attempts: row.attempts,
+          target: row.target,
+          createdAt: iso(row.created_at),
+        }))
+        .sort((a, b) => Number(a.seq) - Number(b.seq));
+    },
+    async delivered(n, at) {
+      await run(
+        `WITH d AS (DELETE FROM notification_outbox WHERE seq = $1 RETURNING tenant, subscription_id)
+         UPDATE subscriptions s SET times_sent = times_sent + 1, last_notification = $2, last_success = $2
+         FROM d WHERE s.tenant = d.tenant AND s.id = d.subscription_id`,
+        [n.seq, at],
+      );
+    },
+    async failed(n, at, error, retryAt) {
+      await run(
+        `WITH f AS (
+           UPDATE notification_outbox SET lease_until = NULL, leased_by = NULL, last_error = $3,
+             state = CASE WHEN $4::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,
+             next_attempt_at = coalesce($4::timestamptz, next_attempt_at)
+           WHERE seq = $1 RETURNING tenant, subscription_id),
+         later AS (
+           -- a failing receiver: its subscription's other notifications wait too, instead of each
+           -- failing on its own
+           UPDATE notification_outbox o SET next_attempt_at = greatest(o.next_attempt_at, $4::timestamptz)
+           FROM f WHERE $4::timestamptz IS NOT NULL AND o.tenant = f.tenant
+             AND o.subscription_id = f.subscription_id AND o.state = 'pending' AND o.seq <> $1)
+         UPDATE subscriptions s SET times_failed = times_failed + 1, last_notification = $2,
+           last_failure = $2, last_error = $3
+         FROM f WHERE s.tenant = f.tenant AND s.id = f.subscription_id`,
+        [n.seq, at, error.slice(0, 1000), retryAt ?? null],
+      );
+    },
+    async nextDue() {
+      const r = await run<{ t: string | null }>(
+        `SELECT min(next_attempt_at) AS t FROM notification_outbox WHERE state = 'pending'`,
+      );
+      const t = r.rows[0]?.t;
+      return t ? iso(t) : undefined;
+    },
+    async listUndelivered(tenant, opts) {
+      const params: unknown[] = [tenant, opts.limit, opts.offset];
+      const where = ['tenant = $1'];
+      if (opts.subscriptionId !== undefined)
+        where.push(`subscription_id = $${params.push(opts.subscriptionId)}`);
+      if (opts.state !== undefined) where.push(`state = $${params.push(opts.state)}`);
+      const r = await run<UndeliveredRow & { total: string }>(
+        `SELECT seq, tenant, subscription_id, notification_id, order_key, endpoint, state, attempts, last_error,
+                created_at, next_attempt_at, count(*) OVER () AS total
+         FROM notification_outbox WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $2 OFFSET $3`,
+        params,
+      );
+      return {
+        count: Number(r.rows[0]?.total ?? 0),
+        items: r.rows.map((row): UndeliveredNotification => ({
+          seq: row.seq,
+          tenant: row.tenant,
+          subscriptionId: row.subscription_id,
+          notificationId: row.notification_id,
+          orderKey: row.order_key,
+          endpoint: row.endpoint,
+          state: row.state,
+          attempts: row.attempts,
+          lastError: row.last_error ?? undefined,
+          createdAt: iso(row.created_at),
+          nextAttemptAt: iso(row.next_attempt_at),
+        })),
+      };
+    },
+    async replay(tenant, opts) {
+      const params: unknown[] = [tenant];
+      const where = ['tenant = $1', "state = 'failed'"];
+      if (opts.subscriptionId !== undefined)
+        where.push(`subscription_id = $${params.push(opts.subscriptionId)}`);
+      if (opts.seqs !== undefined) where.push(`seq = ANY($${params.push(opts.seqs)}::bigint[])`);
+      const r = await run(
+        `UPDATE notification_outbox SET state = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL
+         WHERE ${where.join(' AND ')}`,
+        params,
+      );
+      if ((r.rowCount ?? 0) > 0) await run('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
+      return r.rowCount ?? 0;
+    },
+    async claimPeriodic(now, limit) {
+      const r = await run<SubscriptionRow>(
+        `UPDATE subscriptions s SET run_lease_until = $1::timestamptz + interval '60 seconds'
+         FROM (SELECT tenant, id FROM subscriptions
+               WHERE next_run_at <= $1 AND (run_lease_until IS NULL OR run_lease_until < $1)
+               ORDER BY next_run_at LIMIT $2 FOR UPDATE SKIP LOCKED) due
+         WHERE s.tenant = due.tenant AND s.id = due.id
+         RETURNING ${SUB_COLUMNS.split(', ')
+           .map((c) => `s.${c}`)
+           .join(', ')}`,
+        [now, limit],
+      );
+      return r.rows.map(toStored);
+    },
+    async schedule(tenant, id, nextRunAt) {
+      await run(
+        'UPDATE subscriptions SET next_run_at = $3, run_lease_until = NULL WHERE tenant = $1 AND id = $2',
+        [tenant, id, nextRunAt],
+      );
+    },
+    async listen(channel, onMessage) {
+      const client = new pg.Client({ connectionString: url });
+      client.on('error', () => undefined); // the owner notices through its poll fallback
+      await client.connect();
+      client.on('notification', (m) => {
+        if (m.channel === channel) onMessage(m.payload ?? '');
+      });
+      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      return {
+        async close() {
+          await client.end().catch(() => undefined);
+        },
+      };
+    },
+  };
+}
+
+interface ClaimRow extends QueryResultRow {
+  seq: string;
+  tenant: string;
+  subscription_id: string;
+  notification_id: string;
+  order_key: string;
+  endpoint: string;
+  payload: NotificationPayload;
+  attempts: number;
+  created_at: string;
+  target: NotificationEndpoint;
+}
+
+interface UndeliveredRow extends QueryResultRow {
+  seq: string;
+  tenant: string;
+  subscription_id: string;
+  notification_id: string;
+  order_key: string;
+  endpoint: string;
+  state: 'pending' | 'failed';
+  attempts: number;
+  last_error: string | null;
+  created_at: string;
+  next_attempt_at: string;
+}
