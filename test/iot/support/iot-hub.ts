@@ -1,0 +1,93 @@
+/**
+ * A hub with the IoT edge on a fresh database, driven with inject, plus an MQTT gateway: the
+ * embedded broker on port 0, or the external broker of TEST_MQTT_URL when `external` is asked.
+ */
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import mqtt from 'mqtt';
+import type { MqttClient } from 'mqtt';
+import { join } from 'node:path';
+import { createHubServices } from '../../../src/server/hub-services.js';
+import { createPostgresStore } from '../../../src/store/postgres-store.js';
+import { createPostgresIotRegistry } from '../../../src/store/postgres-iot.js';
+import { startMqttGateway } from '../../../src/iot/mqtt-gateway.js';
+import type { MqttGateway } from '../../../src/iot/mqtt-gateway.js';
+import type { IotService } from '../../../src/iot/iot-service.js';
+import type { Store } from '../../../src/core/store.js';
+import { createTestDatabase } from '../../support/db.js';
+
+export const SDM_DIR = join(import.meta.dirname, '../../../../shared/data/sdm');
+
+export interface IotTestHub {
+  store: Store;
+  iot: IotService;
+  mqttUrl: string | undefined;
+  request(opts: InjectOptions): Promise<LightMyRequestResponse>;
+  /** An MQTT client connected to the gateway's broker. */
+  client(): Promise<MqttClient>;
+  close(): Promise<void>;
+}
+
+export async function createIotTestHub(
+  opts: { mqtt?: 'embedded' | 'external' | 'off'; healthSweepMs?: number } = {},
+): Promise<IotTestHub> {
+  const db = await createTestDatabase();
+  const store = await createPostgresStore({ url: db.url, max: 4 });
+  const registry = createPostgresIotRegistry({ url: db.url, max: 2 });
+  const services = await createHubServices(store, {
+    fetchContexts: false,
+    iot: { registry, schemasDir: SDM_DIR, counterFlushMs: 100, healthSweepMs: opts.healthSweepMs ?? 50 },
+  });
+  const iot = services.iot as IotService;
+  const mode = opts.mqtt ?? 'embedded';
+  let gateway: MqttGateway | undefined;
+  if (mode === 'embedded') gateway = await startMqttGateway({ iot, setting: { mode: 'embedded', port: 0 } });
+  else if (mode === 'external') {
+    const url = process.env.TEST_MQTT_URL;
+    if (!url) throw new Error('TEST_MQTT_URL is not set');
+    gateway = await startMqttGateway({ iot, setting: { mode: 'external', url } });
+  }
+  const clients: MqttClient[] = [];
+  return {
+    store,
+    iot,
+    mqttUrl: gateway?.url,
+    request: (o) => services.app.inject(o),
+    async client() {
+      if (!gateway) throw new Error('No MQTT in this hub');
+      const c = await mqtt.connectAsync(gateway.url, { reconnectPeriod: 0 });
+      clients.push(c);
+      return c;
+    },
+    async close() {
+      for (const c of clients) await c.endAsync(true);
+      await gateway?.stop();
+      await services.stop();
+      await services.app.close();
+      await registry.close();
+      await store.close();
+      await db.drop();
+    },
+  };
+}
+
+/** Polls `fn` until it returns a value that is not undefined, or fails after `ms`. */
+export async function until<T>(
+  fn: () => Promise<T | undefined>,
+  ms = 10_000,
+  what = 'the condition',
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let delay = 10;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 200);
+  }
+}
+
+export const svc = (service: string, path = '/') => ({
+  'fiware-service': service,
+  'fiware-servicepath': path,
+});
