@@ -55,9 +55,9 @@ export function registerSubscriptionRoutes(app: FastifyInstance, deps: Subscript
     if (count === 'true') void reply.header('NGSILD-Results-Count', String(page.count));
     const links: string[] = [];
     const pageUrl = (o: number) => `${BASE}?limit=${limit}&offset=${o}`;
-    if (offset > 0) links.push(`<${pageUrl(Math.max(0, offset - limit))}>; rel="prev"; type="${media}"`);
+    if (offset > 0) links.push(`<${pageUrl(Math.max(0, offset - limit))}>;rel="prev";type="${media}"`);
     if (offset + page.items.length < page.count)
-      links.push(`<${pageUrl(offset + limit)}>; rel="next"; type="${media}"`);
+      links.push(`<${pageUrl(offset + limit)}>;rel="next";type="${media}"`);
     const t = now();
     const body = page.items.map((s) => renderSubscription(s.sub, s.state, ctx, { sysAttrs, now: t }));
     const out = withContext(reply, media, ctx, body);
@@ -83,6 +83,16 @@ export function registerSubscriptionRoutes(app: FastifyInstance, deps: Subscript
     await subscriptions.update(tenant, id, req.body, ctx);
     return reply.code(204).send();
   });
+
+  for (const method of ['PATCH', 'DELETE'] as const) {
+    app.route({
+      method,
+      url: `${BASE}/`,
+      handler: () => {
+        throw new HubError('MethodNotAllowed', `${method} needs a subscription id: ${BASE}/{id}`);
+      },
+    });
+  }
 
   app.delete(`${BASE}/:id`, cfg([]), async (req, reply) => {
     const tenant = tenantOf(req);

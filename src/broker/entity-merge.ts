@@ -3,7 +3,7 @@
  * §5.6.2 update, §5.6.4 partial update, §5.6.17 merge). Timestamps: createdAt of an instance
  * survives an overwrite, modifiedAt becomes now.
  */
-import type { StoredAttribute } from '../core/entity-model.js';
+import { VALUE_MEMBER, type StoredAttribute } from '../core/entity-model.js';
 
 import { NGSI_NULL, languageValuesOf } from '../core/entity-input.js';
 
@@ -99,17 +99,7 @@ export function mergeInstance(
   return merged;
 }
 
-/** The member that holds an attribute's value, per kind. */
-export const VALUE_MEMBER: Record<StoredAttribute['type'], keyof StoredAttribute> = {
-  Property: 'value',
-  GeoProperty: 'value',
-  Relationship: 'object',
-  LanguageProperty: 'languageMap',
-  VocabProperty: 'vocab',
-  JsonProperty: 'json',
-  ListProperty: 'valueList',
-  ListRelationship: 'objectList',
-};
+export { VALUE_MEMBER };
 
 function stripOtherMembers(a: StoredAttribute): void {
   const keep = VALUE_MEMBER[a.type];

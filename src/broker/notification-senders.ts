@@ -33,7 +33,10 @@ export function notificationMessage(
   const headers: Record<string, string> = {};
   if (target.accept === 'application/ld+json') {
     headers['Content-Type'] = 'application/ld+json';
-    body['@context'] = n.payload.context ?? CORE_CONTEXT;
+    const context = n.payload.context ?? CORE_CONTEXT;
+    body['@context'] = context;
+    // Each entity is a JSON-LD document of its own too, so that it can be taken out and stored.
+    body.data = n.payload.data.map((e) => ({ ...e, '@context': context }));
   } else {
     headers['Content-Type'] = 'application/json';
     const url =

@@ -18,7 +18,7 @@ import { matchesTypeExpr, triggerFor, type TriggerResult } from '../core/subscri
 import { notificationEntity, notificationRenderOptions } from '../core/subscription/notification-content.js';
 import { statusOf, type Subscription } from '../core/subscription/subscription-model.js';
 import type { FilterCheck, OutboxEntry, SubscriptionStore } from '../core/subscription/subscription-store.js';
-import type { RenderOptions } from '../core/entity-output.js';
+import { renderEntity, type RenderOptions } from '../core/entity-output.js';
 import type { EntityChange } from './entity-service.js';
 
 /** A subscription made ready to match: parsed filters and resolved contexts. */
@@ -211,18 +211,57 @@ export function createSubscriptionMatcher(deps: MatcherDeps) {
       if (sub.throttling !== undefined && !(await tx.outbox.throttle(tenant, sub.id, sub.throttling, now)))
         continue;
       const at = h.change.kind === 'deleted' ? now : (h.change.after?.modifiedAt ?? now);
-      const data = notificationEntity(sub, h.change, h.fired, h.c.notifyCtx, h.c.ro, at);
+      const join = sub.notification.join;
+      const linked =
+        (join === 'flat' || join === 'inline') && h.change.after
+          ? await linkedEntities(tx, tenant, h.change.after, h.c.ro)
+          : undefined;
+      const targetRo: RenderOptions = { format: h.c.ro.format, sysAttrs: h.c.ro.sysAttrs };
+      const ro: RenderOptions =
+        join === 'inline' && linked
+          ? {
+              ...h.c.ro,
+              inline: (id) => {
+                const t = linked.get(id);
+                return t ? renderEntity(t, h.c.notifyCtx, targetRo) : undefined;
+              },
+            }
+          : h.c.ro;
+      const data = [notificationEntity(sub, h.change, h.fired, h.c.notifyCtx, ro, at)];
+      // join=flat (NGSI-LD §4.5.23): the targets travel as entities of their own beside it.
+      if (join === 'flat' && linked)
+        for (const t of linked.values()) data.push(renderEntity(t, h.c.notifyCtx, targetRo));
       entries.push({
         tenant,
         subscriptionId: sub.id,
         notificationId: `urn:ngsi-ld:Notification:${randomUUID()}`,
         orderKey: h.entity.id,
         endpoint: sub.notification.endpoint.uri,
-        payload: { data: [data], context: h.c.notifyContext, trigger: h.fired.trigger },
+        payload: { data, context: h.c.notifyContext, trigger: h.fired.trigger },
       });
     }
     await tx.outbox.enqueue(entries);
   }
+}
+
+/** The entities an entity's relationships (in the notified attributes) point to, one level deep. */
+async function linkedEntities(
+  tx: StoreTx,
+  tenant: string,
+  e: StoredEntity,
+  ro: RenderOptions,
+): Promise<Map<string, StoredEntity>> {
+  const ids = new Set<string>();
+  for (const [iri, list] of Object.entries(e.attrs)) {
+    if ((ro.only && !ro.only.has(iri)) || ro.omit?.has(iri)) continue;
+    for (const inst of list) {
+      if (inst.type === 'Relationship' && inst.object !== undefined)
+        for (const o of Array.isArray(inst.object) ? inst.object : [inst.object]) ids.add(o);
+      if (inst.type === 'ListRelationship') for (const o of inst.objectList ?? []) ids.add(o);
+    }
+  }
+  ids.delete(e.id);
+  return ids.size === 0 ? new Map() : tx.getEntities(tenant, [...ids]);
 }
 
 export type SubscriptionMatcher = ReturnType<typeof createSubscriptionMatcher>;

@@ -46,7 +46,6 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
       const t = now();
       const members = parseSubscriptionMembers(body, ctx, 'create');
       const sub = {
-        isActive: true,
         ...members,
         id: members.id ?? `urn:ngsi-ld:Subscription:${randomUUID()}`,
         context: ctx.source ?? null,
@@ -78,10 +77,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
       for (const [k, v] of Object.entries(patch)) {
         if (v === null) {
           if (k === 'notification' || k === 'id') throw badRequest(`${k} is mandatory and cannot be removed`);
-          if (k === 'isActive') next.isActive = true;
-          else delete next[k];
-        } else if (k === 'notificationFragment') {
-          next.notification = mergeNotification(held.sub.notification, v as Record<string, unknown>, ctx);
+          delete next[k];
         } else next[k] = v;
       }
       if (Object.keys(patch).length === 0) throw badRequest('The fragment changes nothing');
@@ -108,27 +104,6 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
     listUndelivered: store.listUndelivered.bind(store),
     replay: store.replay.bind(store),
   };
-
-  /**
-   * notification in a fragment replaces only the members it names (endpoint as a whole), as the
-   * ETSI suite expects: a fragment with just a new format keeps the endpoint.
-   */
-  function mergeNotification(
-    held: Subscription['notification'],
-    raw: Record<string, unknown>,
-    ctx: ActiveContext,
-  ): Subscription['notification'] {
-    const parsed = parseSubscriptionMembers(
-      { notification: { endpoint: held.endpoint, ...raw } },
-      ctx,
-      'create',
-    ).notification;
-    if (!parsed) return held;
-    const merged: Record<string, unknown> = { ...held };
-    for (const k of Object.keys(raw)) merged[k] = (parsed as unknown as Record<string, unknown>)[k];
-    if ('format' in raw) merged.simplified = parsed.simplified;
-    return merged as unknown as Subscription['notification'];
-  }
 }
 
 export type SubscriptionService = ReturnType<typeof createSubscriptionService>;

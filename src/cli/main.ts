@@ -7,6 +7,8 @@ import { createPostgresStore } from '../store/postgres-store.js';
 import { describeDatabase, openDatabase } from '../store/database-setting.js';
 import { startHub } from '../server/hub.js';
 import { UsageError, isLoopback, parseServeArgs } from './config.js';
+import { devicesCommand } from './device-commands.js';
+import { HISTORY_USAGE, historyCommand } from './history-commands.js';
 
 const USAGE = `Usage: citypivot <command> [options]
 
@@ -15,6 +17,7 @@ Commands:
   contexts add URL FILE      preload an @context document for URL from FILE (no network needed later)
   contexts list              list stored @context documents
   contexts remove URL        remove a stored @context document
+  devices import FILE        provision devices from a CSV or JSON file (--service S --servicepath P --db …)
   help                       show this help
 
 serve options (each also as an environment variable):
@@ -41,6 +44,10 @@ export async function main(argv: string[]): Promise<number> {
         return await serve(rest);
       case 'contexts':
         return await contexts(rest);
+      case 'devices':
+        return await devicesCommand(rest);
+      case 'history':
+        return await historyCommand(rest);
       case 'version':
       case '--version':
         console.log(version());
@@ -49,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'help':
       case '--help':
       case '-h':
-        console.log(USAGE);
+        console.log(`${USAGE}\n${HISTORY_USAGE}`);
         return command === undefined ? 2 : 0;
       default:
         throw new UsageError(`Unknown command ${JSON.stringify(command)}`);
@@ -87,7 +94,6 @@ async function serve(argv: string[]): Promise<number> {
   }
   const log = (line: string) => console.log(line);
   log(`CityPivot ${version()}: starting with database ${describeDatabase(cfg.db)}`);
-  if (cfg.mqtt.mode !== 'off') log('MQTT ingestion is not available in this version; continuing without it');
   const hub = await startHub({
     port: cfg.port,
     host: cfg.host,
@@ -95,8 +101,12 @@ async function serve(argv: string[]): Promise<number> {
     fetchContexts: cfg.fetchContexts,
     logger: cfg.logLevel === 'silent' ? false : { level: cfg.logLevel },
     log,
+    mqtt: cfg.mqtt.mode === 'embedded' ? { ...cfg.mqtt, host: cfg.host } : cfg.mqtt,
+    ...(process.env.CITYPIVOT_SDM_SCHEMAS ? { sdmSchemasDir: process.env.CITYPIVOT_SDM_SCHEMAS } : {}),
   });
   log(`CityPivot is ready: NGSI-LD API at ${hub.url}/ngsi-ld/v1/ , health at ${hub.url}/health`);
+  if (hub.mqttUrl)
+    log(`MQTT for devices at ${hub.mqttUrl} (IoT Agent topics), provisioning at ${hub.url}/iot/`);
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {

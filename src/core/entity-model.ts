@@ -52,6 +52,18 @@ export interface StoredAttribute {
   sub?: Record<string, StoredAttribute>;
 }
 
+/** The member that holds an attribute's value, per kind. */
+export const VALUE_MEMBER: Record<AttributeKind, keyof StoredAttribute> = {
+  Property: 'value',
+  GeoProperty: 'value',
+  Relationship: 'object',
+  LanguageProperty: 'languageMap',
+  VocabProperty: 'vocab',
+  JsonProperty: 'json',
+  ListProperty: 'valueList',
+  ListRelationship: 'objectList',
+};
+
 export interface StoredEntity {
   id: string;
   /** Expanded type IRIs, at least one. */

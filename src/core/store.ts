@@ -7,6 +7,8 @@ import type { GeoQuery } from './geo/geo-query.js';
 import type { QExpr } from './query/q-parser.js';
 import type { ScopeExpr } from './query/scope-query.js';
 import type { TypeExpr } from './query/type-expr.js';
+import type { HistoryStore, HistoryTx } from './history-store.js';
+import type { SubscriptionStore, SubscriptionTx } from './subscription/subscription-store.js';
 
 /** One entity selector of a POST query (NGSI-LD EntitySelector): its members are ANDed. */
 export interface EntitySelector {
@@ -97,6 +99,10 @@ export interface StoreTx {
   /** Deletes all matches of a query; returns the entities as they were. */
   deleteMatching(tenant: string, query: EntityQuery): Promise<StoredEntity[]>;
   queryEntities(tenant: string, query: EntityQuery): Promise<QueryResult>;
+  /** Attribute history (temporal API), written with the change. */
+  history: HistoryTx;
+  /** The notification outbox, written with the change. */
+  outbox: SubscriptionTx;
 }
 
 export interface Store extends StoreTx {
@@ -105,6 +111,8 @@ export interface Store extends StoreTx {
   listTenants(): Promise<string[]>;
   listTypes(tenant: string): Promise<TypeSummary[]>;
   listAttributes(tenant: string): Promise<AttributeSummary[]>;
+  history: HistoryStore;
+  subscriptions: SubscriptionStore;
   contexts: {
     get(url: string): Promise<ContextRecord | undefined>;
     getByLocalId(localId: string): Promise<ContextRecord | undefined>;

@@ -26,6 +26,8 @@ export interface HttpAppDeps {
   /** Largest accepted body in bytes; default 8 MiB. */
   bodyLimit?: number;
   logger?: boolean | object;
+  /** More route sets (subscriptions, temporal, IoT…), registered before the app is ready. */
+  routes?: ((app: FastifyInstance) => void)[];
 }
 
 const JSON_TYPES = [
@@ -129,6 +131,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     forget: (url) => deps.contexts.forget(url),
     reload: (url) => deps.contexts.reload(url),
   });
+  for (const register of deps.routes ?? []) register(app);
   await app.ready();
   return app;
 }

@@ -8,11 +8,24 @@ import type { Store } from '../core/store.js';
 import { loadBundledContexts } from './bundled-contexts.js';
 import { buildHttpApp } from './http-app.js';
 import { createStoreContextDocuments } from './store-context-documents.js';
+import { createNotificationServices, type DeliveryOptions } from './notification-services.js';
+import { createHistoryServices } from '../broker/history-services.js';
+import { registerTemporalRoutes } from '../api/temporal-routes.js';
+import { createTenantGuard } from '../api/tenant-guard.js';
+import { createHubIot, iotRoutes, type IotHubOptions } from '../iot/iot-setup.js';
 
 /** Builds everything but the listening socket (tests use app.inject). */
 export async function createHubServices(
   store: Store,
-  opts: { fetchContexts?: boolean; logger?: boolean | object } = {},
+  opts: {
+    fetchContexts?: boolean;
+    logger?: boolean | object;
+    /** Notification delivery tuning (retries, timeouts); tests shorten it. */
+    delivery?: DeliveryOptions;
+    onError?: (err: unknown) => void;
+    /** The IoT edge (device registry, ingestion, commands); off without a registry. */
+    iot?: IotHubOptions;
+  } = {},
 ) {
   const bundled = await loadBundledContexts();
   const coreDoc = [...bundled.entries()].find(([url]) => url.includes('ngsi-ld-core-context'))?.[1];
@@ -30,6 +43,27 @@ export async function createHubServices(
       : {}),
   });
   const entities = createEntityService({ store });
+  // History first: its hook writes the instances in every entity write's transaction.
+  const history = createHistoryServices({
+    store,
+    entities,
+    ...(opts.onError ? { jobs: { onError: opts.onError } } : {}),
+  });
+  const notifications = createNotificationServices({
+    store,
+    entities,
+    resolve: (v) => resolver.resolve(v),
+    ...(opts.delivery ? { delivery: opts.delivery } : {}),
+    ...(opts.onError ? { onError: opts.onError } : {}),
+  });
+  const iot = opts.iot
+    ? createHubIot(opts.iot, {
+        entities,
+        bundled,
+        resolve: (v) => resolver.resolve(v),
+        ...(opts.onError ? { onError: opts.onError } : {}),
+      })
+    : undefined;
   const app = await buildHttpApp({
     store,
     entities,
@@ -42,6 +76,34 @@ export async function createHubServices(
     },
     coreContextDocument: coreDoc,
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
+    routes: [
+      notifications.routes,
+      (a) =>
+        registerTemporalRoutes(a, {
+          temporal: history.temporal,
+          contexts: { resolve: (v) => resolver.resolve(v) },
+          tenants: createTenantGuard(store),
+        }),
+      ...(iot ? [iotRoutes(iot)] : []),
+    ],
   });
-  return { app, entities, resolver };
+  return {
+    app,
+    entities,
+    resolver,
+    notifications,
+    history,
+    iot,
+    /** Starts the background workers (notification delivery, periodic subscriptions). */
+    async start(): Promise<void> {
+      await notifications.start();
+      await history.jobs.start();
+    },
+    /** Stops them, waiting for deliveries in flight. */
+    async stop(): Promise<void> {
+      await history.jobs.stop();
+      await notifications.stop();
+      await iot?.stop();
+    },
+  };
 }

@@ -9,6 +9,10 @@ import { openDatabase } from '../store/database-setting.js';
 import type { DatabaseHandle } from '../store/embedded-server.js';
 import { createPostgresStore } from '../store/postgres-store.js';
 import { createHubServices } from './hub-services.js';
+import type { DeviceRegistry } from '../core/iot/device-registry.js';
+import { startMqttGateway } from '../iot/mqtt-gateway.js';
+import type { MqttGateway, MqttSetting } from '../iot/mqtt-gateway.js';
+import { createPostgresIotRegistry } from '../store/postgres-iot.js';
 
 export interface HubConfig {
   port: number;
@@ -19,6 +23,10 @@ export interface HubConfig {
   fetchContexts?: boolean;
   logger?: boolean | object;
   log?: (line: string) => void;
+  /** MQTT for devices: embedded broker (port 0 picks one), external broker, or off (default). */
+  mqtt?: MqttSetting | { mode: 'off' };
+  /** Smart Data Models schemas for readings with schema_validation (dataModel.*\/{Type}/schema.json). */
+  sdmSchemasDir?: string;
 }
 
 export interface Hub {
@@ -27,6 +35,8 @@ export interface Hub {
   store: Store;
   entities: EntityService;
   database: DatabaseHandle;
+  /** mqtt://host:port of the MQTT broker devices use, when MQTT is on. */
+  mqttUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -34,14 +44,25 @@ export async function startHub(config: HubConfig): Promise<Hub> {
   const log = config.log ?? (() => undefined);
   const database = await openDatabase(config.db, log);
   let store: Store | undefined;
+  let registry: DeviceRegistry | undefined;
+  let gateway: MqttGateway | undefined;
   try {
     store = await createPostgresStore({ url: database.url });
-    const { app, entities } = await createHubServices(store, {
+    registry = createPostgresIotRegistry({ url: database.url });
+    const services = await createHubServices(store, {
+      iot: { registry, ...(config.sdmSchemasDir ? { schemasDir: config.sdmSchemasDir } : {}) },
       ...(config.fetchContexts === undefined ? {} : { fetchContexts: config.fetchContexts }),
       ...(config.logger === undefined ? {} : { logger: config.logger }),
     });
+    const { app, entities } = services;
     const address = await app.listen({ port: config.port, host: config.host });
+    await services.start();
+    if (config.mqtt && config.mqtt.mode !== 'off' && services.iot) {
+      gateway = await startMqttGateway({ iot: services.iot, setting: config.mqtt, log });
+    }
     const s = store;
+    const reg = registry;
+    const mqtt = gateway;
     let stopping: Promise<void> | undefined;
     return {
       url: address,
@@ -49,9 +70,13 @@ export async function startHub(config: HubConfig): Promise<Hub> {
       store: s,
       entities,
       database,
+      ...(mqtt ? { mqttUrl: mqtt.url } : {}),
       stop() {
         stopping ??= (async () => {
+          await mqtt?.stop();
+          await services.stop();
           await app.close();
+          await reg.close();
           await s.close();
           await database.stop();
         })();
@@ -59,6 +84,8 @@ export async function startHub(config: HubConfig): Promise<Hub> {
       },
     };
   } catch (err) {
+    await gateway?.stop().catch(() => undefined);
+    await registry?.close().catch(() => undefined);
     await store?.close().catch(() => undefined);
     await database.stop().catch(() => undefined);
     throw err;

@@ -3,6 +3,7 @@
  * hub instances starting together apply each one once. Never edit a released migration: add one.
  */
 import type { Pool } from 'pg';
+import { HISTORY_MIGRATION_SQL } from './history-schema.js';
 
 export interface Migration {
   version: number;
@@ -70,6 +71,113 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'subscriptions and notification outbox',
+    sql: `
+      CREATE TABLE subscriptions (
+        tenant text NOT NULL,
+        id text NOT NULL,
+        doc jsonb NOT NULL,
+        times_sent bigint NOT NULL DEFAULT 0,
+        times_failed bigint NOT NULL DEFAULT 0,
+        last_notification timestamptz,
+        last_success timestamptz,
+        last_failure timestamptz,
+        last_error text,
+        -- throttling: when the last notification was written to the outbox
+        last_enqueued_at timestamptz,
+        -- periodic subscriptions (timeInterval): when the next run is due, and who holds it
+        next_run_at timestamptz,
+        run_lease_until timestamptz,
+        PRIMARY KEY (tenant, id)
+      );
+      CREATE INDEX subscriptions_periodic_idx ON subscriptions (next_run_at) WHERE next_run_at IS NOT NULL;
+      -- bumped by every subscription change: an instance's cached list compares it in each write
+      CREATE TABLE subscription_generations (
+        tenant text PRIMARY KEY,
+        generation bigint NOT NULL
+      );
+      -- written in the transaction of the change; a row lives until delivered (then deleted) or
+      -- kept as failed for replay
+      CREATE TABLE notification_outbox (
+        seq bigserial PRIMARY KEY,
+        tenant text NOT NULL,
+        subscription_id text NOT NULL,
+        notification_id text NOT NULL UNIQUE,
+        order_key text NOT NULL,
+        endpoint text NOT NULL,
+        payload jsonb NOT NULL,
+        state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed')),
+        attempts integer NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL DEFAULT now(),
+        lease_until timestamptz,
+        leased_by text,
+        last_error text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        FOREIGN KEY (tenant, subscription_id) REFERENCES subscriptions (tenant, id) ON DELETE CASCADE
+      );
+      CREATE INDEX outbox_due_idx ON notification_outbox (next_attempt_at, seq) WHERE state = 'pending';
+      -- the head of each (subscription, entity) queue: delivery in order
+      CREATE INDEX outbox_order_idx ON notification_outbox (tenant, subscription_id, order_key, seq)
+        WHERE state = 'pending';
+      CREATE INDEX outbox_sub_idx ON notification_outbox (tenant, subscription_id, state, seq);
+    `,
+  },
+  {
+    version: 4,
+    name: 'iot device registry',
+    sql: `
+      -- FIWARE IoT Agent config groups; service is the NGSI-LD tenant, subservice the servicepath
+      CREATE TABLE iot_service_groups (
+        service text NOT NULL,
+        subservice text NOT NULL,
+        apikey text NOT NULL,
+        resource text NOT NULL,
+        config jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (service, subservice, apikey, resource)
+      );
+      -- southbound traffic names the apikey only
+      CREATE INDEX iot_service_groups_apikey_idx ON iot_service_groups (apikey);
+      CREATE TABLE iot_devices (
+        service text NOT NULL,
+        service_path text NOT NULL,
+        device_id text NOT NULL,
+        -- the device's own apikey; NULL: any apikey of a group of its servicepath
+        apikey text,
+        entity_name text NOT NULL,
+        entity_type text NOT NULL,
+        config jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        -- counters, added in batches (never one UPDATE per reading)
+        readings_received bigint NOT NULL DEFAULT 0,
+        readings_accepted bigint NOT NULL DEFAULT 0,
+        readings_rejected bigint NOT NULL DEFAULT 0,
+        readings_quarantined bigint NOT NULL DEFAULT 0,
+        last_error text,
+        last_error_at timestamptz,
+        last_seen timestamptz,
+        PRIMARY KEY (service, service_path, device_id)
+      );
+      CREATE INDEX iot_devices_device_id_idx ON iot_devices (device_id);
+      -- commands start from the entity
+      CREATE INDEX iot_devices_entity_idx ON iot_devices (service, entity_name);
+      -- readings that failed their Smart Data Models schema, kept for inspection
+      CREATE TABLE iot_quarantine (
+        service text NOT NULL,
+        id bigserial NOT NULL,
+        service_path text NOT NULL,
+        device_id text NOT NULL,
+        received_at timestamptz NOT NULL,
+        reading jsonb NOT NULL,
+        error text NOT NULL,
+        PRIMARY KEY (service, id)
+      );
+      CREATE INDEX iot_quarantine_device_idx ON iot_quarantine (service, service_path, device_id, id);
+    `,
+  },
+  { version: 3, name: 'attribute history, rollups and retention', sql: HISTORY_MIGRATION_SQL },
 ];
 
 const LOCK_KEY = 7_253_001; // advisory lock id for migrations

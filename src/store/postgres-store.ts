@@ -21,6 +21,8 @@ import type {
 } from '../core/store.js';
 import { migrate } from './migrations.js';
 import { buildEntityFilter } from './entity-filter.js';
+import { subscriptionStoreOps, subscriptionTxOps } from './postgres-subscriptions.js';
+import { createPostgresHistory, historyTxOps } from './postgres-history.js';
 
 // timestamptz → ISO string with the database's full precision kept as text.
 pg.types.setTypeParser(1184, (v: string) => v);
@@ -92,6 +94,18 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
     },
     listTypes: (tenant) => listTypes(pool, tenant),
     listAttributes: (tenant) => listAttributes(pool, tenant),
+    subscriptions: subscriptionStoreOps(async (sql, params = []) => {
+      try {
+        return await pool.query(sql, params);
+      } catch (err) {
+        throw translate(err);
+      }
+    }, opts.url),
+    history: createPostgresHistory(pool, (sql, params = []) =>
+      pool.query(sql, params).catch((err: unknown) => {
+        throw translate(err);
+      }),
+    ),
     contexts: contextOps(pool),
     async ping() {
       await pool.query('SELECT 1').catch((err: unknown) => {
@@ -166,6 +180,8 @@ function txOps(db: Queryable): StoreTx {
       return deleted;
     },
     queryEntities: (tenant, query) => queryEntities(run, tenant, query),
+    outbox: subscriptionTxOps(run),
+    history: historyTxOps(run),
   };
 }
 

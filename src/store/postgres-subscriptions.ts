@@ -214,14 +214,23 @@ export function subscriptionStoreOps(run: Run, url: string): SubscriptionStore {
            SELECT o.seq FROM notification_outbox o JOIN candidates c ON c.seq = o.seq
            WHERE o.state = 'pending' AND (o.lease_until IS NULL OR o.lease_until < now())
            FOR UPDATE OF o SKIP LOCKED
-         )
-         UPDATE notification_outbox o
-         SET lease_until = now() + make_interval(secs => $4::float8 / 1000), leased_by = $1,
-             attempts = o.attempts + 1
-         FROM locked l, subscriptions s
-         WHERE o.seq = l.seq AND s.tenant = o.tenant AND s.id = o.subscription_id
-         RETURNING o.seq, o.tenant, o.subscription_id, o.notification_id, o.order_key, o.endpoint,
-                   o.payload, o.attempts, o.created_at, s.doc->'notification'->'endpoint' AS target`,
+         ),
+         leased AS (
+           UPDATE notification_outbox o
+           SET lease_until = now() + make_interval(secs => $4::float8 / 1000), leased_by = $1,
+               attempts = o.attempts + 1
+           FROM locked l
+           WHERE o.seq = l.seq
+           RETURNING o.*),
+         -- timesSent and lastNotification count attempts, as they start (NGSI-LD §5.2.14)
+         counted AS (
+           UPDATE subscriptions s SET times_sent = s.times_sent + c.n, last_notification = now()
+           FROM (SELECT tenant, subscription_id, count(*) AS n FROM leased GROUP BY 1, 2) c
+           WHERE s.tenant = c.tenant AND s.id = c.subscription_id
+           RETURNING s.tenant, s.id, s.doc)
+         SELECT o.seq, o.tenant, o.subscription_id, o.notification_id, o.order_key, o.endpoint,
+                o.payload, o.attempts, o.created_at, s.doc->'notification'->'endpoint' AS target
+         FROM leased o JOIN counted s ON s.tenant = o.tenant AND s.id = o.subscription_id`,
         [opts.owner, opts.limit, opts.perEndpoint, opts.leaseMs, opts.busyEndpoints],
       );
       return r.rows
@@ -242,7 +251,7 @@ export function subscriptionStoreOps(run: Run, url: string): SubscriptionStore {
     async delivered(n, at) {
       await run(
         `WITH d AS (DELETE FROM notification_outbox WHERE seq = $1 RETURNING tenant, subscription_id)
-         UPDATE subscriptions s SET times_sent = times_sent + 1, last_notification = $2, last_success = $2
+         UPDATE subscriptions s SET last_success = $2
          FROM d WHERE s.tenant = d.tenant AND s.id = d.subscription_id`,
         [n.seq, at],
       );
@@ -260,8 +269,7 @@ export function subscriptionStoreOps(run: Run, url: string): SubscriptionStore {
            UPDATE notification_outbox o SET next_attempt_at = greatest(o.next_attempt_at, $4::timestamptz)
            FROM f WHERE $4::timestamptz IS NOT NULL AND o.tenant = f.tenant
              AND o.subscription_id = f.subscription_id AND o.state = 'pending' AND o.seq <> $1)
-         UPDATE subscriptions s SET times_failed = times_failed + 1, last_notification = $2,
-           last_failure = $2, last_error = $3
+         UPDATE subscriptions s SET times_failed = times_failed + 1, last_failure = $2, last_error = $3
          FROM f WHERE s.tenant = f.tenant AND s.id = f.subscription_id`,
         [n.seq, at, error.slice(0, 1000), retryAt ?? null],
       );

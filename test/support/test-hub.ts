@@ -5,6 +5,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { createHubServices } from '../../src/server/hub-services.js';
 import { createPostgresStore } from '../../src/store/postgres-store.js';
 import type { Store } from '../../src/core/store.js';
+import type { DeliveryOptions } from '../../src/server/notification-services.js';
 import { createTestDatabase } from './db.js';
 
 export interface TestHub {
@@ -16,16 +17,24 @@ export interface TestHub {
 }
 
 /** A hub on a fresh database; it never fetches @context URLs unless `fetchContexts`. */
-export async function createTestHub(opts: { fetchContexts?: boolean } = {}): Promise<TestHub> {
+export async function createTestHub(
+  opts: { fetchContexts?: boolean; delivery?: DeliveryOptions } = {},
+): Promise<TestHub> {
   const db = await createTestDatabase();
   const store = await createPostgresStore({ url: db.url, max: 4 });
-  const { app } = await createHubServices(store, { fetchContexts: opts.fetchContexts ?? false });
+  const services = await createHubServices(store, {
+    fetchContexts: opts.fetchContexts ?? false,
+    ...(opts.delivery ? { delivery: opts.delivery } : {}),
+  });
+  await services.start();
+  const { app } = services;
   return {
     app,
     store,
     url: db.url,
     request: (opts) => app.inject(opts),
     async close() {
+      await services.stop();
       await app.close();
       await store.close();
       await db.drop();

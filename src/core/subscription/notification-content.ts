@@ -69,12 +69,17 @@ export function notificationEntity(
     // entityDeleted tells only that the entity is gone, unless the previous values are asked for.
     if (fired.trigger === 'attributeDeleted' || showChanges) {
       for (const [iri, list] of fired.deleted) {
-        if (wanted(iri)) putDeleted(out, iri, list, ctx, ro, showChanges, at);
+        if (wanted(iri)) putDeleted(out, iri, list, ctx, ro, showChanges, at, true);
       }
     }
     return out;
   }
   const out = renderEntity(change.after, ctx, ro);
+  // keyValues leaves system attributes out of entity bodies; a notification asked for them.
+  if (ro.sysAttrs && ro.format === 'keyValues') {
+    if (change.after.createdAt) out.createdAt = change.after.createdAt;
+    if (change.after.modifiedAt) out.modifiedAt = change.after.modifiedAt;
+  }
   if (showChanges && change.before) {
     for (const iri of fired.updated) {
       if (!wanted(iri)) continue;
@@ -82,7 +87,10 @@ export function notificationEntity(
     }
   }
   for (const [iri, list] of fired.deleted) {
-    if (wanted(iri)) putDeleted(out, iri, list, ctx, ro, showChanges, at);
+    if (!wanted(iri)) continue;
+    // An attribute gone as a whole is shown once, whatever instances it had.
+    const whole = !change.after.attrs[iri] && list[0] ? [{ ...list[0], datasetId: undefined }] : list;
+    putDeleted(out, iri, whole, ctx, ro, showChanges, at, false);
   }
   return out;
 }
@@ -96,6 +104,7 @@ function putDeleted(
   ro: RenderOptions,
   showChanges: boolean,
   at: string,
+  entityGone: boolean,
 ): void {
   const name = ctx.compact(iri);
   if (ro.format === 'keyValues') {
@@ -104,8 +113,9 @@ function putDeleted(
   }
   const rendered = gone.map((inst) => {
     const member = VALUE_MEMBER[inst.type];
-    const r: Rendered = { type: inst.type === 'GeoProperty' ? 'GeoProperty' : inst.type };
-    r[member] = NGSI_NULL;
+    const r: Rendered = { type: inst.type };
+    // As the ETSI suite reads them: a deleted LanguageProperty of a live entity is a language map.
+    r[member] = inst.type === 'LanguageProperty' && !entityGone ? { '@none': NGSI_NULL } : NGSI_NULL;
     if (showChanges) r[PREVIOUS_MEMBER[member] ?? 'previousValue'] = previousOf(inst, ctx, ro);
     if (inst.datasetId !== undefined) r.datasetId = inst.datasetId;
     if (ro.sysAttrs) {

@@ -31,9 +31,6 @@ const READ_ONLY = ['status', 'createdAt', 'modifiedAt'] as const;
 /** A Subscription's members as read from a fragment: undefined absent, null removed. */
 export type SubscriptionPatch = {
   [K in keyof Subscription]?: Subscription[K] | null;
-} & {
-  /** Update only: the notification members to change, read against the held ones by the caller. */
-  notificationFragment?: Record<string, unknown>;
 };
 
 /**
@@ -124,10 +121,8 @@ export function parseSubscriptionMembers(
         out.jsonldContext = value;
         break;
       case 'notification':
-        if (mode === 'update') {
-          if (!isPlainObject(value)) throw badRequest('notification must be an object');
-          out.notificationFragment = value;
-        } else out.notification = parseNotification(value, ctx);
+        // A fragment's notification replaces the held one as a whole, so it must be complete.
+        out.notification = parseNotification(value, ctx);
         break;
       default:
         // Members of later versions (temporalQ, csf…) and extensions are ignored, as §5.8.1 allows.
@@ -218,8 +213,15 @@ function parseTriggers(value: unknown): NotificationTrigger[] {
   return [...new Set(value as NotificationTrigger[])];
 }
 
-function parseQMember(value: unknown): string {
-  if (typeof value !== 'string') throw badRequest('q must be a string');
+function parseQMember(input: unknown): string {
+  if (typeof input !== 'string') throw badRequest('q must be a string');
+  let value = input;
+  // Clients write q as they would in a URL (name=="Eiffel%20Tower"); a lone % stays as it is.
+  try {
+    value = decodeURIComponent(value);
+  } catch {
+    // not percent-encoded
+  }
   try {
     parseQ(value);
   } catch (err) {

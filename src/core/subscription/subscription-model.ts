@@ -93,7 +93,8 @@ export interface Subscription {
   q?: string;
   geoQ?: GeoQueryMember;
   scopeQ?: string;
-  isActive: boolean;
+  /** Absent means true; kept absent so that it is shown back only when the client set it. */
+  isActive?: boolean;
   expiresAt?: string;
   /** Minimum seconds between two notifications. */
   throttling?: number;
@@ -122,7 +123,7 @@ export interface SubscriptionState {
 
 /** NGSI-LD §5.2.12 status: paused when inactive, expired past expiresAt, else active. */
 export function statusOf(sub: Pick<Subscription, 'isActive' | 'expiresAt'>, now: string): SubscriptionStatus {
-  if (!sub.isActive) return 'paused';
+  if (sub.isActive === false) return 'paused';
   if (sub.expiresAt !== undefined && Date.parse(sub.expiresAt) <= Date.parse(now)) return 'expired';
   return 'active';
 }

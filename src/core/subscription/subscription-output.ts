@@ -40,7 +40,7 @@ export function renderSubscription(
     out.geoQ = g;
   }
   if (sub.scopeQ !== undefined) out.scopeQ = sub.scopeQ;
-  out.isActive = sub.isActive;
+  if (sub.isActive !== undefined) out.isActive = sub.isActive;
   if (sub.expiresAt !== undefined) out.expiresAt = sub.expiresAt;
   if (sub.throttling !== undefined) out.throttling = sub.throttling;
   if (sub.lang !== undefined) out.lang = sub.lang;
@@ -62,11 +62,12 @@ export function renderSubscription(
   if (n.endpoint.receiverInfo) endpoint.receiverInfo = n.endpoint.receiverInfo;
   if (n.endpoint.notifierInfo) endpoint.notifierInfo = n.endpoint.notifierInfo;
   notification.endpoint = endpoint;
-  if (state.timesSent > 0 || state.timesFailed > 0) {
-    notification.status =
-      state.lastFailure !== undefined && state.lastFailure === state.lastNotification ? 'failed' : 'ok';
+  if (state.lastNotification !== undefined) {
+    const failing =
+      state.lastFailure !== undefined && (state.lastSuccess === undefined || state.lastFailure > state.lastSuccess);
+    notification.status = failing ? 'failed' : 'ok';
   }
-  notification.timesSent = state.timesSent;
+  if (state.timesSent > 0) notification.timesSent = state.timesSent;
   if (state.timesFailed > 0) notification.timesFailed = state.timesFailed;
   if (state.lastNotification !== undefined) notification.lastNotification = state.lastNotification;
   if (state.lastSuccess !== undefined) notification.lastSuccess = state.lastSuccess;
