@@ -25,7 +25,7 @@ export interface DispatcherOptions {
   concurrency?: number;
   /** Deliveries in flight per endpoint; default 4. */
   perEndpoint?: number;
-  /** How long a claimed row stays with this instance; default 60 s (longer than any timeout). */
+  /** How long a claimed row stays with this instance; default 30 s (three delivery timeouts). */
   leaseMs?: number;
   /** Timeout of one delivery unless the endpoint sets one; default 10 s. */
   timeoutMs?: number;
@@ -43,7 +43,7 @@ export function createNotificationDispatcher(opts: DispatcherOptions) {
   const owner = randomUUID();
   const concurrency = opts.concurrency ?? 64;
   const perEndpoint = opts.perEndpoint ?? 4;
-  const leaseMs = opts.leaseMs ?? 60_000;
+  const leaseMs = opts.leaseMs ?? 30_000;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const baseDelay = opts.baseDelayMs ?? 1_000;
   const maxDelay = opts.maxDelayMs ?? 300_000;
@@ -80,13 +80,12 @@ export function createNotificationDispatcher(opts: DispatcherOptions) {
         again = false;
         const room = concurrency - total;
         if (room <= 0) return;
-        const busy = [...inflight.entries()].filter(([, n]) => n >= perEndpoint).map(([e]) => e);
         const claimed = await opts.store.claim({
           owner,
           limit: room,
           perEndpoint,
           leaseMs,
-          busyEndpoints: busy,
+          inFlight: [...inflight.entries()].map(([endpoint, count]) => ({ endpoint, count })),
         });
         for (const n of claimed) start(n);
         if (claimed.length < room && !again) break;
@@ -166,6 +165,10 @@ export function createNotificationDispatcher(opts: DispatcherOptions) {
     /** Deliveries in flight now (for /metrics and tests). */
     get inFlight(): number {
       return total;
+    },
+    /** Deliveries in flight to one endpoint. */
+    inFlightTo(endpoint: string): number {
+      return inflight.get(endpoint) ?? 0;
     },
   };
 }

@@ -14,6 +14,8 @@ import { createPeriodicNotifier } from '../broker/periodic-notifier.js';
 import { createSubscriptionMatcher } from '../broker/subscription-matcher.js';
 import { createSubscriptionService } from '../broker/subscription-service.js';
 import { registerSubscriptionRoutes } from '../api/subscription-routes.js';
+import { registerStreamRoutes } from '../api/stream-routes.js';
+import { createChangeStream } from '../broker/change-stream.js';
 
 export type DeliveryOptions = Omit<DispatcherOptions, 'store' | 'senders'>;
 
@@ -46,26 +48,36 @@ export function createNotificationServices(opts: {
     resolve: opts.resolve,
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
+  const stream = createChangeStream(store, opts.onError);
   entities.onTransaction((tx, changes) => matcher.enqueueFor(tx, changes, entities.now()));
+  entities.onTransaction((tx, changes) => stream.announce(tx, changes));
   // This instance's own writes wake its dispatcher at once; other instances' come by NOTIFY.
-  entities.onChange(() => dispatcher.wake());
+  entities.onChange((changes) => {
+    dispatcher.wake();
+    stream.local(changes);
+  });
   let listener: { close(): Promise<void> } | undefined;
 
   return {
     subscriptions,
     dispatcher,
-    routes: (app: FastifyInstance) =>
-      registerSubscriptionRoutes(app, { subscriptions, contexts: { resolve: opts.resolve } }),
+    stream,
+    routes: (app: FastifyInstance) => {
+      registerSubscriptionRoutes(app, { subscriptions, contexts: { resolve: opts.resolve } });
+      registerStreamRoutes(app, { stream, entities, contexts: { resolve: opts.resolve } });
+    },
     async start(): Promise<void> {
       listener = await store.subscriptions.listen(SUBSCRIPTIONS_CHANNEL, (tenant) =>
         matcher.invalidate(tenant),
       );
       await dispatcher.start();
+      await stream.start();
       periodic.start();
     },
     async stop(): Promise<void> {
       await periodic.stop();
       await dispatcher.stop();
+      await stream.stop();
       await listener?.close();
     },
   };

@@ -86,6 +86,10 @@ export function subscriptionTxOps(run: Run): SubscriptionTx {
       );
       return r.rowCount === 1;
     },
+    async announce(channel, payloads) {
+      if (payloads.length === 0) return;
+      await run('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [channel, payloads]);
+    },
     async matchFilters(tenant, checks) {
       if (checks.length === 0) return [];
       const params: unknown[] = [tenant];
@@ -197,7 +201,8 @@ export function subscriptionStoreOps(run: Run, url: string): SubscriptionStore {
       const r = await run<ClaimRow>(
         `WITH candidates AS (
            SELECT seq FROM (
-             SELECT o.seq, row_number() OVER (PARTITION BY o.endpoint ORDER BY o.next_attempt_at, o.seq) AS rn
+             SELECT o.seq, o.endpoint,
+                    row_number() OVER (PARTITION BY o.endpoint ORDER BY o.next_attempt_at, o.seq) AS rn
              FROM notification_outbox o
              WHERE o.state = 'pending' AND o.next_attempt_at <= now()
                AND (o.lease_until IS NULL OR o.lease_until < now())
@@ -208,7 +213,9 @@ export function subscriptionStoreOps(run: Run, url: string): SubscriptionStore {
                    AND p.order_key = o.order_key AND p.seq < o.seq)
              ORDER BY o.next_attempt_at, o.seq
              LIMIT $2 * 4
-           ) ranked WHERE rn <= $3 LIMIT $2
+           ) ranked
+           LEFT JOIN unnest($5::text[], $6::int[]) AS used(endpoint, n) USING (endpoint)
+           WHERE rn <= $3 - coalesce(used.n, 0) LIMIT $2
          ),
          locked AS (
            SELECT o.seq FROM notification_outbox o JOIN candidates c ON c.seq = o.seq
@@ -231,7 +238,14 @@ export function subscriptionStoreOps(run: Run, url: string): SubscriptionStore {
          SELECT o.seq, o.tenant, o.subscription_id, o.notification_id, o.order_key, o.endpoint,
                 o.payload, o.attempts, o.created_at, s.doc->'notification'->'endpoint' AS target
          FROM leased o JOIN counted s ON s.tenant = o.tenant AND s.id = o.subscription_id`,
-        [opts.owner, opts.limit, opts.perEndpoint, opts.leaseMs, opts.busyEndpoints],
+        [
+          opts.owner,
+          opts.limit,
+          opts.perEndpoint,
+          opts.leaseMs,
+          opts.inFlight.map((f) => f.endpoint),
+          opts.inFlight.map((f) => f.count),
+        ],
       );
       return r.rows
         .map((row): ClaimedNotification => ({

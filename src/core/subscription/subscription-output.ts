@@ -64,7 +64,8 @@ export function renderSubscription(
   notification.endpoint = endpoint;
   if (state.lastNotification !== undefined) {
     const failing =
-      state.lastFailure !== undefined && (state.lastSuccess === undefined || state.lastFailure > state.lastSuccess);
+      state.lastFailure !== undefined &&
+      (state.lastSuccess === undefined || state.lastFailure > state.lastSuccess);
     notification.status = failing ? 'failed' : 'ok';
   }
   if (state.timesSent > 0) notification.timesSent = state.timesSent;

@@ -46,6 +46,8 @@ export interface SubscriptionTx {
   throttle(tenant: string, subscriptionId: string, seconds: number, now: string): Promise<boolean>;
   /** Runs each check against its entity; true where it matches. */
   matchFilters(tenant: string, checks: FilterCheck[]): Promise<boolean[]>;
+  /** NOTIFYs `channel` with each payload, at commit (other instances' live streams). */
+  announce(channel: string, payloads: string[]): Promise<void>;
 }
 
 export interface StoredSubscription {
@@ -94,14 +96,15 @@ export interface SubscriptionStore {
   loadTenant(tenant: string): Promise<{ generation: number; subs: Subscription[] }>;
   /**
    * Leases due outbox rows for `leaseMs`: at most `limit`, at most `perEndpoint` per endpoint, only
-   * the oldest pending row per (subscription, order key), none for `busyEndpoints`.
+   * the oldest pending row per (subscription, order key); `inFlight` counts the caller's
+   * deliveries under way per endpoint against `perEndpoint`.
    */
   claim(opts: {
     owner: string;
     limit: number;
     perEndpoint: number;
     leaseMs: number;
-    busyEndpoints: string[];
+    inFlight: { endpoint: string; count: number }[];
   }): Promise<ClaimedNotification[]>;
   /** The attempt succeeded: the row is done and the subscription's counters move. */
   delivered(n: ClaimedNotification, at: string): Promise<void>;
