@@ -13,6 +13,7 @@ export default tseslint.config(
       'coverage/**',
       'web/dist/**',
       'bench/results/**',
+      'bench/dist/**',
     ],
   },
   ...tseslint.configs.recommendedTypeChecked,

@@ -8,7 +8,11 @@ import { HubError, badRequest, notFound } from '../core/errors.js';
 import { isUri } from '../core/validation.js';
 import { checkSubscription, parseSubscriptionMembers } from '../core/subscription/subscription-input.js';
 import type { Subscription } from '../core/subscription/subscription-model.js';
-import type { StoredSubscription, SubscriptionStore } from '../core/subscription/subscription-store.js';
+import type {
+  FilterCheck,
+  StoredSubscription,
+  SubscriptionStore,
+} from '../core/subscription/subscription-store.js';
 import { compileSubscription } from './subscription-matcher.js';
 
 export interface SubscriptionServiceDeps {
@@ -33,9 +37,16 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
   /** Checks that the subscription can be compiled: its @contexts load, its filters parse. */
   async function checkCompiles(sub: Subscription): Promise<void> {
     try {
-      await compileSubscription(sub, deps.resolve);
+      const c = await compileSubscription(sub, deps.resolve);
+      if (c.q || c.scopeQ) {
+        const check: FilterCheck = { attrs: {}, scopes: [] };
+        if (c.q)
+          check.q = { expr: c.q, expandAttr: (t) => c.ctx.expand(t), expandValue: (t) => c.ctx.expand(t) };
+        if (c.scopeQ) check.scopeQ = c.scopeQ;
+        await store.tryFilters('', [check]);
+      }
     } catch (err) {
-      if (err instanceof HubError) throw err;
+      if (err instanceof HubError && err.code !== 'InvalidRequest') throw err;
       throw badRequest(`The subscription cannot be used: ${(err as Error).message}`, err);
     }
   }

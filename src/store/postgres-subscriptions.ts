@@ -126,7 +126,9 @@ export function subscriptionStoreOps(run: Run, url: string): SubscriptionStore {
   const periodicNext = (sub: Subscription) =>
     sub.timeInterval === undefined ? null : new Date().toISOString();
 
+  const filters = subscriptionTxOps(run);
   return {
+    tryFilters: (tenant, checks) => filters.matchFilters(tenant, checks),
     async create(tenant, sub) {
       try {
         await run(

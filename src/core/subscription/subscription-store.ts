@@ -82,6 +82,11 @@ export interface UndeliveredNotification {
 export interface SubscriptionStore {
   /** Throws AlreadyExists if the id is taken in the tenant. */
   create(tenant: string, sub: Subscription): Promise<void>;
+  /**
+   * Runs filter checks outside any write: a subscription's q is tried once when it is made, so
+   * that a filter the database cannot run is refused then and never fails an entity write later.
+   */
+  tryFilters(tenant: string, checks: FilterCheck[]): Promise<boolean[]>;
   get(tenant: string, id: string): Promise<StoredSubscription | undefined>;
   list(
     tenant: string,
