@@ -121,8 +121,25 @@ export function subscriptionTxOps(run: Run): SubscriptionTx {
   };
 }
 
+/**
+ * Runs a statement again after a deadlock: a subscription's delete or update (subscription row,
+ * then its outbox rows) can cross a dispatcher's claim (outbox rows, then the subscription's
+ * counters); PostgreSQL cancels one of them, and the cancelled one simply goes again.
+ */
+async function retryOnConflict<T>(f: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await f();
+    } catch (err) {
+      if (!(err instanceof HubError && err.code === 'Conflict') || attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 5 * attempt));
+    }
+  }
+}
+
 /** Everything else: subscription CRUD, the dispatcher's claims, operators' views. */
-export function subscriptionStoreOps(run: Run, url: string): SubscriptionStore {
+export function subscriptionStoreOps(baseRun: Run, url: string): SubscriptionStore {
+  const run: Run = (sql, params) => retryOnConflict(() => baseRun(sql, params));
   const periodicNext = (sub: Subscription) =>
     sub.timeInterval === undefined ? null : new Date().toISOString();
 

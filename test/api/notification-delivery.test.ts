@@ -153,3 +153,38 @@ describe('isolation between endpoints', () => {
     expect(a.notifications.dispatcher.inFlightTo(dead.url)).toBeGreaterThan(0);
   });
 });
+
+describe('subscription-delete-during-delivery', () => {
+  it('deletes a subscription while its notifications are being claimed and sent', async () => {
+    const [a, b] = instances as [Services, Services];
+    const rx = await receiver();
+    rx.mode = 'fail';
+    for (let round = 0; round < 8; round++) {
+      const res = await a.app.inject({
+        method: 'POST',
+        url: '/ngsi-ld/v1/subscriptions',
+        payload: {
+          id: `urn:ngsi-ld:Subscription:del${round}`,
+          type: 'Subscription',
+          entities: [{ type: 'Gate' }],
+          notification: { endpoint: { uri: rx.url } },
+        },
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      for (let i = 0; i < 5; i++) await write(i % 2 ? a : b, `urn:ngsi-ld:Gate:${round}-${i}`, 'Gate', 0);
+      const del = await b.app.inject({
+        method: 'DELETE',
+        url: `/ngsi-ld/v1/subscriptions/urn:ngsi-ld:Subscription:del${round}`,
+      });
+      expect(del.statusCode, del.body).toBe(204);
+    }
+    for (let round = 0; round < 8; round++) {
+      const left = await a.notifications.subscriptions.listUndelivered('', {
+        subscriptionId: `urn:ngsi-ld:Subscription:del${round}`,
+        limit: 1,
+        offset: 0,
+      });
+      expect(left.count).toBe(0);
+    }
+  });
+});
