@@ -36,6 +36,8 @@ export interface DispatcherOptions {
   maxAttempts?: number;
   /** Polling fallback when no NOTIFY arrives; default 2 s. */
   pollMs?: number;
+  /** How long stop() waits for deliveries in flight; default 3 s. */
+  stopGraceMs?: number;
   onError?: (err: unknown) => void;
 }
 
@@ -49,6 +51,7 @@ export function createNotificationDispatcher(opts: DispatcherOptions) {
   const maxDelay = opts.maxDelayMs ?? 300_000;
   const maxAttempts = opts.maxAttempts ?? 12;
   const pollMs = opts.pollMs ?? 2_000;
+  const stopGraceMs = opts.stopGraceMs ?? 3_000;
   const inflight = new Map<string, number>();
   const running = new Set<Promise<void>>();
   let total = 0;
@@ -158,7 +161,16 @@ export function createNotificationDispatcher(opts: DispatcherOptions) {
       clearTimeout(timer);
       await listener?.close();
       listener = undefined;
-      await Promise.allSettled([...running]);
+      // Deliveries in flight get a moment to finish; any still running keep their lease, which
+      // runs out, so that the next instance delivers them (at least once, never lost).
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...running]),
+        new Promise<void>((resolve) => {
+          grace = setTimeout(resolve, stopGraceMs);
+        }),
+      ]);
+      clearTimeout(grace);
       await opts.senders.http.close();
       await opts.senders.mqtt.close();
     },

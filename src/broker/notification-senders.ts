@@ -93,22 +93,43 @@ export function createHttpSender(): NotificationSender {
 export function createMqttSender(): NotificationSender {
   const clients = new Map<string, Promise<mqtt.MqttClient>>();
 
-  function clientFor(url: URL, target: NotificationEndpoint, timeoutMs: number): Promise<mqtt.MqttClient> {
-    const version = info(target, 'MQTT-Version') === 'mqtt5.0' ? 5 : 4;
-    const key = `${url.protocol}//${url.username}@${url.host}#${version}`;
-    let p = clients.get(key);
-    if (!p) {
-      const opts: mqtt.IClientOptions = {
-        protocolVersion: version,
-        connectTimeout: timeoutMs,
-        reconnectPeriod: 1000,
-      };
-      if (url.username) opts.username = decodeURIComponent(url.username);
-      if (url.password) opts.password = decodeURIComponent(url.password);
-      p = mqtt.connectAsync(`${url.protocol}//${url.host}`, opts);
-      p.catch(() => clients.delete(key));
-      clients.set(key, p);
+  function keyOf(url: URL, target: NotificationEndpoint): string {
+    return `${url.protocol}//${url.username}:${url.password}@${url.host}#${versionOf(target)}`;
+  }
+
+  function versionOf(target: NotificationEndpoint): 4 | 5 {
+    return info(target, 'MQTT-Version') === 'mqtt5.0' ? 5 : 4;
+  }
+
+  function evict(key: string): void {
+    const p = clients.get(key);
+    clients.delete(key);
+    void p?.then((c) => c.endAsync(true)).catch(() => undefined);
+  }
+
+  async function clientFor(
+    url: URL,
+    target: NotificationEndpoint,
+    timeoutMs: number,
+  ): Promise<mqtt.MqttClient> {
+    const key = keyOf(url, target);
+    const held = clients.get(key);
+    if (held) {
+      const c = await held.catch(() => undefined);
+      // A client whose broker went away (or refused it) is replaced rather than waited for.
+      if (c?.connected) return c;
+      evict(key);
     }
+    const opts: mqtt.IClientOptions = {
+      protocolVersion: versionOf(target),
+      connectTimeout: timeoutMs,
+      reconnectPeriod: 0,
+    };
+    if (url.username) opts.username = decodeURIComponent(url.username);
+    if (url.password) opts.password = decodeURIComponent(url.password);
+    const p = mqtt.connectAsync(`${url.protocol}//${url.host}`, opts);
+    clients.set(key, p);
+    p.catch(() => clients.delete(key));
     return p;
   }
 
@@ -120,17 +141,23 @@ export function createMqttSender(): NotificationSender {
       const qos = Number(info(target, 'MQTT-QoS') ?? 0);
       if (qos !== 0 && qos !== 1 && qos !== 2) throw new Error(`MQTT-QoS must be 0, 1 or 2`);
       const msg = notificationMessage(n, target, at);
-      const client = await withTimeout(clientFor(url, target, timeoutMs), timeoutMs, target.uri);
-      await withTimeout(
-        client.publishAsync(topic, JSON.stringify({ metadata: msg.headers, body: msg.body }), { qos }),
-        timeoutMs,
-        target.uri,
-      );
+      try {
+        const client = await withTimeout(clientFor(url, target, timeoutMs), timeoutMs, target.uri);
+        await withTimeout(
+          client.publishAsync(topic, JSON.stringify({ metadata: msg.headers, body: msg.body }), { qos }),
+          timeoutMs,
+          target.uri,
+        );
+      } catch (err) {
+        evict(keyOf(url, target));
+        throw err;
+      }
     },
     async close() {
       const all = [...clients.values()];
       clients.clear();
-      await Promise.all(all.map((p) => p.then((c) => c.endAsync()).catch(() => undefined)));
+      // Forced: a client still trying to reach a dead broker must not hold the hub's shutdown.
+      await Promise.all(all.map((p) => p.then((c) => c.endAsync(true)).catch(() => undefined)));
     },
   };
 }
