@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { StoredAttribute, StoredEntity } from '../core/entity-model.js';
 import type { HistoryEntity, HistoryInstance } from '../core/history-store.js';
 import type { StoreTx } from '../core/store.js';
+import { SCOPE_ATTR } from '../core/temporal/temporal-output.js';
 import type { EntityChange } from './entity-service.js';
 
 /**
@@ -80,6 +81,9 @@ export function historyRowsOf(change: EntityChange, now: string): HistoryInstanc
     const kept = new Set((after[attr] ?? []).map(keyOf));
     for (const inst of list) if (!kept.has(keyOf(inst))) rows.push(deletionOf(change.id, attr, inst, now));
   }
+  const hadScope = (change.before?.scopes?.length ?? 0) > 0;
+  const hasScope = change.kind !== 'deleted' && (change.after?.scopes?.length ?? 0) > 0;
+  if (hadScope && !hasScope) rows.push(deletionOf(change.id, SCOPE_ATTR, { type: 'Property' }, now));
   return rows;
 }
 

@@ -118,6 +118,8 @@ export interface HistoryEntityQuery extends Pick<
 > {
   /** Entities that have history of one of these attributes (within the window, if any). */
   withAnyAttr?: string[];
+  /** Entities that have history in one of these datasetIds ('@none' = the default instance). */
+  withDatasetIds?: string[];
   window?: Pick<InstanceSelection, 'timeproperty' | 'from' | 'to' | 'fromExclusive'>;
   limit: number;
   offset: number;

@@ -5,8 +5,8 @@
  */
 import type pg from 'pg';
 import type { HistoryMaintenance, RetentionPolicy, RollupGrain } from '../core/history-store.js';
-import type { Run } from './postgres-history.js';
-import { recomputeRollups } from './postgres-history.js';
+import type { Run } from './history-sql.js';
+import { recomputeRollups } from './history-rollups.js';
 
 const PARENT = 'attribute_history';
 const DEFAULT_PARTITION = 'attribute_history_default';

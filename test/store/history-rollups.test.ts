@@ -1,7 +1,8 @@
 /**
  * History storage: rollups agree with aggregation over the raw points (also after instances are
  * changed or deleted), retention drops expired partitions and bulk-deletes narrower expiries,
- * and back-filled rows are filed from the default partition into their month.
+ * reads leave out what a policy has expired before the job deletes it, and back-filled rows are
+ * filed from the default partition into their month.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JSON_CT, createTestHub, json } from '../support/test-hub.js';
@@ -171,10 +172,13 @@ describe('partitions and retention', () => {
     expect(await m.removeRetention('*', '*', '*')).toBe(true);
   });
 
-  it('a narrower policy deletes only its own expired rows', async () => {
+  it('a narrower policy hides its expired rows at once, and the job deletes only those', async () => {
     const m = hub.store.history.maintenance;
     const a = 'urn:ngsi-ld:Meter:a';
     const b = 'urn:ngsi-ld:Other:b';
+    const DAY = 86_400_000;
+    // Days -4.5 .. -0.5 from now: with a 2-day policy the first three are expired.
+    const start = Date.now() - 4.5 * DAY;
     for (const [id, type] of [
       [a, 'Meter'],
       [b, 'Other'],
@@ -183,25 +187,41 @@ describe('partitions and retention', () => {
         method: 'POST',
         url: T,
         headers: JSON_CT,
-        payload: { id, type, temp: points(Date.UTC(2026, 2, 1), 5, 86_400) },
+        payload: { id, type, temp: points(start, 5, 86_400) },
       });
       expect(r.statusCode).toBe(201);
     }
-    await m.setRetention({
-      tenant: '',
-      entityType: `${NS}Meter`,
-      attr: '*',
-      keep: 'P2D',
-      keepSeconds: 2 * 86_400,
-    });
-    const res = await m.applyRetention(new Date(Date.UTC(2026, 2, 5, 12)));
-    expect(res.deletedRows).toBe(3); // Mar 1, 2 and 3 are before the cutoff (Mar 3, 12:00)
+    const policy = { tenant: '', entityType: `${NS}Meter`, attr: '*', keep: 'P2D', keepSeconds: 2 * 86_400 };
     const left = (id: string) =>
       hub
         .request({ method: 'GET', url: `${T}/${id}` })
         .then((r) => (json<{ temp?: unknown[] }>(r).temp ?? []).length);
+    // Hour-aligned bounds would use the rollups, which cannot leave out expired rows: raw it is.
+    const from = Math.floor((start - DAY) / 3_600_000) * 3_600_000;
+    const counted = async (id: string) => {
+      const url = `${T}/${id}?options=aggregatedValues&aggrMethods=totalCount&aggrPeriodDuration=P1D&timerel=between&timeAt=${new Date(from).toISOString()}&endTimeAt=${new Date(from + 7 * DAY).toISOString()}`;
+      const body = json<{ temp: { totalCount: [number, string, string][] } }>(
+        await hub.request({ method: 'GET', url }),
+      );
+      return body.temp.totalCount.reduce((n, p) => n + p[0], 0);
+    };
+
+    await m.setRetention(policy);
+    // Before the job runs, reads already leave the expired rows out; other types keep theirs.
     expect(await left(a)).toBe(2);
+    expect(await counted(a)).toBe(2);
     expect(await left(b)).toBe(5);
-    expect((await m.listRetention()).map((p) => p.keep)).toEqual(['P2D']);
+    expect(await counted(b)).toBe(5);
+    // Hidden, not deleted: without the policy they are back.
+    expect(await m.removeRetention('', `${NS}Meter`, '*')).toBe(true);
+    expect(await left(a)).toBe(5);
+
+    await m.setRetention(policy);
+    const res = await m.applyRetention(new Date());
+    expect(res.deletedRows).toBe(3);
+    expect(await m.removeRetention('', `${NS}Meter`, '*')).toBe(true);
+    expect(await left(a)).toBe(2);
+    expect(await counted(a)).toBe(2);
+    expect(await left(b)).toBe(5);
   });
 });

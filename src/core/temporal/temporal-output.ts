@@ -11,6 +11,11 @@ import type { AggrMethod, TemporalFormat, TimeProperty } from './temporal-query.
 import { formatInstant } from './temporal-query.js';
 
 export const NGSI_NULL = 'urn:ngsi-ld:null';
+/**
+ * The history keeps the removal of an entity's scope as a deletion instance of this attribute
+ * (NGSI-LD §4.18): it shows on the deletedAt timeline as `scope` with an empty value.
+ */
+export const SCOPE_ATTR = 'https://uri.etsi.org/ngsi-ld/scope';
 
 /** The member that holds the value list in the simplified temporal representation (§4.5.9). */
 const VALUES_MEMBER: Record<AttributeKind, string> = {
@@ -28,9 +33,12 @@ export interface TemporalRenderOptions {
   format: TemporalFormat;
   timeproperty: TimeProperty;
   sysAttrs: boolean;
-  /** Hide the id / type members (pick/omit). */
+  /** Hide the id / type / scope members (pick/omit). */
   hideId?: boolean;
   hideType?: boolean;
+  hideScope?: boolean;
+  /** Series the temporal pagination cut to nothing: they show with no instances (NGSI-LD §6.3.10). */
+  emptied?: HistoryInstance[];
   /** Aggregated: the methods and the period bounds (epoch ms) per entity. */
   methods?: AggrMethod[];
   bounds?: Map<string, number[]>;
@@ -47,7 +55,7 @@ function renderInstance(h: HistoryInstance, ctx: ActiveContext, sysAttrs: boolea
     else if (kind === 'JsonProperty') out.json = NGSI_NULL;
     else if (kind === 'ListProperty') out.valueList = NGSI_NULL;
     else if (kind === 'ListRelationship') out.objectList = NGSI_NULL;
-    else out.value = NGSI_NULL;
+    else out.value = h.attr === SCOPE_ATTR ? [] : NGSI_NULL;
     if (h.datasetId !== undefined) out.datasetId = h.datasetId;
     out.instanceId = h.instanceId;
     out.deletedAt = h.deletedAt;
@@ -65,19 +73,22 @@ function renderInstance(h: HistoryInstance, ctx: ActiveContext, sysAttrs: boolea
 }
 
 /** The simplified value of an instance, as §4.5.9 lists it next to its time. */
-function simpleValue(h: HistoryInstance): unknown {
+function simpleValue(h: HistoryInstance, ctx: ActiveContext): unknown {
   const i = h.instance;
   const deleted = h.deletedAt !== undefined;
   switch (i.type) {
     case 'Property':
     case 'GeoProperty':
-      return deleted ? NGSI_NULL : i.value;
+      if (deleted) return h.attr === SCOPE_ATTR ? [] : NGSI_NULL;
+      return i.value;
     case 'Relationship':
       return deleted ? NGSI_NULL : i.object;
     case 'LanguageProperty':
       return { languageMap: deleted ? { '@none': NGSI_NULL } : i.languageMap };
     case 'VocabProperty':
-      return { vocab: deleted ? NGSI_NULL : i.vocab };
+      // Vocabulary terms are IRIs: compacted like type names (NGSI-LD §4.5.20).
+      if (deleted || i.vocab === undefined) return { vocab: NGSI_NULL };
+      return { vocab: Array.isArray(i.vocab) ? i.vocab.map((v) => ctx.compact(v)) : ctx.compact(i.vocab) };
     case 'JsonProperty':
       return { json: deleted ? NGSI_NULL : i.json };
     case 'ListProperty':
@@ -90,10 +101,6 @@ function simpleValue(h: HistoryInstance): unknown {
 function timeOf(h: HistoryInstance, p: TimeProperty): string | undefined {
   const t = p === 'observedAt' ? (h.observedAt ?? h.modifiedAt) : h[p];
   return t === undefined ? undefined : formatInstant(Date.parse(t));
-}
-
-function compactKind(h: HistoryInstance): AttributeKind {
-  return h.instance.type;
 }
 
 /**
@@ -114,7 +121,8 @@ export function renderTemporalEntity(
     const types = e.types.map((t) => ctx.compact(t));
     out.type = types.length === 1 ? types[0] : types;
   }
-  if (e.scopes && e.scopes.length > 0) out.scope = e.scopes.length === 1 ? e.scopes[0] : e.scopes;
+  if (!opts.hideScope && e.scopes && e.scopes.length > 0)
+    out.scope = e.scopes.length === 1 ? e.scopes[0] : e.scopes;
   if (opts.sysAttrs) {
     out.createdAt = e.createdAt;
     out.modifiedAt = e.modifiedAt;
@@ -124,30 +132,37 @@ export function renderTemporalEntity(
     renderAggregates(out, e.id, instances, aggregates, ctx, opts);
     return out;
   }
-  const byAttr = new Map<string, HistoryInstance[]>();
-  for (const h of instances) {
-    if (h.entityId !== e.id) continue;
-    const list = byAttr.get(h.attr) ?? [];
-    list.push(h);
-    byAttr.set(h.attr, list);
-  }
-  for (const [attr, list] of byAttr) {
+  // attribute → datasetId ('' = default) → instances; emptied series get an empty list.
+  const byAttr = new Map<string, Map<string, HistoryInstance[]>>();
+  const kinds = new Map<string, AttributeKind>();
+  const inOrder = new Map<string, HistoryInstance[]>();
+  const add = (h: HistoryInstance, keep: boolean) => {
+    if (h.entityId !== e.id) return;
+    const all = inOrder.get(h.attr) ?? [];
+    inOrder.set(h.attr, all);
+    if (keep) all.push(h);
+    const ds = byAttr.get(h.attr) ?? new Map<string, HistoryInstance[]>();
+    byAttr.set(h.attr, ds);
+    const k = h.datasetId ?? '';
+    const list = ds.get(k) ?? [];
+    ds.set(k, list);
+    if (keep) list.push(h);
+    kinds.set(`${h.attr}\u0000${k}`, h.instance.type);
+  };
+  for (const h of instances) add(h, true);
+  for (const h of opts.emptied ?? []) add(h, false);
+  for (const [attr, byDataset] of byAttr) {
     const name = ctx.compact(attr);
     if (opts.format === 'normalized') {
-      out[name] = list.map((h) => renderInstance(h, ctx, opts.sysAttrs));
+      out[name] = (inOrder.get(attr) ?? []).map((h) => renderInstance(h, ctx, opts.sysAttrs));
       continue;
     }
     // temporalValues: one object per datasetId.
-    const byDataset = new Map<string, HistoryInstance[]>();
-    for (const h of list) {
-      const k = h.datasetId ?? '';
-      byDataset.set(k, [...(byDataset.get(k) ?? []), h]);
-    }
     const objs = [...byDataset.entries()].map(([ds, hs]) => {
-      const kind = compactKind(hs[hs.length - 1] as HistoryInstance);
+      const kind = kinds.get(`${attr}\u0000${ds}`) ?? 'Property';
       const o: Record<string, unknown> = { type: kind };
       if (ds !== '') o.datasetId = ds;
-      o[VALUES_MEMBER[kind]] = hs.map((h) => [simpleValue(h), timeOf(h, opts.timeproperty)]);
+      o[VALUES_MEMBER[kind]] = hs.map((h) => [simpleValue(h, ctx), timeOf(h, opts.timeproperty)]);
       return o;
     });
     out[name] = objs.length === 1 ? objs[0] : objs;
