@@ -1,0 +1,353 @@
+/**
+ * The access layer of the hub, built once in createHubServices: authentication of every request
+ * (hub JWT, external OIDC JWT, API key), the per-request access carried to the guarded store,
+ * write checks inside each entity write's transaction, security headers, rate limits, and the
+ * identity, sharing and audit routes. Also the small API the subscription and live-stream code
+ * calls: principalFor(request) and readFilter(principal, tenant).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import type { EntityChange, EntityService } from '../broker/entity-service.js';
+import type { Store } from '../core/store.js';
+import { HubError } from '../core/errors.js';
+import type { AccessGrant, AccessPolicy, CatalogEntry, Principal } from '../core/access/access-model.js';
+import { buildReadFilter, canWrite, canWriteTenant, type ReadFilter } from '../core/access/read-filter.js';
+import type { AuditEvent } from '../core/access/audit-chain.js';
+import type { AccessStore } from '../store/postgres-access.js';
+import { createFieldCrypto } from './field-crypto.js';
+import { createGuardedStore } from './guarded-store.js';
+import { createIdentityService } from './identity-service.js';
+import { createRequestAccess, currentAccess, runWithAccess, type RequestAccess } from './request-access.js';
+import { createSecurityEvents } from './security-events.js';
+import { createTokenService, type OidcSetting } from './token-service.js';
+import { createSharingService } from './sharing-service.js';
+
+export interface AccessOptions {
+  store: AccessStore;
+  /** AES-256 key for sensitive personal values at rest; without one they are stored in clear. */
+  dataKey?: Buffer;
+  oidc?: OidcSetting;
+  /** Require TOTP for administrator roles; default true. */
+  adminTotp?: boolean;
+  /** Password of the `admin` account created on first start; generated and logged when absent. */
+  adminPassword?: string;
+  /** Requests per minute per account (or address) on the API, and login attempts per minute per address; false: off. */
+  rateLimit?: { api: number; login: number } | false;
+  log?: (line: string) => void;
+  now?: () => Date;
+}
+
+/** The header in which a request states the purpose of its reads (PIPL Art.6 purpose limitation). */
+export const PURPOSE_HEADER = 'citypivot-purpose';
+
+export async function createHubAccess(opts: AccessOptions) {
+  const { store } = opts;
+  const now = opts.now ?? (() => new Date());
+  const log = opts.log ?? (() => undefined);
+  const crypto = opts.dataKey ? createFieldCrypto(opts.dataKey) : undefined;
+  if (crypto) {
+    const held = await store.initSetting('data-key-fingerprint', crypto.fingerprint);
+    if (held !== crypto.fingerprint)
+      throw new Error(
+        'The data encryption key does not match the one this database was written with (CITYPIVOT_DATA_KEY or the key file)',
+      );
+  }
+  const tokens = await createTokenService({ store, ...(opts.oidc ? { oidc: opts.oidc } : {}) });
+  const identity = createIdentityService({
+    store,
+    tokens,
+    ...(opts.adminTotp === undefined ? {} : { adminTotp: opts.adminTotp }),
+    now,
+  });
+  const events = createSecurityEvents({ now });
+  const sharing = createSharingService({ store, now });
+
+  let catalog: CatalogEntry[] = await store.listCatalog();
+  const reloadCatalog = async () => {
+    catalog = await store.listCatalog();
+  };
+  const byRequest = new WeakMap<FastifyRequest, RequestAccess>();
+
+  const audit = async (e: AuditEvent) => {
+    await store.audit.append(e, now());
+  };
+
+  async function departmentsOf(p: Principal): Promise<string[]> {
+    return p.department ? store.departmentSubtree(p.department) : [];
+  }
+  const loadPolicies = async (p: Principal): Promise<AccessPolicy[]> => {
+    const deps = await departmentsOf(p);
+    return deps.length ? store.listPolicies(deps) : [];
+  };
+  const loadGrants = async (p: Principal): Promise<AccessGrant[]> =>
+    p.department ? store.sharing.activeGrants([p.department], now()) : [];
+
+  function accessFor(principal: Principal, purpose?: string, ip?: string): RequestAccess {
+    return createRequestAccess({
+      principal,
+      ...(purpose !== undefined ? { purpose } : {}),
+      ...(ip !== undefined ? { ip } : {}),
+      loadPolicies,
+      loadGrants,
+      catalog: () => catalog,
+      now,
+    });
+  }
+
+  const isSensitive = (tenant: string, types: string[], attr: string) =>
+    catalog.some(
+      (c) =>
+        c.sensitivity === 'sensitive-personal' &&
+        c.attr === attr &&
+        (c.tenant === '*' || c.tenant === tenant) &&
+        types.includes(c.entityType),
+    );
+
+  async function onRead(a: RequestAccess, tenant: string, f: ReadFilter, entities: { types: string[] }[]) {
+    events.countRead(a.principal.name, entities.length);
+    if (f.report.tagged.size > 0) {
+      await audit({
+        actor: a.principal.name,
+        ...(a.principal.department ? { department: a.principal.department } : {}),
+        action: 'read.personal',
+        target: tenant,
+        outcome: 'success',
+        ...(a.purpose ? { purpose: a.purpose } : {}),
+        ...(a.ip ? { ip: a.ip } : {}),
+        detail: {
+          attrs: [...f.report.tagged],
+          entities: entities.length,
+          unmasked: f.report.unmasked,
+          types: [...new Set(entities.flatMap((e) => e.types))],
+        },
+      });
+    }
+    if (f.report.grantsUsed.size > 0 && a.principal.department) {
+      const grants = (await a.grants()).filter((g) => f.report.grantsUsed.has(g.id));
+      for (const g of grants) {
+        await store.sharing.appendLedger({
+          kind: 'read',
+          ...(g.datasetId ? { datasetId: g.datasetId } : {}),
+          ...(g.requestId ? { requestId: g.requestId } : {}),
+          grantId: g.id,
+          tenant,
+          entityType: g.entityType,
+          recipientDepartment: a.principal.department,
+          purpose: a.purpose ?? g.purpose,
+          scale: entities.filter((e) => e.types.includes(g.entityType)).length,
+          actor: a.principal.name,
+        });
+      }
+    }
+  }
+
+  /** A write inside the transaction: refused (and rolled back) unless a policy allows it. */
+  async function checkWrites(changes: EntityChange[]): Promise<void> {
+    const a = currentAccess();
+    if (!a) return;
+    const policies = await a.policies();
+    for (const c of changes) {
+      const types = [...new Set([...(c.before?.types ?? []), ...(c.after?.types ?? [])])];
+      const attrs = changedAttrs(c);
+      if (
+        !canWrite(
+          policies,
+          c.tenant,
+          { types, ...(c.before ? { before: c.before } : {}), ...(c.after ? { after: c.after } : {}) },
+          attrs,
+        )
+      ) {
+        events.emit('denied', a.principal.name, { tenant: c.tenant, entity: c.id, action: 'write' });
+        throw new HubError(
+          'Forbidden',
+          `Your department may not ${c.kind === 'deleted' ? 'delete' : 'write'} entity ${c.id}`,
+        );
+      }
+    }
+  }
+
+  async function authenticateRequest(req: FastifyRequest): Promise<void> {
+    const path = req.url.split('?')[0] ?? '';
+    if (isPublic(req.method, path)) return;
+    const auth = req.headers.authorization;
+    const key = req.headers['x-api-key'];
+    // EventSource cannot set headers: the live stream alone takes the token in the query.
+    const queryToken =
+      req.method === 'GET' && path === '/api/v1/stream'
+        ? (new URLSearchParams(req.url.slice(path.length + 1)).get('access_token') ?? undefined)
+        : undefined;
+    let principal: Principal | undefined;
+    try {
+      principal = await identity.authenticate(auth, typeof key === 'string' ? key : undefined, queryToken);
+    } catch (err) {
+      events.emit('denied', 'anonymous', { path, reason: (err as Error).message });
+      throw err;
+    }
+    if (!principal)
+      throw new HubError('Unauthorized', 'Authentication is required: log in at POST /api/v1/auth/login');
+    if (principal.scope === 'totp-enrolment' && !path.startsWith('/api/v1/auth/'))
+      throw new HubError(
+        'Forbidden',
+        'Set up TOTP first (POST /api/v1/auth/totp), then log in again with a code',
+      );
+    const purposeRaw = req.headers[PURPOSE_HEADER];
+    const purpose =
+      typeof purposeRaw === 'string' && purposeRaw.trim() !== '' ? purposeRaw.trim() : undefined;
+    const access = accessFor(principal, purpose, req.ip);
+    byRequest.set(req, access);
+    if (path.startsWith('/iot/services') || path.startsWith('/iot/devices')) await checkIot(req, access);
+  }
+
+  /** IoT provisioning names a tenant (fiware-service): reading it needs read access, changing it write access. */
+  async function checkIot(req: FastifyRequest, access: RequestAccess): Promise<void> {
+    const raw = req.headers['fiware-service'] ?? req.headers['ngsild-tenant'];
+    const tenant = (Array.isArray(raw) ? raw[0] : raw) ?? '';
+    const policies = await access.policies();
+    const ok =
+      req.method === 'GET'
+        ? (await access.filter(tenant)).tenantReadable || canWriteTenant(policies, tenant)
+        : canWriteTenant(policies, tenant);
+    if (!ok) {
+      events.emit('denied', access.principal.name, { tenant, path: req.url });
+      throw new HubError(
+        'Forbidden',
+        `Your department may not ${req.method === 'GET' ? 'read' : 'provision'} devices of this service`,
+      );
+    }
+  }
+
+  const hub = {
+    identity,
+    tokens,
+    sharing,
+    events,
+    store,
+    audit,
+    reloadCatalog,
+    catalog: () => catalog,
+    now,
+
+    /** The store the services use: filtered reads, encrypted sensitive values. */
+    guardStore(inner: Store): Store {
+      return createGuardedStore(inner, { ...(crypto ? { crypto } : {}), isSensitive, onRead });
+    },
+
+    /** Write checks in each entity write's transaction. */
+    attach(entities: EntityService): void {
+      entities.onTransaction((_tx, changes) => checkWrites(changes));
+    },
+
+    /**
+     * Registers security headers, rate limits, authentication and the per-request access on the
+     * app; call before any route is added (the handlers are wrapped as they are registered).
+     */
+    async prepare(app: FastifyInstance): Promise<void> {
+      await app.register(helmet, {
+        // JSON-LD and GeoJSON responses are plain data; the policy matters for the dashboard.
+        contentSecurityPolicy: {
+          directives: {
+            defaultSrc: ["'self'"],
+            imgSrc: ["'self'", 'data:', 'blob:', 'https:'],
+            styleSrc: ["'self'", "'unsafe-inline'"],
+            workerSrc: ["'self'", 'blob:'],
+            connectSrc: ["'self'", 'https:'],
+          },
+        },
+        // @context documents and data are fetched from other origins by design.
+        crossOriginResourcePolicy: { policy: 'cross-origin' },
+        crossOriginEmbedderPolicy: false,
+      });
+      app.addHook('onRequest', async (req) => authenticateRequest(req));
+      if (opts.rateLimit !== false) {
+        const limits = opts.rateLimit ?? { api: 1200, login: 10 };
+        await app.register(rateLimit, {
+          global: true,
+          max: limits.api,
+          timeWindow: 60_000,
+          keyGenerator: (req) => byRequest.get(req)?.principal.id ?? req.ip,
+          allowList: (req) =>
+            isPublic(req.method, req.url.split('?')[0] ?? '') && !req.url.startsWith('/api/v1/auth/login'),
+          errorResponseBuilder: (_req, ctx) =>
+            Object.assign(
+              new Error(`Too many requests: at most ${ctx.max} per ${ctx.after}; try again later`),
+              {
+                statusCode: 429,
+              },
+            ),
+        });
+      }
+      app.addHook('onRoute', (route) => {
+        const handler = route.handler;
+        route.handler = function wrapped(this: unknown, req: FastifyRequest, reply) {
+          return runWithAccess(byRequest.get(req), () => handler.call(this as FastifyInstance, req, reply));
+        };
+      });
+    },
+
+    /** The principal of a request (undefined when authentication is off). For subscriptions and the stream. */
+    principalFor(req: FastifyRequest): Principal | undefined {
+      return byRequest.get(req)?.principal;
+    },
+    /** The access of a request: its principal, purpose, policies and grants. */
+    accessFor(req: FastifyRequest): RequestAccess | undefined {
+      return byRequest.get(req);
+    },
+    /**
+     * What a principal may see of a tenant, for work done later on its behalf (notifications, the
+     * live stream): allows(entity) and project(entity) (attributes dropped, tagged values masked).
+     * Loads the department's policies and grants now; call again for a fresh view (grants expire).
+     */
+    async readFilter(principal: Principal, tenant: string, purpose?: string): Promise<ReadFilter> {
+      const [policies, grants] = await Promise.all([loadPolicies(principal), loadGrants(principal)]);
+      return buildReadFilter({
+        tenant,
+        policies,
+        grants,
+        catalog,
+        ...(purpose !== undefined ? { purpose } : {}),
+        now: now(),
+      });
+    },
+
+    async bootstrap(): Promise<void> {
+      const r = await identity.bootstrap(opts.adminPassword);
+      if (r.generated)
+        log(
+          `Created the account "admin" with the password ${r.generated} (shown once: change it and set up TOTP)`,
+        );
+      else if (r.created) log('Created the account "admin" with the password from CITYPIVOT_ADMIN_PASSWORD');
+      if (r.created)
+        await audit({ actor: 'system', action: 'user.bootstrap', target: 'admin', outcome: 'success' });
+    },
+  };
+  return hub;
+}
+
+export type HubAccess = Awaited<ReturnType<typeof createHubAccess>>;
+
+/** Paths open without credentials: health, login, the token JWKS, @context documents, device traffic, the dashboard. */
+export function isPublic(method: string, path: string): boolean {
+  if (path === '/health') return true;
+  if (path === '/api/v1/auth/login' || path === '/api/v1/auth/jwks') return true;
+  if (method === 'GET' && path.startsWith('/ngsi-ld/v1/jsonldContexts')) return true;
+  // Devices authenticate southbound with their config group's apikey.
+  if (path === '/iot/json' || path === '/iot/d' || path === '/iot/about') return true;
+  return !(
+    path.startsWith('/ngsi-ld/') ||
+    path.startsWith('/api/') ||
+    path.startsWith('/iot/') ||
+    path === '/metrics'
+  );
+}
+
+/** The attributes a change touches (added, changed or removed); all of them for create and delete. */
+function changedAttrs(c: EntityChange): string[] {
+  const b = c.before?.attrs ?? {};
+  const a = c.after?.attrs ?? {};
+  const out: string[] = [];
+  for (const k of new Set([...Object.keys(b), ...Object.keys(a)])) {
+    if (!c.before || !c.after || JSON.stringify(b[k]) !== JSON.stringify(a[k])) out.push(k);
+  }
+  return out;
+}

@@ -1,0 +1,270 @@
+/**
+ * The store as the access layer hands it to the services: every read made while serving a
+ * request passes the department's read filter (types narrowed before the query runs, entities
+ * outside policy or area dropped, attributes projected, tagged values masked, reads of tagged
+ * data audited), and sensitive personal values are encrypted on the way in and decrypted on the
+ * way out. Reads inside write transactions are never masked (they feed read-modify-write).
+ */
+import type { StoredEntity } from '../core/entity-model.js';
+import { HubError } from '../core/errors.js';
+import type { HistoryInstance, HistoryStore, HistoryTx } from '../core/history-store.js';
+import type { EntityQuery, Store, StoreTx } from '../core/store.js';
+import type { TypeExpr } from '../core/query/type-expr.js';
+import { canWriteTenant, type ReadFilter } from '../core/access/read-filter.js';
+import type { FieldCrypto } from './field-crypto.js';
+import { currentAccess, type RequestAccess } from './request-access.js';
+
+export interface GuardDeps {
+  crypto?: FieldCrypto;
+  /** Is this attribute of an entity of these types classified sensitive-personal? */
+  isSensitive(tenant: string, types: string[], attr: string): boolean;
+  /** Called after a filtered read that returned tagged data or used grants. */
+  onRead(access: RequestAccess, tenant: string, filter: ReadFilter, entities: StoredEntity[]): Promise<void>;
+}
+
+const forbidden = (tenant: string) =>
+  new HubError(
+    'Forbidden',
+    `Your department has no access to ${tenant === '' ? 'the default tenant' : `tenant ${tenant}`}`,
+  );
+
+export function createGuardedStore(inner: Store, deps: GuardDeps): Store {
+  const { crypto } = deps;
+
+  const encrypt = (tenant: string, e: StoredEntity): StoredEntity => {
+    if (!crypto) return e;
+    let out: StoredEntity | undefined;
+    for (const [iri, list] of Object.entries(e.attrs)) {
+      if (!deps.isSensitive(tenant, e.types, iri)) continue;
+      // GeoProperties stay clear: the geo index and geo-queries need them (they are coarsened on read).
+      if (list.every((i) => i.type === 'GeoProperty')) continue;
+      out ??= { ...e, attrs: { ...e.attrs } };
+      out.attrs[iri] = list.map((i) => (i.type === 'GeoProperty' ? i : crypto.encrypt(i, `${e.id}\n${iri}`)));
+    }
+    return out ?? e;
+  };
+  const decrypt = (e: StoredEntity): StoredEntity => {
+    if (!crypto) return e;
+    let out: StoredEntity | undefined;
+    for (const [iri, list] of Object.entries(e.attrs)) {
+      if (!list.some((i) => crypto.isEncrypted(i))) continue;
+      out ??= { ...e, attrs: { ...e.attrs } };
+      out.attrs[iri] = list.map((i) => crypto.decrypt(i, `${e.id}\n${iri}`));
+    }
+    return out ?? e;
+  };
+  const encryptRows = (tenant: string, types: Map<string, string[]>, rows: HistoryInstance[]) =>
+    crypto
+      ? rows.map((r) =>
+          r.instance.type !== 'GeoProperty' && deps.isSensitive(tenant, types.get(r.entityId) ?? [], r.attr)
+            ? { ...r, instance: crypto.encrypt(r.instance, `${r.entityId}\n${r.attr}`) }
+            : r,
+        )
+      : rows;
+  const decryptRow = (r: HistoryInstance): HistoryInstance =>
+    crypto && crypto.isEncrypted(r.instance)
+      ? { ...r, instance: crypto.decrypt(r.instance, `${r.entityId}\n${r.attr}`) }
+      : r;
+
+  /** Reads inside a write: decrypted, not masked; a department without any right on the tenant is refused. */
+  const mustTouchTenant = async (tenant: string) => {
+    const a = currentAccess();
+    if (!a) return;
+    const f = await a.filter(tenant);
+    if (!f.tenantReadable && !canWriteTenant(await a.policies(), tenant)) throw forbidden(tenant);
+  };
+
+  function wrapHistoryTx(tx: HistoryTx): HistoryTx {
+    return {
+      ...tx,
+      async append(tenant, entities, rows, opts) {
+        const types = new Map(entities.map((e) => [e.id, e.types]));
+        return tx.append(tenant, entities, encryptRows(tenant, types, rows), opts);
+      },
+      async getInstance(tenant, id, attr, instanceId) {
+        const r = await tx.getInstance(tenant, id, attr, instanceId);
+        return r && decryptRow(r);
+      },
+      async replaceInstance(tenant, row) {
+        const he = await tx.getEntity(tenant, row.entityId);
+        return tx.replaceInstance(
+          tenant,
+          encryptRows(tenant, new Map([[row.entityId, he?.types ?? []]]), [row])[0] as HistoryInstance,
+        );
+      },
+    };
+  }
+
+  function wrapTx(tx: StoreTx): StoreTx {
+    return {
+      ...tx,
+      async getEntity(tenant, id, opts) {
+        await mustTouchTenant(tenant);
+        const e = await tx.getEntity(tenant, id, opts);
+        return e && decrypt(e);
+      },
+      async getEntities(tenant, ids, opts) {
+        await mustTouchTenant(tenant);
+        const m = await tx.getEntities(tenant, ids, opts);
+        return new Map([...m].map(([k, e]) => [k, decrypt(e)]));
+      },
+      insertEntity: (tenant, e) => tx.insertEntity(tenant, encrypt(tenant, e)),
+      updateEntity: (tenant, e) => tx.updateEntity(tenant, encrypt(tenant, e)),
+      writeEntities: (tenant, ins, upd) =>
+        tx.writeEntities(
+          tenant,
+          ins.map((e) => encrypt(tenant, e)),
+          upd.map((e) => encrypt(tenant, e)),
+        ),
+      async deleteMatching(tenant, query) {
+        await mustTouchTenant(tenant);
+        return (await tx.deleteMatching(tenant, query)).map(decrypt);
+      },
+      async queryEntities(tenant, query) {
+        const r = await tx.queryEntities(tenant, query);
+        return { ...r, entities: r.entities.map(decrypt) };
+      },
+      history: wrapHistoryTx(tx.history),
+    };
+  }
+
+  /** Runs a read under the request's filter (no request: decrypted, unfiltered). */
+  async function readFiltered(tenant: string, list: StoredEntity[]): Promise<StoredEntity[]> {
+    const clear = list.map(decrypt);
+    const a = currentAccess();
+    if (!a) return clear;
+    const f = await a.filter(tenant);
+    if (!f.tenantReadable) throw forbidden(tenant);
+    const out = clear.filter((e) => f.allows(e)).map((e) => f.project(e));
+    if (out.length > 0) await deps.onRead(a, tenant, f, out);
+    return out;
+  }
+
+  async function narrowed(tenant: string, query: EntityQuery): Promise<EntityQuery> {
+    const a = currentAccess();
+    if (!a) return query;
+    const f = await a.filter(tenant);
+    if (!f.tenantReadable) throw forbidden(tenant);
+    return { ...query, ...narrowType(query.type, f.readableTypes) };
+  }
+
+  const history: HistoryStore = {
+    ...inner.history,
+    ...wrapHistoryTx(inner.history),
+    async queryEntities(tenant, q) {
+      const a = currentAccess();
+      if (!a) return inner.history.queryEntities(tenant, q);
+      const f = await a.filter(tenant);
+      if (!f.tenantReadable) throw forbidden(tenant);
+      const r = await inner.history.queryEntities(tenant, { ...q, ...narrowType(q.type, f.readableTypes) });
+      return { ...r, entities: r.entities.filter((e) => f.allows({ ...e, attrs: {} })) };
+    },
+    async getEntity(tenant, id) {
+      const e = await inner.history.getEntity(tenant, id);
+      const a = currentAccess();
+      if (!a || !e) return e;
+      const f = await a.filter(tenant);
+      if (!f.tenantReadable) throw forbidden(tenant);
+      return f.allows({ ...e, attrs: {} }) ? e : undefined;
+    },
+    async instances(tenant, ids, sel, page) {
+      const rows = (await inner.history.instances(tenant, ids, sel, page)).map(decryptRow);
+      const a = currentAccess();
+      if (!a || rows.length === 0) return rows;
+      const f = await a.filter(tenant);
+      const types = await historyTypes(tenant, ids);
+      const out = rows
+        .filter((r) => f.attrReadable(types.get(r.entityId) ?? [], r.attr))
+        .map((r) => ({ ...r, instance: f.maskInstance(types.get(r.entityId) ?? [], r.attr, r.instance) }));
+      if (f.report.tagged.size > 0) await deps.onRead(a, tenant, f, []);
+      return out;
+    },
+    async aggregate(tenant, ids, sel, bounds, methods, grain) {
+      const rows = await inner.history.aggregate(tenant, ids, sel, bounds, methods, grain);
+      const a = currentAccess();
+      if (!a) return rows;
+      const f = await a.filter(tenant);
+      const types = await historyTypes(tenant, ids);
+      // Aggregates of masked values are left out too: a sum or a min can give a value away.
+      const probe = { type: 'Property' as const, value: 0 };
+      return rows.filter((r) => {
+        const ty = types.get(r.entityId) ?? [];
+        return f.attrReadable(ty, r.attr) && f.maskInstance(ty, r.attr, probe) === probe;
+      });
+    },
+  };
+
+  async function historyTypes(tenant: string, ids: string[]): Promise<Map<string, string[]>> {
+    const r = await inner.history.queryEntities(tenant, {
+      ids,
+      limit: ids.length || 1,
+      offset: 0,
+      count: false,
+    });
+    return new Map(r.entities.map((e) => [e.id, e.types]));
+  }
+
+  const base = wrapTx(inner);
+  return {
+    ...inner,
+    ...base,
+    history,
+    transaction: (fn) => inner.transaction((tx) => fn(wrapTx(tx))),
+    async tenantExists(tenant) {
+      await mustTouchTenant(tenant);
+      return inner.tenantExists(tenant);
+    },
+    async getEntity(tenant, id) {
+      const e = await inner.getEntity(tenant, id);
+      if (!e) {
+        // Unknown or invisible answer the same, but a tenant without access is refused either way.
+        await narrowed(tenant, { limit: 0, offset: 0, count: false });
+        return undefined;
+      }
+      return (await readFiltered(tenant, [e]))[0];
+    },
+    async getEntities(tenant, ids) {
+      const m = await inner.getEntities(tenant, ids);
+      const list = await readFiltered(tenant, [...m.values()]);
+      return new Map(list.map((e) => [e.id, e]));
+    },
+    async queryEntities(tenant, query) {
+      const q = await narrowed(tenant, query);
+      const r = await inner.queryEntities(tenant, q);
+      return { ...r, entities: await readFiltered(tenant, r.entities) };
+    },
+    async listTypes(tenant) {
+      const a = currentAccess();
+      const types = await inner.listTypes(tenant);
+      if (!a) return types;
+      const f = await a.filter(tenant);
+      if (!f.tenantReadable) throw forbidden(tenant);
+      return types
+        .filter((t) => f.readableTypes === '*' || f.readableTypes.includes(t.type))
+        .map((t) => ({ ...t, attributes: t.attributes.filter((x) => f.attrReadable([t.type], x.name)) }));
+    },
+    async listAttributes(tenant) {
+      const a = currentAccess();
+      const attrs = await inner.listAttributes(tenant);
+      if (!a) return attrs;
+      const f = await a.filter(tenant);
+      if (!f.tenantReadable) throw forbidden(tenant);
+      return attrs
+        .map((x) => ({ ...x, types: x.types.filter((t) => f.attrReadable([t], x.name)) }))
+        .filter((x) => x.types.length > 0);
+    },
+  };
+}
+
+/** ANDs the department's readable types into a query's type selection. */
+function narrowType(type: TypeExpr | undefined, readable: '*' | string[]): { type?: TypeExpr } {
+  if (readable === '*') return type ? { type } : {};
+  // No readable type at all: a type nobody has, so that the query finds nothing.
+  const allowed: TypeExpr =
+    readable.length === 0
+      ? { kind: 'type', name: 'urn:citypivot:access:no-type' }
+      : readable.length === 1
+        ? { kind: 'type', name: readable[0] as string }
+        : { kind: 'or', items: readable.map((name) => ({ kind: 'type' as const, name })) };
+  return { type: type ? { kind: 'and', items: [type, allowed] } : allowed };
+}

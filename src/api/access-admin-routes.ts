@@ -1,0 +1,332 @@
+/**
+ * Administration under /api/v1: departments, API keys and the data catalog (system
+ * administrator); users, roles, policies, grants and the password policy (security
+ * administrator). Every change is audited.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { HubError, badRequest, notFound } from '../core/errors.js';
+import type { AccessPolicy, Action, CatalogEntry } from '../core/access/access-model.js';
+import { ACTIONS, SENSITIVITY_CLASSES } from '../core/access/access-model.js';
+import { MASK_KINDS, type MaskKind } from '../core/access/masking.js';
+import { mergePolicy } from '../core/access/password-policy.js';
+import { newApiKey } from '../access/token-service.js';
+import {
+  auditBase,
+  body,
+  expander,
+  optArea,
+  optString,
+  optStringList,
+  principalOf,
+  reqString,
+  requireRole,
+  type AccessRouteDeps,
+} from './access-request.js';
+
+const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRouteDeps): void {
+  const { access } = deps;
+  const { store, identity } = access;
+  const audit = (
+    p: ReturnType<typeof principalOf>,
+    req: Parameters<typeof auditBase>[1],
+    action: string,
+    target: string,
+    detail?: Record<string, unknown>,
+  ) =>
+    access.audit({ ...auditBase(p, req), action, target, outcome: 'success', ...(detail ? { detail } : {}) });
+
+  // departments
+  app.get('/api/v1/departments', async (req) => {
+    principalOf(access, req);
+    return store.listDepartments();
+  });
+  app.post('/api/v1/departments', async (req, reply) => {
+    const p = requireRole(access, req, 'system-administrator');
+    const b = body(req);
+    const id = reqString(b, 'id', 64);
+    if (!ID_RE.test(id)) throw badRequest('id: letters, digits, . _ - only');
+    const parent = optString(b, 'parent', 64) ?? null;
+    await store.createDepartment({ id, name: reqString(b, 'name'), parent });
+    await audit(p, req, 'department.create', id, { parent });
+    return reply.code(201).send({ id });
+  });
+  app.patch('/api/v1/departments/:id', async (req, reply) => {
+    const p = requireRole(access, req, 'system-administrator');
+    const id = (req.params as { id: string }).id;
+    const b = body(req);
+    const patch: { name?: string; parent?: string | null } = {};
+    if ('name' in b) patch.name = reqString(b, 'name');
+    if ('parent' in b) {
+      patch.parent = optString(b, 'parent', 64) ?? null;
+      if (patch.parent !== null && (await store.departmentSubtree(id)).includes(patch.parent))
+        throw badRequest('A department cannot be placed under itself or its sub-departments');
+    }
+    if (!(await store.updateDepartment(id, patch))) throw notFound(`No department ${id}`);
+    await audit(p, req, 'department.update', id, patch);
+    return reply.code(204).send();
+  });
+  app.delete('/api/v1/departments/:id', async (req, reply) => {
+    const p = requireRole(access, req, 'system-administrator');
+    const id = (req.params as { id: string }).id;
+    if (!(await store.deleteDepartment(id))) throw notFound(`No department ${id}`);
+    await audit(p, req, 'department.delete', id);
+    return reply.code(204).send();
+  });
+
+  // users
+  const userView = (u: NonNullable<Awaited<ReturnType<typeof store.getUser>>>) => ({
+    id: u.id,
+    username: u.username,
+    displayName: u.displayName,
+    department: u.department,
+    roles: u.roles,
+    totp: u.totpEnabled,
+    disabled: u.disabled,
+    locked: u.lockedUntil !== null && Date.parse(u.lockedUntil) > access.now().getTime(),
+    createdAt: u.createdAt,
+    lastLoginAt: u.lastLoginAt,
+  });
+  app.get('/api/v1/users', async (req) => {
+    requireRole(access, req, 'security-administrator');
+    return (await store.listUsers()).map(userView);
+  });
+  app.post('/api/v1/users', async (req, reply) => {
+    const p = requireRole(access, req, 'security-administrator');
+    const b = body(req);
+    const username = reqString(b, 'username', 64);
+    if (!ID_RE.test(username)) throw badRequest('username: letters, digits, . _ - only');
+    const roles = identity.checkRoles(b.roles ?? ['department-user']);
+    const department = optString(b, 'department', 64) ?? null;
+    const id = randomUUID();
+    await store.createUser({
+      id,
+      username,
+      displayName: optString(b, 'displayName') ?? null,
+      department,
+      roles,
+      passwordHash: await identity.hashPassword(username, reqString(b, 'password')),
+    });
+    await audit(p, req, 'user.create', username, { roles, department });
+    return reply.code(201).send({ id });
+  });
+  app.patch('/api/v1/users/:id', async (req, reply) => {
+    const p = requireRole(access, req, 'security-administrator');
+    const id = (req.params as { id: string }).id;
+    const b = body(req);
+    const patch: Parameters<typeof store.updateUser>[1] = {};
+    if ('roles' in b) patch.roles = identity.checkRoles(b.roles);
+    if ('department' in b) patch.department = optString(b, 'department', 64) ?? null;
+    if ('displayName' in b) patch.displayName = optString(b, 'displayName') ?? null;
+    if ('disabled' in b) {
+      if (typeof b.disabled !== 'boolean') throw badRequest('disabled must be true or false');
+      patch.disabled = b.disabled;
+    }
+    if (id === p.id && patch.roles && !patch.roles.includes('security-administrator'))
+      throw new HubError('Conflict', 'You cannot take the security administrator role from yourself');
+    if (!(await store.updateUser(id, patch))) throw notFound(`No user ${id}`);
+    if (patch.disabled || patch.roles) await store.revokeUserSessions(id);
+    await audit(p, req, 'user.update', id, patch);
+    return reply.code(204).send();
+  });
+  app.delete('/api/v1/users/:id', async (req, reply) => {
+    const p = requireRole(access, req, 'security-administrator');
+    const id = (req.params as { id: string }).id;
+    if (id === p.id) throw new HubError('Conflict', 'You cannot delete your own account');
+    if (!(await store.deleteUser(id))) throw notFound(`No user ${id}`);
+    await audit(p, req, 'user.delete', id);
+    return reply.code(204).send();
+  });
+  app.post('/api/v1/users/:id/password', async (req, reply) => {
+    const p = requireRole(access, req, 'security-administrator');
+    const id = (req.params as { id: string }).id;
+    const u = await store.getUser(id);
+    if (!u) throw notFound(`No user ${id}`);
+    await store.setPassword(id, await identity.hashPassword(u.username, reqString(body(req), 'password')));
+    await store.revokeUserSessions(id);
+    await audit(p, req, 'user.password-reset', u.username);
+    return reply.code(204).send();
+  });
+  app.post('/api/v1/users/:id/unlock', async (req, reply) => {
+    const p = requireRole(access, req, 'security-administrator');
+    const id = (req.params as { id: string }).id;
+    await store.unlock(id);
+    await audit(p, req, 'user.unlock', id);
+    return reply.code(204).send();
+  });
+  app.delete('/api/v1/users/:id/totp', async (req, reply) => {
+    const p = requireRole(access, req, 'security-administrator');
+    const id = (req.params as { id: string }).id;
+    await store.setTotp(id, null, false);
+    await store.revokeUserSessions(id);
+    await audit(p, req, 'user.totp-reset', id);
+    return reply.code(204).send();
+  });
+
+  // API keys
+  app.get('/api/v1/api-keys', async (req) => {
+    requireRole(access, req, 'system-administrator');
+    return (await store.listApiKeys()).map(({ secretHash: _s, ...k }) => k);
+  });
+  app.post('/api/v1/api-keys', async (req, reply) => {
+    const p = requireRole(access, req, 'system-administrator');
+    const b = body(req);
+    const roles = identity.checkRoles(b.roles ?? ['department-user']);
+    if (roles.some((r) => r !== 'department-user' && r !== 'department-admin'))
+      throw badRequest('An API key holds department roles only');
+    const k = newApiKey();
+    const expiresAt = optString(b, 'expiresAt');
+    if (expiresAt !== undefined && !Number.isFinite(Date.parse(expiresAt)))
+      throw badRequest('expiresAt must be a date-time');
+    await store.createApiKey({
+      id: k.id,
+      name: reqString(b, 'name', 128),
+      secretHash: k.secretHash,
+      department: optString(b, 'department', 64) ?? null,
+      roles,
+      createdBy: p.name,
+      expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(),
+    });
+    await audit(p, req, 'api-key.create', k.id, { roles });
+    // The key is shown this once: only its hash is kept.
+    return reply.code(201).send({ id: k.id, key: k.key });
+  });
+  app.delete('/api/v1/api-keys/:id', async (req, reply) => {
+    const p = requireRole(access, req, 'system-administrator');
+    const id = (req.params as { id: string }).id;
+    if (!(await store.revokeApiKey(id))) throw notFound(`No active API key ${id}`);
+    await audit(p, req, 'api-key.revoke', id);
+    return reply.code(204).send();
+  });
+
+  // policies
+  app.get('/api/v1/policies', async (req) => {
+    requireRole(access, req, 'security-administrator', 'auditor');
+    return store.listPolicies();
+  });
+  app.post('/api/v1/policies', async (req, reply) => {
+    const p = requireRole(access, req, 'security-administrator');
+    const b = body(req);
+    const expand = await expander(deps, req);
+    const actions = optStringList(b, 'actions') ?? ['read'];
+    if (!actions.every((a) => (ACTIONS as readonly string[]).includes(a)))
+      throw badRequest('actions: read, write');
+    const tenant = typeof b.tenant === 'string' ? b.tenant : '';
+    const attrs = optStringList(b, 'attrs')?.map(expand);
+    const area = optArea(b);
+    const policy: AccessPolicy = {
+      id: randomUUID(),
+      department: reqString(b, 'department', 64),
+      tenant,
+      entityTypes: (optStringList(b, 'entityTypes') ?? ['*']).map(expand),
+      ...(attrs ? { attrs } : {}),
+      actions: actions as Action[],
+      ...(area ? { area } : {}),
+    };
+    await store.createPolicy(policy);
+    await audit(p, req, 'policy.create', policy.id, { ...policy });
+    return reply.code(201).send(policy);
+  });
+  app.delete('/api/v1/policies/:id', async (req, reply) => {
+    const p = requireRole(access, req, 'security-administrator');
+    const id = (req.params as { id: string }).id;
+    const gone = await store.deletePolicy(id);
+    if (!gone) throw notFound(`No policy ${id}`);
+    await audit(p, req, 'policy.delete', id, { ...gone });
+    return reply.code(204).send();
+  });
+  app.get('/api/v1/password-policy', async (req) => {
+    requireRole(access, req, 'security-administrator', 'auditor');
+    return identity.policy();
+  });
+  app.put('/api/v1/password-policy', async (req, reply) => {
+    const p = requireRole(access, req, 'security-administrator');
+    const merged = mergePolicy(await identity.policy(), req.body);
+    if (typeof merged === 'string') throw badRequest(`Invalid password policy: ${merged}`);
+    await store.putSetting('password-policy', merged);
+    await audit(p, req, 'password-policy.update', 'password-policy', { ...merged });
+    return reply.code(204).send();
+  });
+
+  // the data catalog
+  app.get('/api/v1/catalog', (req, reply) => {
+    principalOf(access, req);
+    return reply.send(access.catalog());
+  });
+  app.put('/api/v1/catalog', async (req, reply) => {
+    const p = requireRole(access, req, 'system-administrator');
+    const b = body(req);
+    const expand = await expander(deps, req);
+    const sensitivity = reqString(b, 'sensitivity', 32);
+    if (!(SENSITIVITY_CLASSES as readonly string[]).includes(sensitivity))
+      throw badRequest(`sensitivity must be one of ${SENSITIVITY_CLASSES.join(', ')}`);
+    const mask = optString(b, 'mask', 32) ?? 'auto';
+    if (!(MASK_KINDS as readonly string[]).includes(mask))
+      throw badRequest(`mask must be one of ${MASK_KINDS.join(', ')}`);
+    const entry: CatalogEntry = {
+      tenant: typeof b.tenant === 'string' ? b.tenant : '*',
+      entityType: expand(reqString(b, 'entityType')),
+      attr: expand(reqString(b, 'attr')),
+      sensitivity: sensitivity as CatalogEntry['sensitivity'],
+      mask: mask as MaskKind,
+    };
+    await store.putCatalog(entry);
+    await access.reloadCatalog();
+    await audit(p, req, 'catalog.put', `${entry.entityType} ${entry.attr}`, { ...entry });
+    return reply.code(204).send();
+  });
+  app.delete('/api/v1/catalog', async (req, reply) => {
+    const p = requireRole(access, req, 'system-administrator');
+    const q = req.query as Record<string, string | undefined>;
+    const expand = await expander(deps, req);
+    if (!q.entityType || !q.attr) throw badRequest('entityType and attr are needed');
+    const ok = await store.deleteCatalog(q.tenant ?? '*', expand(q.entityType), expand(q.attr));
+    if (!ok) throw notFound('No such catalog entry');
+    await access.reloadCatalog();
+    await audit(p, req, 'catalog.delete', `${q.entityType} ${q.attr}`);
+    return reply.code(204).send();
+  });
+
+  // grants given directly by the security administrator
+  app.get('/api/v1/grants', async (req) => {
+    requireRole(access, req, 'security-administrator', 'auditor');
+    return store.sharing.listGrants();
+  });
+  app.post('/api/v1/grants', async (req, reply) => {
+    const p = requireRole(access, req, 'security-administrator');
+    const b = body(req);
+    const expand = await expander(deps, req);
+    const until = reqString(b, 'validUntil', 64);
+    if (!Number.isFinite(Date.parse(until))) throw badRequest('validUntil must be a date-time');
+    const attrs = optStringList(b, 'attrs')?.map(expand);
+    const area = optArea(b);
+    const grant = {
+      id: randomUUID(),
+      department: reqString(b, 'department', 64),
+      tenant: typeof b.tenant === 'string' ? b.tenant : '',
+      entityType: expand(reqString(b, 'entityType')),
+      ...(attrs ? { attrs } : {}),
+      purpose: reqString(b, 'purpose'),
+      ...(area ? { area } : {}),
+      validFrom: access.now().toISOString(),
+      validUntil: new Date(until).toISOString(),
+    };
+    await store.sharing.createGrant(grant, p.name);
+    await audit(p, req, 'grant.create', grant.id, { ...grant });
+    return reply.code(201).send(grant);
+  });
+  app.delete('/api/v1/grants/:id', async (req, reply) => {
+    const p = requireRole(access, req, 'security-administrator');
+    const id = (req.params as { id: string }).id;
+    if (!(await store.sharing.revokeGrant(id))) throw notFound(`No active grant ${id}`);
+    await audit(p, req, 'grant.revoke', id);
+    return reply.code(204).send();
+  });
+
+  app.get('/api/v1/security/metrics', async (req, reply) => {
+    requireRole(access, req, 'auditor', 'security-administrator');
+    return reply.type('text/plain; version=0.0.4').send(access.events.metricsText());
+  });
+}

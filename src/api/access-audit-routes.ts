@@ -1,0 +1,82 @@
+/**
+ * The audit log for auditors: GET /api/v1/audit (filtered, paged by seq), /api/v1/audit/verify
+ * (walks the hash chain), /api/v1/audit/export (JSON lines). There is no route that changes it.
+ */
+import type { FastifyInstance } from 'fastify';
+import { badRequest } from '../core/errors.js';
+import {
+  AUDIT_OUTCOMES,
+  verifyChain,
+  type AuditOutcome,
+  type ChainCheck,
+} from '../core/access/audit-chain.js';
+import type { AccessStore } from '../store/postgres-access.js';
+import type { HubAccess } from '../access/access-setup.js';
+import { auditBase, requireRole } from './access-request.js';
+
+/** Walks the whole chain in pages. */
+export async function verifyAuditLog(store: AccessStore): Promise<ChainCheck> {
+  let start = { prevHash: '0'.repeat(64), prevSeq: 0 };
+  let checked = 0;
+  for await (const page of store.audit.scan()) {
+    const r = verifyChain(page, start);
+    checked += r.checked;
+    if (!r.ok) return { ...r, checked };
+    const last = page[page.length - 1];
+    if (last) start = { prevHash: last.hash, prevSeq: last.seq };
+  }
+  return { ok: true, checked, lastHash: start.prevHash };
+}
+
+export function registerAccessAuditRoutes(app: FastifyInstance, access: HubAccess): void {
+  app.get('/api/v1/audit', async (req) => {
+    const p = requireRole(access, req, 'auditor');
+    const q = req.query as Record<string, string | undefined>;
+    const time = (k: string) => {
+      const v = q[k];
+      if (v === undefined) return undefined;
+      if (!Number.isFinite(Date.parse(v))) throw badRequest(`${k} must be a date-time`);
+      return new Date(v).toISOString();
+    };
+    if (q.outcome !== undefined && !(AUDIT_OUTCOMES as readonly string[]).includes(q.outcome))
+      throw badRequest(`outcome must be one of ${AUDIT_OUTCOMES.join(', ')}`);
+    const from = time('from');
+    const to = time('to');
+    const rows = await access.store.audit.query({
+      ...(q.actor !== undefined ? { actor: q.actor } : {}),
+      ...(q.action !== undefined ? { action: q.action } : {}),
+      ...(q.outcome !== undefined ? { outcome: q.outcome as AuditOutcome } : {}),
+      ...(from ? { from } : {}),
+      ...(to ? { to } : {}),
+      ...(q.afterSeq !== undefined ? { afterSeq: Number(q.afterSeq) || 0 } : {}),
+      limit: Math.min(Math.max(Number(q.limit ?? 100) || 100, 1), 1000),
+    });
+    await access.audit({
+      ...auditBase(p, req),
+      action: 'audit.read',
+      outcome: 'success',
+      detail: { records: rows.length },
+    });
+    return rows;
+  });
+
+  app.get('/api/v1/audit/verify', async (req) => {
+    const p = requireRole(access, req, 'auditor');
+    const r = await verifyAuditLog(access.store);
+    await access.audit({
+      ...auditBase(p, req),
+      action: 'audit.verify',
+      outcome: r.ok ? 'success' : 'failure',
+      detail: { ...r },
+    });
+    return r;
+  });
+
+  app.get('/api/v1/audit/export', async (req, reply) => {
+    const p = requireRole(access, req, 'auditor');
+    await access.audit({ ...auditBase(p, req), action: 'audit.export', outcome: 'success' });
+    const lines: string[] = [];
+    for await (const page of access.store.audit.scan()) for (const r of page) lines.push(JSON.stringify(r));
+    return reply.type('application/x-ndjson').send(lines.length ? `${lines.join('\n')}\n` : '');
+  });
+}

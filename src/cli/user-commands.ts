@@ -1,0 +1,127 @@
+/**
+ * `citypivot users add|passwd|unlock|totp-reset` and `citypivot audit verify`: account recovery
+ * and audit checks from the machine the hub runs on (no API login needed). Passwords come from
+ * CITYPIVOT_USER_PASSWORD or the first line of standard input, never from the command line.
+ */
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { openDatabase } from '../store/database-setting.js';
+import { createPostgresStore } from '../store/postgres-store.js';
+import { createPostgresAccessStore, type AccessStore } from '../store/postgres-access.js';
+import { createIdentityService } from '../access/identity-service.js';
+import { createTokenService } from '../access/token-service.js';
+import { verifyAuditLog } from '../api/access-audit-routes.js';
+import { UsageError } from './config.js';
+
+export const USERS_USAGE = `users options (--db SETTING as for serve):
+  users add NAME [--role R]... [--department D]   create an account (password: CITYPIVOT_USER_PASSWORD or stdin)
+  users passwd NAME                               set a new password (same source) and end its sessions
+  users unlock NAME                               clear failed logins and the lock
+  users totp-reset NAME                           remove the TOTP factor (the user enrols again)
+  audit verify                                    walk the audit log's hash chain; exit 1 if it is broken
+`;
+
+async function withAccessStore<T>(db: string, fn: (s: AccessStore) => Promise<T>): Promise<T> {
+  const database = await openDatabase(db);
+  try {
+    // The store applies the migrations; then the access tables are there.
+    const store = await createPostgresStore({ url: database.url, max: 1 });
+    await store.close();
+    const access = createPostgresAccessStore({ url: database.url, max: 2 });
+    try {
+      return await fn(access);
+    } finally {
+      await access.close();
+    }
+  } finally {
+    await database.stop();
+  }
+}
+
+async function readPassword(): Promise<string> {
+  const env = process.env.CITYPIVOT_USER_PASSWORD;
+  if (env) return env;
+  const rl = createInterface({ input: process.stdin });
+  for await (const line of rl) {
+    rl.close();
+    return line;
+  }
+  throw new UsageError('No password: set CITYPIVOT_USER_PASSWORD or give it on standard input');
+}
+
+function takeFlags(argv: string[]): { db: string; roles: string[]; department?: string; rest: string[] } {
+  let db = process.env.CITYPIVOT_DB || './data';
+  const roles: string[] = [];
+  let department: string | undefined;
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const v = argv[i + 1];
+    if (a === '--db' || a === '--role' || a === '--department') {
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      if (a === '--db') db = v;
+      else if (a === '--role') roles.push(v);
+      else department = v;
+      i++;
+    } else rest.push(a);
+  }
+  return { db, roles, ...(department ? { department } : {}), rest };
+}
+
+export async function usersCommand(argv: string[]): Promise<number> {
+  const { db, roles, department, rest } = takeFlags(argv);
+  const [sub, name, ...extra] = rest;
+  if (!sub || !name || extra.length > 0 || !['add', 'passwd', 'unlock', 'totp-reset'].includes(sub))
+    throw new UsageError('users: use add|passwd|unlock|totp-reset NAME');
+  return withAccessStore(db, async (store) => {
+    const identity = createIdentityService({ store, tokens: await createTokenService({ store }) });
+    const audit = (action: string) =>
+      store.audit.append({ actor: 'cli', action, target: name, outcome: 'success' });
+    if (sub === 'add') {
+      const r = identity.checkRoles(roles.length ? roles : ['department-user']);
+      await store.createUser({
+        id: randomUUID(),
+        username: name,
+        displayName: null,
+        department: department ?? null,
+        roles: r,
+        passwordHash: await identity.hashPassword(name, await readPassword()),
+      });
+      await audit('user.create');
+      console.log(`Created ${name} (${r.join(', ')})`);
+      return 0;
+    }
+    const user = await store.getUserByName(name);
+    if (!user) throw new Error(`No user ${name}`);
+    if (sub === 'passwd') {
+      await store.setPassword(user.id, await identity.hashPassword(name, await readPassword()));
+      await store.revokeUserSessions(user.id);
+      await audit('user.password-reset');
+    } else if (sub === 'unlock') {
+      await store.unlock(user.id);
+      await audit('user.unlock');
+    } else {
+      await store.setTotp(user.id, null, false);
+      await store.revokeUserSessions(user.id);
+      await audit('user.totp-reset');
+    }
+    console.log(`${sub}: done for ${name}`);
+    return 0;
+  });
+}
+
+export async function auditCommand(argv: string[]): Promise<number> {
+  const { db, rest } = takeFlags(argv);
+  if (rest.length !== 1 || rest[0] !== 'verify') throw new UsageError('audit: use audit verify');
+  return withAccessStore(db, async (store) => {
+    const r = await verifyAuditLog(store);
+    if (r.ok) {
+      console.log(`The audit log is intact: ${r.checked} records, last hash ${r.lastHash}`);
+      return 0;
+    }
+    console.error(
+      `citypivot: the audit log is broken at record ${r.firstBad?.seq} (${r.firstBad?.problem}) after ${r.checked} good records`,
+    );
+    return 1;
+  });
+}

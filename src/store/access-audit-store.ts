@@ -1,0 +1,134 @@
+/**
+ * The audit log table (migration 5): appended under a transaction-scoped advisory lock so that
+ * records from several hub instances form one chain with seq numbers without gaps; UPDATE, DELETE
+ * and TRUNCATE are refused by a trigger.
+ */
+import type pg from 'pg';
+import type { QueryResultRow } from 'pg';
+import type { AuditEvent, AuditOutcome, AuditRecord } from '../core/access/audit-chain.js';
+import { GENESIS_HASH, auditHash } from '../core/access/audit-chain.js';
+import { translate } from './postgres-store.js';
+
+const AUDIT_LOCK = 7_253_005;
+
+export interface AuditFilter {
+  actor?: string;
+  action?: string;
+  outcome?: AuditOutcome;
+  /** ISO date-times. */
+  from?: string;
+  to?: string;
+  afterSeq?: number;
+  limit: number;
+}
+
+function recordOf(r: QueryResultRow): AuditRecord {
+  const rec: AuditRecord = {
+    seq: Number(r.seq),
+    at: new Date(r.at as string).toISOString(),
+    actor: r.actor as string,
+    action: r.action as string,
+    outcome: r.outcome as AuditOutcome,
+    prevHash: r.prev_hash as string,
+    hash: r.hash as string,
+  };
+  if (r.department !== null) rec.department = r.department as string;
+  if (r.target !== null) rec.target = r.target as string;
+  if (r.purpose !== null) rec.purpose = r.purpose as string;
+  if (r.ip !== null) rec.ip = r.ip as string;
+  if (r.detail !== null) rec.detail = r.detail as Record<string, unknown>;
+  return rec;
+}
+
+export function createAccessAuditStore(pool: pg.Pool) {
+  return {
+    /** Appends one record to the chain and returns it. */
+    async append(e: AuditEvent, now: Date = new Date()): Promise<AuditRecord> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
+        const last = await client.query<{ seq: string; hash: string }>(
+          'SELECT seq, hash FROM access_audit ORDER BY seq DESC LIMIT 1',
+        );
+        const prev = last.rows[0];
+        const base: Omit<AuditRecord, 'hash'> = {
+          ...stripUndefined(e),
+          seq: prev ? Number(prev.seq) + 1 : 1,
+          at: now.toISOString(),
+          prevHash: prev ? prev.hash : GENESIS_HASH,
+        };
+        const rec: AuditRecord = { ...base, hash: auditHash(base) };
+        await client.query(
+          `INSERT INTO access_audit (seq, at, actor, department, action, target, outcome, purpose, ip, detail, prev_hash, hash)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+          [
+            rec.seq,
+            rec.at,
+            rec.actor,
+            rec.department ?? null,
+            rec.action,
+            rec.target ?? null,
+            rec.outcome,
+            rec.purpose ?? null,
+            rec.ip ?? null,
+            rec.detail === undefined ? null : JSON.stringify(rec.detail),
+            rec.prevHash,
+            rec.hash,
+          ],
+        );
+        await client.query('COMMIT');
+        return rec;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw translate(err);
+      } finally {
+        client.release();
+      }
+    },
+
+    async query(f: AuditFilter): Promise<AuditRecord[]> {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      const add = (sql: string, v: unknown) => {
+        params.push(v);
+        where.push(sql.replace('?', `$${params.length}`));
+      };
+      if (f.actor !== undefined) add('actor = ?', f.actor);
+      if (f.action !== undefined) add('action = ?', f.action);
+      if (f.outcome !== undefined) add('outcome = ?', f.outcome);
+      if (f.from !== undefined) add('at >= ?', f.from);
+      if (f.to !== undefined) add('at < ?', f.to);
+      if (f.afterSeq !== undefined) add('seq > ?', f.afterSeq);
+      params.push(f.limit);
+      const r = await pool
+        .query(
+          `SELECT * FROM access_audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT $${params.length}`,
+          params,
+        )
+        .catch((err: unknown) => {
+          throw translate(err);
+        });
+      return r.rows.map(recordOf);
+    },
+
+    /** Every record in seq order, page by page (verification, export). */
+    async *scan(pageSize = 1000): AsyncGenerator<AuditRecord[]> {
+      let after = 0;
+      for (;;) {
+        const r = await pool.query('SELECT * FROM access_audit WHERE seq > $1 ORDER BY seq LIMIT $2', [
+          after,
+          pageSize,
+        ]);
+        if (r.rows.length === 0) return;
+        const page = r.rows.map(recordOf);
+        yield page;
+        after = (page[page.length - 1] as AuditRecord).seq;
+      }
+    },
+  };
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
