@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ActiveContext } from '../core/context/active-context.js';
-import { HubError, badRequest, invalidRequest } from '../core/errors.js';
+import { HubError, badRequest, invalidRequest, notFound } from '../core/errors.js';
 import { isPlainObject, isUri, isValidName } from '../core/validation.js';
 import type { TemporalSpec } from '../core/temporal/temporal-query.js';
 import { TemporalSyntaxError, formatInstant, parseTemporalSpec } from '../core/temporal/temporal-query.js';
@@ -129,7 +129,8 @@ export function registerTemporalRoutes(app: FastifyInstance, deps: TemporalRoute
     await tenants.mustExistForRead(tenant);
     const result = await temporal.retrieve(tenant, id, tq, ctx);
     const body = result.bodies[0] ?? {};
-    if (Object.keys(body).length === 0) throw badRequest(`Nothing of entity ${id} is left after pick/omit`);
+    // NGSI-LD §4.21: nothing left to show is ResourceNotFound.
+    if (Object.keys(body).length === 0) throw notFound(`Nothing of entity ${id} is left after pick/omit`, id);
     return sendResult(reply, media, ctx, result, false);
   });
 
@@ -184,7 +185,14 @@ export function registerTemporalRoutes(app: FastifyInstance, deps: TemporalRoute
     return reply.code(204).send();
   });
 
+  // PATCH names one instance: without an instance id (or attribute name) there is no such resource.
+  app.patch(`${BASE}/entities/:entityId/attrs/:attrId`, () =>
+    Promise.reject(new HubError('MethodNotAllowed', 'PATCH needs an instance: /attrs/{attrId}/{instanceId}')),
+  );
+
   app.patch(`${BASE}/entities/:entityId/attrs/:attrId/:instanceId`, cfg(PARAMS.write), async (req, reply) => {
+    if ((req.params as { attrId?: string }).attrId === '')
+      throw new HubError('MethodNotAllowed', 'PATCH needs an attribute name: /attrs/{attrId}/{instanceId}');
     const tenant = tenantOf(req);
     const id = entityIdParam(req);
     const attr = attrParam(req);
@@ -269,13 +277,14 @@ function temporalQueryOf(p: Params, ctx: ActiveContext, isQuery: boolean): Tempo
     only = pick.filter((n) => n !== 'id' && n !== 'type' && n !== 'scope').map((n) => ctx.expand(n));
     if (!pick.includes('id')) tq.hideId = true;
     if (!pick.includes('type')) tq.hideType = true;
-    // Picking only core members keeps no attribute.
-    if (only.length === 0) only = ['urn:citypivot:none'];
+    if (!pick.includes('scope')) tq.hideScope = true;
+    // Picking only core members keeps no attribute (an empty list), but every entity.
   }
   if (omit) {
     if (omit.includes('id')) tq.hideId = true;
     if (omit.includes('type')) tq.hideType = true;
-    tq.omit = omit.filter((n) => n !== 'id' && n !== 'type').map((n) => ctx.expand(n));
+    if (omit.includes('scope')) tq.hideScope = true;
+    tq.omit = omit.filter((n) => n !== 'id' && n !== 'type' && n !== 'scope').map((n) => ctx.expand(n));
   }
   if (only) tq.attrs = only;
   const ds = list(p, 'datasetId');

@@ -13,9 +13,15 @@ export interface ServeConfig {
   host: string;
   db: string;
   auth: 'none' | 'on';
+  /** TLS: PEM files of the key and certificate (both or neither). */
+  tls?: { cert: string; key: string };
+  /** An external OpenID Connect provider whose tokens are accepted. */
+  oidc?: { issuer: string; jwksUrl: string; audience?: string };
   mqtt: { mode: 'off' } | { mode: 'embedded'; port: number } | { mode: 'external'; url: string };
   fetchContexts: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
+  /** Instances per attribute in one temporal response before pagination (NGSI-LD §6.3.10). */
+  temporalLimit?: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const;
@@ -30,6 +36,12 @@ export const SERVE_OPTIONS = {
   'no-mqtt': { type: 'boolean' },
   'no-fetch-contexts': { type: 'boolean' },
   'log-level': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'oidc-issuer': { type: 'string' },
+  'oidc-jwks-url': { type: 'string' },
+  'oidc-audience': { type: 'string' },
+  'temporal-limit': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -51,7 +63,22 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCon
   const db = pick('db', 'CITYPIVOT_DB') ?? './data';
   const authRaw = pick('auth', 'CITYPIVOT_AUTH') ?? 'on';
   if (authRaw !== 'none' && authRaw !== 'on')
-    throw new UsageError(`--auth must be "none" (got ${JSON.stringify(authRaw)})`);
+    throw new UsageError(`--auth must be "on" or "none" (got ${JSON.stringify(authRaw)})`);
+  if (authRaw === 'none' && !isLoopback(host))
+    throw new UsageError(
+      `--auth none is for local development only: refusing to listen on ${host} without authentication (use a loopback host such as 127.0.0.1, or leave authentication on)`,
+    );
+  const tlsCert = pick('tls-cert', 'CITYPIVOT_TLS_CERT');
+  const tlsKey = pick('tls-key', 'CITYPIVOT_TLS_KEY');
+  if ((tlsCert === undefined) !== (tlsKey === undefined))
+    throw new UsageError('--tls-cert and --tls-key go together');
+  const oidcIssuer = pick('oidc-issuer', 'CITYPIVOT_OIDC_ISSUER');
+  const oidcJwks = pick('oidc-jwks-url', 'CITYPIVOT_OIDC_JWKS_URL');
+  const oidcAudience = pick('oidc-audience', 'CITYPIVOT_OIDC_AUDIENCE');
+  if ((oidcIssuer === undefined) !== (oidcJwks === undefined))
+    throw new UsageError('--oidc-issuer and --oidc-jwks-url go together');
+  if (oidcJwks !== undefined && !/^https?:\/\/\S+$/.test(oidcJwks))
+    throw new UsageError(`--oidc-jwks-url must be an http(s) URL (got ${JSON.stringify(oidcJwks)})`);
   const noMqtt =
     values['no-mqtt'] === true || ['1', 'true', 'yes'].includes((env.CITYPIVOT_NO_MQTT ?? '').toLowerCase());
   const mqttUrl = pick('mqtt', 'CITYPIVOT_MQTT');
@@ -67,7 +94,33 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCon
   const logLevel = (pick('log-level', 'CITYPIVOT_LOG_LEVEL') ?? 'warn') as ServeConfig['logLevel'];
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
-  return { port, host, db, auth: authRaw, mqtt, fetchContexts, logLevel, help: values.help === true };
+  const limitRaw = pick('temporal-limit', 'CITYPIVOT_TEMPORAL_LIMIT');
+  if (
+    limitRaw !== undefined &&
+    (!/^\d+$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > 1_000_000)
+  )
+    throw new UsageError(`--temporal-limit must be an integer 1-1000000 (got ${JSON.stringify(limitRaw)})`);
+  return {
+    port,
+    host,
+    db,
+    auth: authRaw,
+    ...(tlsCert !== undefined && tlsKey !== undefined ? { tls: { cert: tlsCert, key: tlsKey } } : {}),
+    ...(oidcIssuer !== undefined && oidcJwks !== undefined
+      ? {
+          oidc: {
+            issuer: oidcIssuer,
+            jwksUrl: oidcJwks,
+            ...(oidcAudience ? { audience: oidcAudience } : {}),
+          },
+        }
+      : {}),
+    mqtt,
+    fetchContexts,
+    logLevel,
+    ...(limitRaw !== undefined ? { temporalLimit: Number(limitRaw) } : {}),
+    help: values.help === true,
+  };
 }
 
 function toPort(s: string, flag: string): number {

@@ -9,6 +9,7 @@ import { startHub } from '../server/hub.js';
 import { UsageError, isLoopback, parseServeArgs } from './config.js';
 import { devicesCommand } from './device-commands.js';
 import { HISTORY_USAGE, historyCommand } from './history-commands.js';
+import { USERS_USAGE, auditCommand, usersCommand } from './user-commands.js';
 
 const USAGE = `Usage: citypivot <command> [options]
 
@@ -25,12 +26,22 @@ serve options (each also as an environment variable):
   --host H            CITYPIVOT_HOST      address to listen on (default 127.0.0.1)
   --db SETTING        CITYPIVOT_DB        ./data (embedded PostgreSQL in a directory, default),
                                           memory:// (embedded, temporary), postgres://user@host:port/db
-  --auth none         CITYPIVOT_AUTH      no authentication (loopback hosts only; required until access control lands)
+  --auth on|none      CITYPIVOT_AUTH      authentication and access control (default on); none is for
+                                          local development and refused unless the host is loopback
+  --tls-cert FILE     CITYPIVOT_TLS_CERT  serve HTTPS with this PEM certificate (with --tls-key)
+  --tls-key FILE      CITYPIVOT_TLS_KEY   the PEM private key
+  --oidc-issuer URL   CITYPIVOT_OIDC_ISSUER   accept access tokens of this OpenID Connect issuer
+  --oidc-jwks-url URL CITYPIVOT_OIDC_JWKS_URL its JWKS (with --oidc-issuer); --oidc-audience A
+  (CITYPIVOT_ADMIN_PASSWORD: the first start's admin password; CITYPIVOT_DATA_KEY or
+   CITYPIVOT_DATA_KEY_FILE: the key of sensitive personal values, see docs/security.md)
   --no-mqtt           CITYPIVOT_NO_MQTT   no MQTT broker
   --mqtt-port N       CITYPIVOT_MQTT_PORT embedded MQTT broker port (default 1883)
   --mqtt URL          CITYPIVOT_MQTT      external MQTT broker
   --no-fetch-contexts                     never fetch @context URLs from the network
   --log-level L       CITYPIVOT_LOG_LEVEL fatal, error, warn (default), info, debug, silent
+  --temporal-limit N  CITYPIVOT_TEMPORAL_LIMIT
+                                          instances per attribute in one temporal answer (default
+                                          1000); past it the answer is 206 with Content-Range
 
 contexts options:
   --db SETTING        CITYPIVOT_DB        as for serve
@@ -48,6 +59,10 @@ export async function main(argv: string[]): Promise<number> {
         return await devicesCommand(rest);
       case 'history':
         return await historyCommand(rest);
+      case 'users':
+        return await usersCommand(rest);
+      case 'audit':
+        return await auditCommand(rest);
       case 'version':
       case '--version':
         console.log(version());
@@ -56,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'help':
       case '--help':
       case '-h':
-        console.log(`${USAGE}\n${HISTORY_USAGE}`);
+        console.log(`${USAGE}\n${HISTORY_USAGE}\n${USERS_USAGE}`);
         return command === undefined ? 2 : 0;
       default:
         throw new UsageError(`Unknown command ${JSON.stringify(command)}`);
@@ -82,12 +97,8 @@ async function serve(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (cfg.auth !== 'none') {
-    throw new UsageError(
-      'Access control is not available in this version: start with --auth none, on a loopback host',
-    );
-  }
-  if (!isLoopback(cfg.host)) {
+  // parseServeArgs refuses --auth none on other hosts already; this guards callers that build the config.
+  if (cfg.auth === 'none' && !isLoopback(cfg.host)) {
     throw new UsageError(
       `--auth none is for local development only: refusing to listen on ${cfg.host} without authentication`,
     );
@@ -99,9 +110,12 @@ async function serve(argv: string[]): Promise<number> {
     host: cfg.host,
     db: cfg.db,
     fetchContexts: cfg.fetchContexts,
+    ...(cfg.temporalLimit !== undefined ? { temporalLimit: cfg.temporalLimit } : {}),
     logger: cfg.logLevel === 'silent' ? false : { level: cfg.logLevel },
     log,
     mqtt: cfg.mqtt.mode === 'embedded' ? { ...cfg.mqtt, host: cfg.host } : cfg.mqtt,
+    ...(cfg.auth === 'on' ? { auth: cfg.oidc ? { oidc: cfg.oidc } : {} } : {}),
+    ...(cfg.tls ? { tls: cfg.tls } : {}),
     ...(process.env.CITYPIVOT_SDM_SCHEMAS ? { sdmSchemasDir: process.env.CITYPIVOT_SDM_SCHEMAS } : {}),
   });
   log(`CityPivot is ready: NGSI-LD API at ${hub.url}/ngsi-ld/v1/ , health at ${hub.url}/health`);

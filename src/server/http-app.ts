@@ -28,6 +28,10 @@ export interface HttpAppDeps {
   logger?: boolean | object;
   /** More route sets (subscriptions, temporal, IoT…), registered before the app is ready. */
   routes?: ((app: FastifyInstance) => void)[];
+  /** Runs before any route is added: the access layer's hooks and plugins (authentication, headers, rate limits). */
+  prepare?: (app: FastifyInstance) => Promise<void>;
+  /** TLS: serve HTTPS with this PEM key and certificate. */
+  https?: { key: string | Buffer; cert: string | Buffer };
 }
 
 const JSON_TYPES = [
@@ -44,6 +48,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     // Entity ids are URIs: colons and encoded slashes in path segments are normal.
     routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: true },
     trustProxy: true,
+    ...(deps.https ? { https: deps.https } : {}),
   });
 
   app.removeAllContentTypeParsers();
@@ -68,6 +73,15 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
+    // Rate limits (access layer): 429 has no NGSI-LD error type, so it is answered here.
+    if (err.statusCode === 429) {
+      return reply.code(429).type('application/json').send({
+        type: 'about:blank',
+        title: 'Too many requests',
+        status: 429,
+        detail: err.message,
+      });
+    }
     const hub = toHubError(err);
     if (hub.code === 'InternalError') req.log.error({ err }, 'internal error');
     const pd = toProblemDetails(hub);
@@ -79,6 +93,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     );
     return reply.code(404).type('application/json').send(pd);
   });
+  if (deps.prepare) await deps.prepare(app);
 
   // NGSI-LD §6.3.20: a parameter the operation does not define is an error, not silently ignored.
   app.addHook('onRequest', (req, _reply, done) => {

@@ -4,6 +4,7 @@
  */
 import { createEntityService } from '../broker/entity-service.js';
 import { createContextResolver } from '../broker/context-resolver.js';
+import type { FastifyInstance } from 'fastify';
 import type { Store } from '../core/store.js';
 import { loadBundledContexts } from './bundled-contexts.js';
 import { buildHttpApp } from './http-app.js';
@@ -13,10 +14,12 @@ import { createHistoryServices } from '../broker/history-services.js';
 import { registerTemporalRoutes } from '../api/temporal-routes.js';
 import { createTenantGuard } from '../api/tenant-guard.js';
 import { createHubIot, iotRoutes, type IotHubOptions } from '../iot/iot-setup.js';
+import { createHubAccess, type AccessOptions } from '../access/access-setup.js';
+import { accessRoutes } from '../api/access-routes.js';
 
 /** Builds everything but the listening socket (tests use app.inject). */
 export async function createHubServices(
-  store: Store,
+  rawStore: Store,
   opts: {
     fetchContexts?: boolean;
     logger?: boolean | object;
@@ -25,8 +28,18 @@ export async function createHubServices(
     onError?: (err: unknown) => void;
     /** The IoT edge (device registry, ingestion, commands); off without a registry. */
     iot?: IotHubOptions;
+    /** Authentication, department access, masking, sharing and audit; absent: no authentication (tests, --auth none). */
+    access?: AccessOptions;
+    /** Serve HTTPS with this PEM key and certificate. */
+    https?: { key: string | Buffer; cert: string | Buffer };
+    /** Instances per attribute in one temporal answer before pagination (default 1000). */
+    temporalLimit?: number;
   } = {},
 ) {
+  const access = opts.access ? await createHubAccess(opts.access) : undefined;
+  // Reads made while serving a request pass the access layer (filtered, masked, decrypted).
+  const store = access ? access.guardStore(rawStore) : rawStore;
+  await access?.bootstrap();
   const bundled = await loadBundledContexts();
   const coreDoc = [...bundled.entries()].find(([url]) => url.includes('ngsi-ld-core-context'))?.[1];
   const documents = createStoreContextDocuments(store);
@@ -43,11 +56,13 @@ export async function createHubServices(
       : {}),
   });
   const entities = createEntityService({ store });
+  access?.attach(entities);
   // History first: its hook writes the instances in every entity write's transaction.
   const history = createHistoryServices({
     store,
     entities,
     ...(opts.onError ? { jobs: { onError: opts.onError } } : {}),
+    ...(opts.temporalLimit !== undefined ? { maxInstances: opts.temporalLimit } : {}),
   });
   const notifications = createNotificationServices({
     store,
@@ -75,6 +90,8 @@ export async function createHubServices(
       },
     },
     coreContextDocument: coreDoc,
+    ...(access ? { prepare: (a: FastifyInstance) => access.prepare(a) } : {}),
+    ...(opts.https ? { https: opts.https } : {}),
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
     routes: [
       notifications.routes,
@@ -85,6 +102,16 @@ export async function createHubServices(
           tenants: createTenantGuard(store),
         }),
       ...(iot ? [iotRoutes(iot)] : []),
+      ...(access
+        ? [
+            accessRoutes(access, {
+              contexts: { resolve: (v) => resolver.resolve(v) },
+              rawStore,
+              loginPerMinute:
+                opts.access?.rateLimit === false ? false : (opts.access?.rateLimit?.login ?? 10),
+            }),
+          ]
+        : []),
     ],
   });
   return {
@@ -94,6 +121,7 @@ export async function createHubServices(
     notifications,
     history,
     iot,
+    access,
     /** Starts the background workers (notification delivery, periodic subscriptions). */
     async start(): Promise<void> {
       await notifications.start();

@@ -2,6 +2,7 @@
  * The composition root: from one configuration, open the database (embedded or external), the
  * store, the services and the HTTP app; start them in order and stop them in reverse.
  */
+import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { EntityService } from '../broker/entity-service.js';
 import type { Store } from '../core/store.js';
@@ -13,6 +14,8 @@ import type { DeviceRegistry } from '../core/iot/device-registry.js';
 import { startMqttGateway } from '../iot/mqtt-gateway.js';
 import type { MqttGateway, MqttSetting } from '../iot/mqtt-gateway.js';
 import { createPostgresIotRegistry } from '../store/postgres-iot.js';
+import { createPostgresAccessStore, type AccessStore } from '../store/postgres-access.js';
+import { hubAccessOptions, type HubAuthConfig } from '../access/access-config.js';
 
 export interface HubConfig {
   port: number;
@@ -21,12 +24,18 @@ export interface HubConfig {
   db: string;
   /** Fetch unknown @context URLs from the network; default true. */
   fetchContexts?: boolean;
+  /** Instances per attribute in one temporal answer before pagination (default 1000). */
+  temporalLimit?: number;
   logger?: boolean | object;
   log?: (line: string) => void;
   /** MQTT for devices: embedded broker (port 0 picks one), external broker, or off (default). */
   mqtt?: MqttSetting | { mode: 'off' };
   /** Smart Data Models schemas for readings with schema_validation (dataModel.*\/{Type}/schema.json). */
   sdmSchemasDir?: string;
+  /** Authentication and access control; absent: none (loopback development only, checked by the CLI). */
+  auth?: HubAuthConfig;
+  /** Serve HTTPS with these PEM files. */
+  tls?: { cert: string; key: string };
 }
 
 export interface Hub {
@@ -46,13 +55,28 @@ export async function startHub(config: HubConfig): Promise<Hub> {
   let store: Store | undefined;
   let registry: DeviceRegistry | undefined;
   let gateway: MqttGateway | undefined;
+  let accessStore: AccessStore | undefined;
   try {
     store = await createPostgresStore({ url: database.url });
     registry = createPostgresIotRegistry({ url: database.url });
+    if (config.auth) accessStore = createPostgresAccessStore({ url: database.url });
+    const access =
+      accessStore && config.auth
+        ? await hubAccessOptions(config.auth, accessStore, config.db, log)
+        : undefined;
+    const https = config.tls
+      ? { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) }
+      : undefined;
     const services = await createHubServices(store, {
       iot: { registry, ...(config.sdmSchemasDir ? { schemasDir: config.sdmSchemasDir } : {}) },
+      ...(access ? { access } : {}),
+      ...(https ? { https } : {}),
       ...(config.fetchContexts === undefined ? {} : { fetchContexts: config.fetchContexts }),
+      ...(config.temporalLimit === undefined ? {} : { temporalLimit: config.temporalLimit }),
       ...(config.logger === undefined ? {} : { logger: config.logger }),
+      // Background work (notification delivery, periodic runs) reports what went wrong here.
+      onError: (err: unknown) =>
+        log(`citypivot: background error: ${err instanceof Error ? err.message : String(err)}`),
     });
     const { app, entities } = services;
     const address = await app.listen({ port: config.port, host: config.host });
@@ -62,6 +86,7 @@ export async function startHub(config: HubConfig): Promise<Hub> {
     }
     const s = store;
     const reg = registry;
+    const acc = accessStore;
     const mqtt = gateway;
     let stopping: Promise<void> | undefined;
     return {
@@ -77,6 +102,7 @@ export async function startHub(config: HubConfig): Promise<Hub> {
           await services.stop();
           await app.close();
           await reg.close();
+          await acc?.close();
           await s.close();
           await database.stop();
         })();
@@ -86,6 +112,7 @@ export async function startHub(config: HubConfig): Promise<Hub> {
   } catch (err) {
     await gateway?.stop().catch(() => undefined);
     await registry?.close().catch(() => undefined);
+    await accessStore?.close().catch(() => undefined);
     await store?.close().catch(() => undefined);
     await database.stop().catch(() => undefined);
     throw err;

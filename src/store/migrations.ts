@@ -4,6 +4,7 @@
  */
 import type { Pool } from 'pg';
 import { HISTORY_MIGRATION_SQL } from './history-schema.js';
+import { ACCESS_MIGRATION_SQL } from './access-schema.js';
 
 export interface Migration {
   version: number;
@@ -178,6 +179,7 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   { version: 3, name: 'attribute history, rollups and retention', sql: HISTORY_MIGRATION_SQL },
+  { version: 5, name: 'identity, access policies, data catalog, sharing, audit', sql: ACCESS_MIGRATION_SQL },
 ];
 
 const LOCK_KEY = 7_253_001; // advisory lock id for migrations

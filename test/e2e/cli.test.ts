@@ -90,7 +90,7 @@ describe('citypivot serve', () => {
 
   it.each([
     [['serve', '--auth', 'none', '--host', '0.0.0.0'], /local development only/],
-    [['serve', '--db', 'memory://'], /--auth none/],
+    [['serve', '--auth', 'maybe'], /--auth must be/],
     [['serve', '--bogus'], /bogus/],
     [['serve', '--port', 'x', '--auth', 'none'], /--port/],
     [['frobnicate'], /Unknown command/],

@@ -7,6 +7,8 @@ import { createPostgresStore } from '../../src/store/postgres-store.js';
 import type { Store } from '../../src/core/store.js';
 import type { DeliveryOptions } from '../../src/server/notification-services.js';
 import { createTestDatabase } from './db.js';
+import type { AccessOptions, HubAccess } from '../../src/access/access-setup.js';
+import { createPostgresAccessStore } from '../../src/store/postgres-access.js';
 
 export interface TestHub {
   app: FastifyInstance;
@@ -14,17 +16,26 @@ export interface TestHub {
   url: string;
   request(opts: InjectOptions): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
+  /** The access layer, when the hub was made with `auth`. */
+  access?: HubAccess;
 }
 
 /** A hub on a fresh database; it never fetches @context URLs unless `fetchContexts`. */
 export async function createTestHub(
-  opts: { fetchContexts?: boolean; delivery?: DeliveryOptions } = {},
+  opts: {
+    fetchContexts?: boolean;
+    delivery?: DeliveryOptions;
+    /** Authentication and access control on (off by default); rate limits off unless given. */
+    auth?: Partial<Omit<AccessOptions, 'store'>>;
+  } = {},
 ): Promise<TestHub> {
   const db = await createTestDatabase();
   const store = await createPostgresStore({ url: db.url, max: 4 });
+  const accessStore = opts.auth ? createPostgresAccessStore({ url: db.url, max: 3 }) : undefined;
   const services = await createHubServices(store, {
     fetchContexts: opts.fetchContexts ?? false,
     ...(opts.delivery ? { delivery: opts.delivery } : {}),
+    ...(opts.auth && accessStore ? { access: { rateLimit: false, ...opts.auth, store: accessStore } } : {}),
   });
   await services.start();
   const { app } = services;
@@ -33,9 +44,11 @@ export async function createTestHub(
     store,
     url: db.url,
     request: (opts) => app.inject(opts),
+    ...(services.access ? { access: services.access } : {}),
     async close() {
       await services.stop();
       await app.close();
+      await accessStore?.close();
       await store.close();
       await db.drop();
     },
