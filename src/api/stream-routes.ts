@@ -7,7 +7,9 @@
  * and a comment line every 15 s keeps proxies from closing an idle stream. A client that cannot keep
  * up (more than 1 MiB waiting) is disconnected rather than letting memory grow.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { HubError } from '../core/errors.js';
+import type { EntityView } from '../core/subscription/subscription-store.js';
 import { renderEntity } from '../core/entity-output.js';
 import type { EntityQuery } from '../core/store.js';
 import { matchesTypeExpr } from '../core/subscription/change-trigger.js';
@@ -25,6 +27,11 @@ export interface StreamRouteDeps {
   stream: ChangeStream;
   entities: EntityService;
   contexts: ContextResolverPort;
+  /**
+   * With authentication on: what the caller may see of the tenant (events it may not read are not
+   * sent; attributes are dropped and masked as on any read). Undefined view: nothing at all.
+   */
+  viewFor?: (req: FastifyRequest, tenant: string) => Promise<EntityView | undefined>;
 }
 
 export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps): void {
@@ -56,6 +63,11 @@ export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps
       // Parsed before the stream opens, so that a bad filter is an ordinary ProblemDetails answer.
       const query = entityQueryOf(p, ctx, { requireFilter: false, pagination: false });
       const ro = renderOptionsOf(p, ctx);
+      let view: EntityView | undefined;
+      if (deps.viewFor) {
+        view = await deps.viewFor(req, tenant);
+        if (!view) throw new HubError('Forbidden', `No read access to tenant ${JSON.stringify(tenant)}`);
+      }
       const ids = query.ids ? new Set(query.ids) : undefined;
       const idPattern = query.idPattern === undefined ? undefined : new RegExp(query.idPattern);
 
@@ -73,6 +85,7 @@ export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps
 
       const passes = (e: StreamEvent) =>
         e.tenant === tenant &&
+        (!view || !e.entity || view.allows(e.entity)) &&
         (!ids || ids.has(e.id)) &&
         (!idPattern || idPattern.test(e.id)) &&
         (!query.type || matchesTypeExpr(query.type, e.types));
@@ -85,7 +98,9 @@ export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps
             id: e.id,
             kind: e.kind,
             type: e.types.map((t) => ctx.compact(t)),
-            ...(e.entity && e.kind !== 'deleted' ? { entity: renderEntity(e.entity, ctx, ro) } : {}),
+            ...(e.entity && e.kind !== 'deleted'
+              ? { entity: renderEntity(view ? view.project(e.entity) : e.entity, ctx, ro) }
+              : {}),
           };
           raw.write(`id: ${++seq}\nevent: change\ndata: ${JSON.stringify(body)}\n\n`);
           if (raw.writableLength > MAX_BUFFERED) close();

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ActiveContext } from '../core/context/active-context.js';
 import { badRequest } from '../core/errors.js';
 import { renderSubscription } from '../core/subscription/subscription-output.js';
+import type { SubscriptionOwner } from '../core/subscription/subscription-model.js';
 import { isPlainObject, isUri } from '../core/validation.js';
 import type { SubscriptionService } from '../broker/subscription-service.js';
 import type { ContextResolverPort } from './ngsi-request.js';
@@ -18,19 +19,38 @@ import { HubError } from '../core/errors.js';
 export interface SubscriptionRouteDeps {
   subscriptions: SubscriptionService;
   contexts: ContextResolverPort;
+  /** Who is asking (authentication on); undefined with --auth none. */
+  ownerOf?: (req: FastifyRequest) => SubscriptionOwner | undefined;
 }
 
 const BASE = '/ngsi-ld/v1/subscriptions';
 
 export function registerSubscriptionRoutes(app: FastifyInstance, deps: SubscriptionRouteDeps): void {
   const { subscriptions, contexts } = deps;
+  const ownerOf = (req: FastifyRequest) => deps.ownerOf?.(req);
   const getCtx = async (req: FastifyRequest): Promise<ActiveContext> => contexts.resolve(linkContextUrl(req));
   const now = () => new Date().toISOString();
+
+  /**
+   * The outbox of a subscription is its owner's business: others name their own subscription,
+   * a system administrator may look at all.
+   */
+  async function mustOwn(
+    req: FastifyRequest,
+    tenant: string,
+    subscriptionId: string | undefined,
+  ): Promise<void> {
+    const caller = ownerOf(req);
+    if (!caller || caller.roles.includes('system-administrator')) return;
+    if (subscriptionId === undefined)
+      throw new HubError('Forbidden', 'Name one of your subscriptions (subscriptionId)');
+    await subscriptions.retrieve(tenant, subscriptionId, caller);
+  }
 
   app.post(BASE, cfg([]), async (req, reply) => {
     const tenant = tenantOf(req);
     const ctx = await contexts.resolve(bodyContextValue(req, req.body));
-    const id = await subscriptions.create(tenant, req.body, ctx);
+    const id = await subscriptions.create(tenant, req.body, ctx, ownerOf(req));
     return reply
       .code(201)
       .header('Location', `${BASE}/${encodeURIComponent(id)}`)
@@ -51,7 +71,7 @@ export function registerSubscriptionRoutes(app: FastifyInstance, deps: Subscript
       throw badRequest('count must be true or false');
     if (limit === 0 && count !== 'true') throw badRequest('limit=0 is only allowed with count=true');
     const sysAttrs = optionSet(p, ['sysAttrs']).has('sysAttrs');
-    const page = await subscriptions.list(tenant, limit, offset);
+    const page = await subscriptions.list(tenant, limit, offset, ownerOf(req));
     if (count === 'true') void reply.header('NGSILD-Results-Count', String(page.count));
     const links: string[] = [];
     const pageUrl = (o: number) => `${BASE}?limit=${limit}&offset=${o}`;
@@ -72,7 +92,7 @@ export function registerSubscriptionRoutes(app: FastifyInstance, deps: Subscript
     const ctx = await getCtx(req);
     const { id } = req.params as { id: string };
     const sysAttrs = optionSet(req.query as Params, ['sysAttrs']).has('sysAttrs');
-    const s = await subscriptions.retrieve(tenant, id);
+    const s = await subscriptions.retrieve(tenant, id, ownerOf(req));
     return withContext(reply, media, ctx, renderSubscription(s.sub, s.state, ctx, { sysAttrs, now: now() }));
   });
 
@@ -80,7 +100,7 @@ export function registerSubscriptionRoutes(app: FastifyInstance, deps: Subscript
     const tenant = tenantOf(req);
     const ctx = await contexts.resolve(bodyContextValue(req, req.body));
     const { id } = req.params as { id: string };
-    await subscriptions.update(tenant, id, req.body, ctx);
+    await subscriptions.update(tenant, id, req.body, ctx, ownerOf(req));
     return reply.code(204).send();
   });
 
@@ -97,7 +117,7 @@ export function registerSubscriptionRoutes(app: FastifyInstance, deps: Subscript
   app.delete(`${BASE}/:id`, cfg([]), async (req, reply) => {
     const tenant = tenantOf(req);
     const { id } = req.params as { id: string };
-    await subscriptions.delete(tenant, id);
+    await subscriptions.delete(tenant, id, ownerOf(req));
     return reply.code(204).send();
   });
 
@@ -138,6 +158,7 @@ export function registerSubscriptionRoutes(app: FastifyInstance, deps: Subscript
     }
     if (opts.subscriptionId === undefined && opts.seqs === undefined)
       throw badRequest('Name what to replay: subscriptionId, seqs, or both');
+    await mustOwn(req, tenant, opts.subscriptionId);
     return { replayed: await subscriptions.replay(tenant, opts) };
   });
 }

@@ -8,6 +8,7 @@ import type { ActiveContext } from '../core/context/active-context.js';
 import { renderEntity } from '../core/entity-output.js';
 import type { Store } from '../core/store.js';
 import { statusOf } from '../core/subscription/subscription-model.js';
+import type { OwnerViews } from '../core/subscription/subscription-store.js';
 import { compileSubscription, subscriptionQuery } from './subscription-matcher.js';
 
 /** At most this many entities go in one periodic notification. */
@@ -17,6 +18,7 @@ export function createPeriodicNotifier(opts: {
   store: Store;
   resolve: (contextValue: unknown) => Promise<ActiveContext>;
   tickMs?: number;
+  views?: OwnerViews;
   onError?: (err: unknown) => void;
 }) {
   const tickMs = opts.tickMs ?? 1000;
@@ -33,7 +35,11 @@ export function createPeriodicNotifier(opts: {
       try {
         if (statusOf(sub, now) === 'active') {
           const c = await compileSubscription(sub, opts.resolve);
-          const { entities } = await opts.store.queryEntities(tenant, subscriptionQuery(c, MAX_ENTITIES));
+          let { entities } = await opts.store.queryEntities(tenant, subscriptionQuery(c, MAX_ENTITIES));
+          if (sub.owner && opts.views) {
+            const view = await opts.views(sub.owner, tenant);
+            entities = view ? entities.filter((e) => view.allows(e)).map((e) => view.project(e)) : [];
+          }
           if (entities.length > 0) {
             await opts.store.transaction((tx) =>
               tx.outbox.enqueue([

@@ -17,7 +17,13 @@ import type { EntityQuery, EntitySelector, StoreTx } from '../core/store.js';
 import { matchesTypeExpr, triggerFor, type TriggerResult } from '../core/subscription/change-trigger.js';
 import { notificationEntity, notificationRenderOptions } from '../core/subscription/notification-content.js';
 import { statusOf, type Subscription } from '../core/subscription/subscription-model.js';
-import type { FilterCheck, OutboxEntry, SubscriptionStore } from '../core/subscription/subscription-store.js';
+import type {
+  FilterCheck,
+  OutboxEntry,
+  EntityView,
+  OwnerViews,
+  SubscriptionStore,
+} from '../core/subscription/subscription-store.js';
 import { renderEntity, type RenderOptions } from '../core/entity-output.js';
 import type { EntityChange } from './entity-service.js';
 
@@ -38,6 +44,8 @@ export interface CompiledSubscription {
 
 export interface MatcherDeps {
   subscriptions: SubscriptionStore;
+  /** With authentication on: what each owner may see; its notifications carry only that. */
+  views?: OwnerViews;
   resolve: (contextValue: unknown) => Promise<ActiveContext>;
   onError?: (err: unknown, sub: Subscription) => void;
 }
@@ -177,6 +185,7 @@ export function createSubscriptionMatcher(deps: MatcherDeps) {
       change: EntityChange;
       fired: TriggerResult;
       entity: StoredEntity;
+      view: EntityView | undefined;
     }[] = [];
     for (const change of changes) {
       const entity = change.after ?? change.before;
@@ -184,9 +193,22 @@ export function createSubscriptionMatcher(deps: MatcherDeps) {
       for (const c of subs) {
         if (c.sub.timeInterval !== undefined || statusOf(c.sub, now) !== 'active') continue;
         if (!selected(c, entity)) continue;
-        const fired = triggerFor(c.sub, change);
-        if (!fired || !geoMatches(c, entity)) continue;
-        hits.push({ c, change, fired, entity });
+        // The owner's view: what it may not read neither fires nor travels.
+        let seen = change;
+        let view: EntityView | undefined;
+        if (c.sub.owner && deps.views) {
+          view = await deps.views(c.sub.owner, tenant);
+          if (!view?.allows(entity)) continue;
+          seen = {
+            ...change,
+            ...(change.before ? { before: view.project(change.before) } : {}),
+            ...(change.after ? { after: view.project(change.after) } : {}),
+          };
+        }
+        const visible = seen.after ?? seen.before ?? entity;
+        const fired = triggerFor(c.sub, seen);
+        if (!fired || !geoMatches(c, visible)) continue;
+        hits.push({ c, change: seen, fired, entity: visible, view });
       }
     }
     if (hits.length === 0) return;
@@ -214,7 +236,7 @@ export function createSubscriptionMatcher(deps: MatcherDeps) {
       const join = sub.notification.join;
       const linked =
         (join === 'flat' || join === 'inline') && h.change.after
-          ? await linkedEntities(tx, tenant, h.change.after, h.c.ro)
+          ? await linkedEntities(tx, tenant, h.change.after, h.c.ro, h.view)
           : undefined;
       const targetRo: RenderOptions = { format: h.c.ro.format, sysAttrs: h.c.ro.sysAttrs };
       const ro: RenderOptions =
@@ -250,6 +272,7 @@ async function linkedEntities(
   tenant: string,
   e: StoredEntity,
   ro: RenderOptions,
+  view: EntityView | undefined,
 ): Promise<Map<string, StoredEntity>> {
   const ids = new Set<string>();
   for (const [iri, list] of Object.entries(e.attrs)) {
@@ -261,7 +284,13 @@ async function linkedEntities(
     }
   }
   ids.delete(e.id);
-  return ids.size === 0 ? new Map() : tx.getEntities(tenant, [...ids]);
+  if (ids.size === 0) return new Map();
+  const found = await tx.getEntities(tenant, [...ids]);
+  if (!view) return found;
+  // Linked entities travel under the owner's view too.
+  const seen = new Map<string, StoredEntity>();
+  for (const [id, t] of found) if (view.allows(t)) seen.set(id, view.project(t));
+  return seen;
 }
 
 export type SubscriptionMatcher = ReturnType<typeof createSubscriptionMatcher>;

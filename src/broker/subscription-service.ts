@@ -7,7 +7,7 @@ import type { ActiveContext } from '../core/context/active-context.js';
 import { HubError, badRequest, notFound } from '../core/errors.js';
 import { isUri } from '../core/validation.js';
 import { checkSubscription, parseSubscriptionMembers } from '../core/subscription/subscription-input.js';
-import type { Subscription } from '../core/subscription/subscription-model.js';
+import type { Subscription, SubscriptionOwner } from '../core/subscription/subscription-model.js';
 import type {
   FilterCheck,
   StoredSubscription,
@@ -27,10 +27,18 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
   const now = () => (deps.clock ?? (() => new Date()))().toISOString();
   const store = deps.subscriptions;
 
-  async function mustGet(tenant: string, id: string): Promise<StoredSubscription> {
+  /**
+   * A subscription as the caller may see it: with authentication on, only its owner or a system
+   * administrator; to anyone else it does not exist (no hint that someone else watches this).
+   */
+  async function mustGet(
+    tenant: string,
+    id: string,
+    caller?: SubscriptionOwner,
+  ): Promise<StoredSubscription> {
     if (!isUri(id)) throw badRequest(`Subscription id ${JSON.stringify(id)} is not a URI`);
     const s = await store.get(tenant, id);
-    if (!s) throw notFound(`Subscription ${id} does not exist`, id);
+    if (!s || !mayManage(caller, s.sub)) throw notFound(`Subscription ${id} does not exist`, id);
     return s;
   }
 
@@ -53,13 +61,19 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
 
   return {
     /** NGSI-LD §5.8.1 Create Subscription; returns the id. */
-    async create(tenant: string, body: unknown, ctx: ActiveContext): Promise<string> {
+    async create(
+      tenant: string,
+      body: unknown,
+      ctx: ActiveContext,
+      owner?: SubscriptionOwner,
+    ): Promise<string> {
       const t = now();
       const members = parseSubscriptionMembers(body, ctx, 'create');
       const sub = {
         ...members,
         id: members.id ?? `urn:ngsi-ld:Subscription:${randomUUID()}`,
         context: ctx.source ?? null,
+        ...(owner ? { owner } : {}),
         createdAt: t,
         modifiedAt: t,
       } as Subscription;
@@ -73,15 +87,23 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
     /** NGSI-LD §5.8.3 Retrieve Subscription. */
     retrieve: mustGet,
 
-    /** NGSI-LD §5.8.4 Query Subscriptions. */
-    list(tenant: string, limit: number, offset: number) {
-      return store.list(tenant, limit, offset);
+    /** NGSI-LD §5.8.4 Query Subscriptions: the caller's own (all for a system administrator). */
+    list(tenant: string, limit: number, offset: number, caller?: SubscriptionOwner) {
+      const all = !caller || caller.roles.includes('system-administrator');
+      return store.list(tenant, limit, offset, all ? undefined : caller.id);
     },
 
     /** NGSI-LD §5.8.2 Update Subscription: members of the fragment replace, null removes. */
-    async update(tenant: string, id: string, body: unknown, ctx: ActiveContext): Promise<void> {
-      const held = await mustGet(tenant, id);
+    async update(
+      tenant: string,
+      id: string,
+      body: unknown,
+      ctx: ActiveContext,
+      caller?: SubscriptionOwner,
+    ): Promise<void> {
+      const held = await mustGet(tenant, id, caller);
       const patch = parseSubscriptionMembers(body, ctx, 'update');
+      if (patch.owner !== undefined) delete patch.owner;
       if (patch.id !== undefined && patch.id !== id)
         throw badRequest('The id of a subscription cannot change');
       const next: Record<string, unknown> = { ...held.sub };
@@ -106,7 +128,8 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
     },
 
     /** NGSI-LD §5.8.5 Delete Subscription. */
-    async delete(tenant: string, id: string): Promise<void> {
+    async delete(tenant: string, id: string, caller?: SubscriptionOwner): Promise<void> {
+      if (caller) await mustGet(tenant, id, caller);
       if (!isUri(id)) throw badRequest(`Subscription id ${JSON.stringify(id)} is not a URI`);
       if (!(await store.delete(tenant, id))) throw notFound(`Subscription ${id} does not exist`, id);
       deps.onChanged?.(tenant);
@@ -115,6 +138,11 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
     listUndelivered: store.listUndelivered.bind(store),
     replay: store.replay.bind(store),
   };
+}
+
+function mayManage(caller: SubscriptionOwner | undefined, sub: Subscription): boolean {
+  if (!caller) return true; // authentication off
+  return caller.roles.includes('system-administrator') || sub.owner?.id === caller.id;
 }
 
 export type SubscriptionService = ReturnType<typeof createSubscriptionService>;

@@ -69,6 +69,7 @@ export async function createHubServices(
     entities,
     resolve: (v) => resolver.resolve(v),
     ...(opts.delivery ? { delivery: opts.delivery } : {}),
+    ...(access ? { access } : {}),
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
   const iot = opts.iot

@@ -3,7 +3,11 @@
  * dispatcher and the periodic notifier run in the background, and each instance hears the others'
  * subscription changes and outbox writes through LISTEN/NOTIFY.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Principal } from '../core/access/access-model.js';
+import type { ReadFilter } from '../core/access/read-filter.js';
+import type { SubscriptionOwner } from '../core/subscription/subscription-model.js';
+import type { EntityView, OwnerViews } from '../core/subscription/subscription-store.js';
 import type { ActiveContext } from '../core/context/active-context.js';
 import type { Store } from '../core/store.js';
 import { SUBSCRIPTIONS_CHANNEL } from '../core/subscription/subscription-store.js';
@@ -24,11 +28,15 @@ export function createNotificationServices(opts: {
   entities: EntityService;
   resolve: (contextValue: unknown) => Promise<ActiveContext>;
   delivery?: DeliveryOptions;
+  /** With authentication on: who asks, and what a principal may read. */
+  access?: NotificationAccess;
   onError?: (err: unknown) => void;
 }) {
   const { store, entities } = opts;
+  const views = opts.access ? cachedViews(opts.access) : undefined;
   const matcher = createSubscriptionMatcher({
     subscriptions: store.subscriptions,
+    ...(views ? { views } : {}),
     resolve: opts.resolve,
     onError: (err) => opts.onError?.(err),
   });
@@ -45,6 +53,7 @@ export function createNotificationServices(opts: {
   });
   const periodic = createPeriodicNotifier({
     store,
+    ...(views ? { views } : {}),
     resolve: opts.resolve,
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
@@ -63,8 +72,19 @@ export function createNotificationServices(opts: {
     dispatcher,
     stream,
     routes: (app: FastifyInstance) => {
-      registerSubscriptionRoutes(app, { subscriptions, contexts: { resolve: opts.resolve } });
-      registerStreamRoutes(app, { stream, entities, contexts: { resolve: opts.resolve } });
+      const access = opts.access;
+      const ownerOf = access ? (req: FastifyRequest) => ownerFrom(access.principalFor(req)) : undefined;
+      registerSubscriptionRoutes(app, {
+        subscriptions,
+        contexts: { resolve: opts.resolve },
+        ...(ownerOf ? { ownerOf } : {}),
+      });
+      registerStreamRoutes(app, {
+        stream,
+        entities,
+        contexts: { resolve: opts.resolve },
+        ...(ownerOf && views ? { viewFor: (req, tenant) => viewOf(ownerOf(req), tenant, views) } : {}),
+      });
     },
     async start(): Promise<void> {
       listener = await store.subscriptions.listen(SUBSCRIPTIONS_CHANNEL, (tenant) =>
@@ -81,4 +101,54 @@ export function createNotificationServices(opts: {
       await listener?.close();
     },
   };
+}
+
+/** What the access layer offers subscriptions and the live stream. */
+export interface NotificationAccess {
+  principalFor(req: FastifyRequest): Principal | undefined;
+  readFilter(principal: Principal, tenant: string): Promise<ReadFilter>;
+}
+
+/** How long a principal's view is reused: grants expire, so not for long. */
+const VIEW_TTL_MS = 30_000;
+
+function cachedViews(access: NotificationAccess): OwnerViews {
+  const cache = new Map<string, { at: number; view: Promise<EntityView | undefined> }>();
+  return (owner, tenant) => {
+    const key = `${owner.kind}:${owner.id}|${tenant}`;
+    const held = cache.get(key);
+    if (held && Date.now() - held.at < VIEW_TTL_MS) return held.view;
+    const principal: Principal = {
+      kind: owner.kind as Principal['kind'],
+      id: owner.id,
+      name: owner.name,
+      roles: owner.roles as Principal['roles'],
+      ...(owner.department !== undefined ? { department: owner.department } : {}),
+    };
+    const view = access.readFilter(principal, tenant).then((f) => (f.tenantReadable ? f : undefined));
+    if (cache.size > 10_000) cache.clear();
+    cache.set(key, { at: Date.now(), view });
+    view.catch(() => cache.delete(key));
+    return view;
+  };
+}
+
+function ownerFrom(p: Principal | undefined): SubscriptionOwner | undefined {
+  if (!p) return undefined;
+  return {
+    kind: p.kind,
+    id: p.id,
+    name: p.name,
+    roles: [...p.roles],
+    ...(p.department !== undefined ? { department: p.department } : {}),
+  };
+}
+
+/** The live stream's view: none at all for a request without a principal (cannot happen with auth on). */
+async function viewOf(
+  owner: SubscriptionOwner | undefined,
+  tenant: string,
+  views: OwnerViews,
+): Promise<EntityView | undefined> {
+  return owner ? views(owner, tenant) : undefined;
 }

@@ -169,17 +169,21 @@ export function subscriptionStoreOps(baseRun: Run, url: string): SubscriptionSto
       const row = r.rows[0];
       return row ? toStored(row) : undefined;
     },
-    async list(tenant, limit, offset) {
+    async list(tenant, limit, offset, ownerId) {
+      const own = ownerId === undefined ? '' : `AND doc->'owner'->>'id' = $4`;
+      const params: unknown[] = [tenant, limit, offset];
+      if (ownerId !== undefined) params.push(ownerId);
       const r = await run<SubscriptionRow & { total: string }>(
-        `SELECT ${SUB_COLUMNS}, count(*) OVER () AS total FROM subscriptions WHERE tenant = $1
+        `SELECT ${SUB_COLUMNS}, count(*) OVER () AS total FROM subscriptions WHERE tenant = $1 ${own}
          ORDER BY doc->>'createdAt', id LIMIT $2 OFFSET $3`,
-        [tenant, limit, offset],
+        params,
       );
       let count = Number(r.rows[0]?.total ?? 0);
       if (r.rows.length === 0 && offset > 0) {
-        const c = await run<{ n: string }>('SELECT count(*) AS n FROM subscriptions WHERE tenant = $1', [
-          tenant,
-        ]);
+        const c = await run<{ n: string }>(
+          `SELECT count(*) AS n FROM subscriptions WHERE tenant = $1 ${own.replace('$4', '$2')}`,
+          ownerId === undefined ? [tenant] : [tenant, ownerId],
+        );
         count = Number(c.rows[0]?.n ?? 0);
       }
       return { items: r.rows.map(toStored), count };

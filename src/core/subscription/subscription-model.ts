@@ -34,6 +34,14 @@ export const ENDPOINT_SCHEMES = ['http:', 'https:', 'mqtt:', 'mqtts:'] as const;
 export const SUBSCRIPTION_STATUSES = ['active', 'paused', 'expired'] as const;
 export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
 
+export interface SubscriptionOwner {
+  kind: string;
+  id: string;
+  name: string;
+  department?: string;
+  roles: string[];
+}
+
 export interface KeyValuePair {
   key: string;
   value: string;
@@ -106,6 +114,11 @@ export interface Subscription {
   notification: NotificationParams;
   /** The @context the subscription was created with (URL, array or object). */
   context: unknown;
+  /**
+   * Who made it, when authentication is on: notifications carry only what this principal may read,
+   * and only it (or a system administrator) may see, change or delete the subscription.
+   */
+  owner?: SubscriptionOwner;
   createdAt: string;
   modifiedAt: string;
 }

@@ -5,7 +5,13 @@
  */
 import type { QExpr } from '../query/q-parser.js';
 import type { ScopeExpr } from '../query/scope-query.js';
-import type { NotificationEndpoint, Subscription, SubscriptionState } from './subscription-model.js';
+import type { StoredEntity } from '../entity-model.js';
+import type {
+  NotificationEndpoint,
+  Subscription,
+  SubscriptionOwner,
+  SubscriptionState,
+} from './subscription-model.js';
 
 /** What a notification will carry, fixed when the change commits. */
 export interface NotificationPayload {
@@ -88,10 +94,12 @@ export interface SubscriptionStore {
    */
   tryFilters(tenant: string, checks: FilterCheck[]): Promise<boolean[]>;
   get(tenant: string, id: string): Promise<StoredSubscription | undefined>;
+  /** A tenant's subscriptions, or only those `ownerId` made. */
   list(
     tenant: string,
     limit: number,
     offset: number,
+    ownerId?: string,
   ): Promise<{ items: StoredSubscription[]; count: number }>;
   /** Replaces the document; false if it does not exist. */
   replace(tenant: string, sub: Subscription): Promise<boolean>;
@@ -133,6 +141,16 @@ export interface SubscriptionStore {
   /** Calls `onMessage` for every NOTIFY on `channel`, from any instance; resolves when listening. */
   listen(channel: string, onMessage: (payload: string) => void): Promise<{ close(): Promise<void> }>;
 }
+
+/** What one principal may see of entities (the access layer's read filter, reduced to this). */
+export interface EntityView {
+  allows(entity: StoredEntity): boolean;
+  /** The entity with unreadable attributes dropped and tagged values masked. */
+  project(entity: StoredEntity): StoredEntity;
+}
+
+/** A subscription owner's view of a tenant; undefined when it may read nothing there. */
+export type OwnerViews = (owner: SubscriptionOwner, tenant: string) => Promise<EntityView | undefined>;
 
 /** NOTIFY channels between instances. */
 export const OUTBOX_CHANNEL = 'citypivot_outbox';
