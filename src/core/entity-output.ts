@@ -54,6 +54,13 @@ export function renderEntity(e: StoredEntity, ctx: ActiveContext, opts: RenderOp
     const instances = ds ? all.filter((i) => ds.has(i.datasetId ?? '@none')) : all;
     if (instances.length === 0) continue;
     const name = ctx.compact(iri);
+    if (opts.format === 'keyValues' && instances.length > 1) {
+      // NGSI-LD §4.5.5: a multi-attribute's simplified form keys its values by datasetId.
+      const dataset: Record<string, unknown> = {};
+      for (const i of instances) dataset[i.datasetId ?? '@none'] = simplifiedValue(i, ctx, opts.lang);
+      out[name] = { dataset };
+      continue;
+    }
     if (opts.format === 'keyValues') {
       const inst = instances.find((i) => i.datasetId === undefined) ?? instances[0];
       if (inst) {

@@ -170,6 +170,28 @@ describe('renderEntity', () => {
     });
   });
 
+  it('renders a multi-attribute in keyValues keyed by datasetId (NGSI-LD §4.5.5)', () => {
+    const m = parseEntity(
+      {
+        id: 'urn:x:3',
+        type: 'T',
+        name: [
+          { type: 'Property', value: 'Eiffel Tower' },
+          { type: 'Property', value: 'Eiffelturm', datasetId: 'urn:ngsi-ld:Dataset:de' },
+        ],
+      },
+      core,
+      { now: NOW },
+    );
+    expect(renderEntity(m, core, { format: 'keyValues' }).name).toEqual({
+      dataset: { '@none': 'Eiffel Tower', 'urn:ngsi-ld:Dataset:de': 'Eiffelturm' },
+    });
+    // one instance selected: the plain value again
+    expect(renderEntity(m, core, { format: 'keyValues', datasetIds: new Set(['@none']) }).name).toBe(
+      'Eiffel Tower',
+    );
+  });
+
   it('picks languages with lang', () => {
     expect(renderEntity(e(), core, { format: 'keyValues', lang: 'zh' }).name).toBe('桥');
     expect(pickLanguage({ en: 'a', fr: 'b' }, 'de,fr;q=0.5')).toEqual(['fr', 'b']);

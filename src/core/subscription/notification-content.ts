@@ -89,8 +89,19 @@ export function notificationEntity(
   for (const [iri, list] of fired.deleted) {
     if (!wanted(iri)) continue;
     // An attribute gone as a whole is shown once, whatever instances it had.
-    const whole = !change.after.attrs[iri] && list[0] ? [{ ...list[0], datasetId: undefined }] : list;
-    putDeleted(out, iri, whole, ctx, ro, showChanges, at, false);
+    const left = change.after.attrs[iri];
+    const whole = !left && list[0] ? [{ ...list[0], datasetId: undefined }] : list;
+    putDeleted(
+      out,
+      iri,
+      whole,
+      ctx,
+      ro,
+      showChanges,
+      at,
+      false,
+      left?.length === 1 ? left[0]?.datasetId : undefined,
+    );
   }
   return out;
 }
@@ -105,10 +116,21 @@ function putDeleted(
   showChanges: boolean,
   at: string,
   entityGone: boolean,
+  remainingId?: string,
 ): void {
   const name = ctx.compact(iri);
   if (ro.format === 'keyValues') {
-    if (!(name in out)) out[name] = NGSI_NULL;
+    const held = out[name];
+    if (held === undefined) {
+      out[name] = NGSI_NULL;
+      return;
+    }
+    // Some instances remain: the simplified multi-attribute form, the gone ones valued Null.
+    const dataset: Record<string, unknown> = isDatasetForm(held)
+      ? { ...held.dataset }
+      : { [remainingId ?? '@none']: held };
+    for (const inst of gone) dataset[inst.datasetId ?? '@none'] = NGSI_NULL;
+    out[name] = { dataset };
     return;
   }
   const rendered = gone.map((inst) => {
@@ -155,4 +177,10 @@ function previousOf(inst: StoredAttribute, ctx: ActiveContext, ro: RenderOptions
   const r = renderAttribute(inst, ctx, { ...ro, format: 'normalized', sysAttrs: false, inline: undefined });
   const member = VALUE_MEMBER[inst.type];
   return (r as Rendered)[member];
+}
+
+function isDatasetForm(v: unknown): v is { dataset: Record<string, unknown> } {
+  return (
+    typeof v === 'object' && v !== null && !Array.isArray(v) && 'dataset' in v && Object.keys(v).length === 1
+  );
 }
