@@ -40,10 +40,17 @@ describe.each(brokers())('MQTT notifications via %s', (name, url) => {
     const base = url();
     const topic = `citypivot/test/${name.replace(/\W/g, '')}/q${qos}`;
     const client = await mqtt.connectAsync(base);
-    const got: { topic: string; payload: { metadata: Record<string, string>; body: Record<string, unknown> }; qos: number }[] =
-      [];
+    const got: {
+      topic: string;
+      payload: { metadata: Record<string, string>; body: Record<string, unknown> };
+      qos: number;
+    }[] = [];
     client.on('message', (t, payload, packet) =>
-      got.push({ topic: t, payload: JSON.parse(payload.toString()) as (typeof got)[number]['payload'], qos: packet.qos }),
+      got.push({
+        topic: t,
+        payload: JSON.parse(payload.toString()) as (typeof got)[number]['payload'],
+        qos: packet.qos,
+      }),
     );
     await client.subscribeAsync(topic, { qos: 2 });
     try {
@@ -76,7 +83,10 @@ describe.each(brokers())('MQTT notifications via %s', (name, url) => {
       expect(m.qos).toBe(qos);
       expect(m.payload.metadata['Content-Type']).toBe('application/json');
       expect(m.payload.metadata['X-Department']).toBe('traffic');
-      expect(m.payload.body).toMatchObject({ type: 'Notification', data: [{ id: `urn:ngsi-ld:${type}:1`, level: 7 }] });
+      expect(m.payload.body).toMatchObject({
+        type: 'Notification',
+        data: [{ id: `urn:ngsi-ld:${type}:1`, level: 7 }],
+      });
     } finally {
       await client.endAsync();
     }
