@@ -7,6 +7,36 @@ import type { EntityRow, InstanceRow, Run } from './history-sql.js';
 import { INSERT_INSTANCES, INSTANCE_COLUMNS, toEntity, toInstance, toRecord } from './history-sql.js';
 import { ROLLUP_UPSERT, recomputeRollups } from './history-rollups.js';
 
+/**
+ * One row per entity id: a batch may change the same entity twice (an upsert listing it twice),
+ * and one INSERT … ON CONFLICT cannot touch a row twice. The first creation time, the last state.
+ */
+function latestPerEntity(entities: Parameters<HistoryTx['append']>[1]) {
+  const byId = new Map<
+    string,
+    {
+      id: string;
+      types: string[];
+      scopes: string[] | null;
+      c: string | undefined;
+      m: string | undefined;
+      x: string | null;
+    }
+  >();
+  for (const e of entities) {
+    const held = byId.get(e.id);
+    byId.set(e.id, {
+      id: e.id,
+      types: e.types,
+      scopes: e.scopes ?? null,
+      c: held?.c ?? e.createdAt,
+      m: e.modifiedAt,
+      x: e.deletedAt ?? null,
+    });
+  }
+  return [...byId.values()];
+}
+
 /** History operations on one connection (inside a transaction for writes). */
 export function historyTxOps(run: Run): HistoryTx {
   return {
@@ -18,19 +48,7 @@ export function historyTxOps(run: Run): HistoryTx {
            FROM jsonb_to_recordset($2::jsonb) AS x(id text, types text[], scopes text[], c timestamptz, m timestamptz, x timestamptz)
            ON CONFLICT (tenant, id) DO UPDATE SET types = EXCLUDED.types, scopes = EXCLUDED.scopes,
              modified_at = EXCLUDED.modified_at, deleted_at = EXCLUDED.deleted_at`,
-          [
-            tenant,
-            JSON.stringify(
-              entities.map((e) => ({
-                id: e.id,
-                types: e.types,
-                scopes: e.scopes ?? null,
-                c: e.createdAt,
-                m: e.modifiedAt,
-                x: e.deletedAt ?? null,
-              })),
-            ),
-          ],
+          [tenant, JSON.stringify(latestPerEntity(entities))],
         );
       }
       if (rows.length === 0) return;
