@@ -285,12 +285,14 @@ export function subscriptionStoreOps(baseRun: Run, url: string): SubscriptionSto
         }))
         .sort((a, b) => Number(a.seq) - Number(b.seq));
     },
-    async delivered(n, at) {
+    async delivered(done, at) {
+      if (done.length === 0) return;
       await run(
-        `WITH d AS (DELETE FROM notification_outbox WHERE seq = $1 RETURNING tenant, subscription_id)
+        `WITH d AS (DELETE FROM notification_outbox WHERE seq = ANY($1::bigint[]) RETURNING tenant, subscription_id)
          UPDATE subscriptions s SET last_success = $2
-         FROM d WHERE s.tenant = d.tenant AND s.id = d.subscription_id`,
-        [n.seq, at],
+         FROM (SELECT DISTINCT tenant, subscription_id FROM d) x
+         WHERE s.tenant = x.tenant AND s.id = x.subscription_id`,
+        [done.map((n) => n.seq), at],
       );
     },
     async failed(n, at, error, retryAt) {

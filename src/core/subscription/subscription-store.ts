@@ -119,8 +119,8 @@ export interface SubscriptionStore {
     leaseMs: number;
     inFlight: { endpoint: string; count: number }[];
   }): Promise<ClaimedNotification[]>;
-  /** The attempt succeeded: the row is done and the subscription's counters move. */
-  delivered(n: ClaimedNotification, at: string): Promise<void>;
+  /** The attempts succeeded: the rows are done and the subscriptions' lastSuccess moves. */
+  delivered(done: ClaimedNotification[], at: string): Promise<void>;
   /**
    * The attempt failed: retry at `retryAt` (the subscription's other rows wait as long), or give up
    * (`retryAt` undefined) and keep the row as failed for replay.
