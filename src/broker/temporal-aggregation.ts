@@ -44,7 +44,17 @@ export async function renderAggregated(
   const methods = spec.aggrMethods ?? [];
   // The newest instance of each series tells its kind; series with nothing in range still show.
   const latest = await store.history.instances(tenant, ids, sel, { lastN: 1, limit: 1 });
-  const ranges = await store.history.timeRange(tenant, ids, sel);
+  // A closed window fixes the periods: only whether an entity has data in it matters, and its newest
+  // instance tells that (no pass over every point of a long series).
+  const ranges =
+    sel.from !== undefined && sel.to !== undefined
+      ? new Map(
+          [...new Set(latest.map((i) => i.entityId))].map((id) => [
+            id,
+            { first: sel.from as number, last: (sel.to as number) - 1 },
+          ]),
+        )
+      : await store.history.timeRange(tenant, ids, sel);
   const bounds = new Map<string, number[]>();
   const groups = new Map<string, string[]>();
   for (const id of ids) {

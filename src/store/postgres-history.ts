@@ -85,6 +85,22 @@ export function createPostgresHistory(pool: pg.Pool, run: Run): HistoryStore {
       const t = `coalesce(${TIME_COLUMN[sel.timeproperty]}, ts)`;
       const newest = page.lastN !== undefined;
       const n = params.push(newest ? Math.min(page.lastN ?? 0, page.limit) + 1 : page.limit + 1);
+      if (sel.attrs && sel.timeproperty === 'observedAt') {
+        // Known series: walk the (tenant, entity, attr, ts) index from the right end of each and stop
+        // after n rows, instead of numbering every instance in the window. For observedAt,
+        // coalesce(observed_at, ts) is ts itself (ts is observedAt where there is one).
+        const r = await run<InstanceRow>(
+          `SELECT x.* FROM unnest($2::text[]) AS e(id)
+             CROSS JOIN unnest($${params.push(sel.attrs)}::text[]) AS a(name)
+             CROSS JOIN LATERAL (
+               SELECT ${INSTANCE_COLUMNS}, ts FROM attribute_history
+               WHERE ${conds.join(' AND ')} AND entity_id = e.id AND attr = a.name
+               ORDER BY ts ${newest ? 'DESC' : 'ASC'}, instance_id LIMIT $${n}) x
+           ORDER BY x.entity_id, x.attr, x.ts, x.instance_id`,
+          params,
+        );
+        return r.rows.map(toInstance);
+      }
       const r = await run<InstanceRow>(
         `SELECT ${INSTANCE_COLUMNS} FROM (
            SELECT *, row_number() OVER (PARTITION BY entity_id, attr ORDER BY ${t} ${newest ? 'DESC' : 'ASC'}, instance_id) AS rn
