@@ -26,11 +26,13 @@ afterAll(async () => {
   await db?.drop();
 });
 
-function serve() {
+function serve(mqttArgs: string[] = ['--mqtt-port', '0']) {
   const child = spawn(
     process.execPath,
-    [BIN, 'serve', '--port', '0', '--mqtt-port', '0', '--auth', 'none', '--db', db.url],
-    { env: { ...process.env } },
+    [BIN, 'serve', '--port', '0', ...mqttArgs, '--auth', 'none', '--db', db.url],
+    {
+      env: { ...process.env },
+    },
   );
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -46,7 +48,7 @@ function serve() {
       await new Promise((r) => setTimeout(r, 50));
     }
   })();
-  return { child, ready, exit };
+  return { child, ready, exit, output: () => out };
 }
 
 const json = (url: string, method: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -132,3 +134,71 @@ it('keeps every acknowledged reading across a SIGKILL, and takes readings from m
     await second.exit;
   }
 });
+
+const external = process.env.TEST_MQTT_URL;
+
+it.runIf(external !== undefined && existsSync(MOSQUITTO_PUB))(
+  'takes mosquitto_pub readings through an external Mosquitto into the entity and its history',
+  async () => {
+    const hub = serve(['--mqtt', external as string]);
+    try {
+      const { http } = await hub.ready;
+      const key = `ext${Date.now().toString(36)}`;
+      const g = await json(`${http}/iot/services`, 'POST', {
+        services: [{ apikey: key, resource: '/iot/json', entity_type: 'Tank' }],
+      });
+      expect(g.status, await g.text()).toBe(201);
+      const d = await json(`${http}/iot/devices`, 'POST', {
+        devices: [
+          {
+            device_id: 'tank2',
+            apikey: key,
+            entity_name: 'urn:ngsi-ld:Tank:2',
+            entity_type: 'Tank',
+            attributes: [{ object_id: 'l', name: 'level', type: 'Number' }],
+          },
+        ],
+      });
+      expect(d.status, await d.text()).toBe(201);
+      const url = new URL(external as string);
+      const publish = (payload: string, topic = `/json/${key}/tank2/attrs`) =>
+        promisify(execFile)(MOSQUITTO_PUB, [
+          '-h',
+          url.hostname,
+          '-p',
+          url.port,
+          '-q',
+          '1',
+          '-t',
+          topic,
+          '-m',
+          payload,
+        ]);
+      // The hub subscribes when it starts: publish until the first reading lands.
+      await expect
+        .poll(
+          async () => {
+            await publish(JSON.stringify({ l: 7, TimeInstant: '2026-11-03T00:00:00Z' }));
+            return history(http, 'urn:ngsi-ld:Tank:2');
+          },
+          { timeout: 15_000, interval: 500 },
+        )
+        .toContain(7);
+      await publish(`l|8`, `/ul/${key}/tank2/attrs`);
+      await expect.poll(() => history(http, 'urn:ngsi-ld:Tank:2'), { timeout: 10_000 }).toContain(8);
+    } catch (err) {
+      const { http } = await hub.ready;
+      const dev = await (
+        await fetch(`${http}/iot/devices/tank2`, {
+          headers: { 'fiware-service': TENANT, 'fiware-servicepath': '/' },
+        })
+      ).text();
+      throw new Error(`${(err as Error).message}\nhub output:\n${hub.output()}\ndevice: ${dev}`, {
+        cause: err,
+      });
+    } finally {
+      hub.child.kill('SIGTERM');
+      await hub.exit;
+    }
+  },
+);
