@@ -107,8 +107,8 @@ async function main(): Promise<number> {
   const ctx: BenchContext = {
     settings,
     createDatabase: (name) => server.createDatabase(name),
-    async startHub(url) {
-      const hub = await startHubProcess(url, settings.profile ? `hub-${++hubs}` : undefined);
+    async startHub(url, opts) {
+      const hub = await startHubProcess(url, settings.profile ? `hub-${++hubs}` : undefined, opts);
       cleanups.push(() => hub.stop());
       return hub;
     },

@@ -11,6 +11,8 @@ import { HUB_BIN, RESULTS_DIR } from './paths.js';
 export interface HubProcess {
   /** e.g. http://127.0.0.1:40123 */
   url: string;
+  /** The embedded MQTT broker for devices, when started with `mqtt`. */
+  mqttUrl?: string;
   pid: number;
   /** Peak resident set size so far (VmHWM), in MiB; NaN where /proc is missing. */
   peakRssMiB(): number;
@@ -20,6 +22,7 @@ export interface HubProcess {
 }
 
 const READY_RE = /NGSI-LD API at (http:\/\/\S+?)\/ngsi-ld\/v1\//;
+const MQTT_RE = /MQTT for devices at (mqtt:\/\/\S+)/;
 
 function procStatusMiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   try {
@@ -31,22 +34,28 @@ function procStatusMiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
 }
 
 /** Starts the hub; `profileName` makes it write a CPU profile to bench/results/profiles/ on stop. */
-export async function startHubProcess(databaseUrl: string, profileName?: string): Promise<HubProcess> {
+export async function startHubProcess(
+  databaseUrl: string,
+  profileName?: string,
+  opts: { mqtt?: boolean } = {},
+): Promise<HubProcess> {
   const nodeArgs: string[] = [];
   if (profileName !== undefined) {
     const dir = join(RESULTS_DIR, 'profiles');
     mkdirSync(dir, { recursive: true });
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${profileName}.cpuprofile`);
   }
-  const args = ['serve', '--auth', 'none', '--port', '0', '--db', databaseUrl, '--no-mqtt'];
+  const args = ['serve', '--auth', 'none', '--port', '0', '--db', databaseUrl];
+  args.push(...(opts.mqtt ? ['--mqtt-port', '0'] : ['--no-mqtt']));
   args.push('--no-fetch-contexts', '--log-level', 'error');
   const child = spawnNode('server', HUB_BIN, args, { nodeArgs, stdout: 'pipe' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = await readyUrl(child);
+  const [url, mqttUrl] = await readyUrls(child, opts.mqtt === true);
   const pid = child.pid ?? -1;
   let stopping: Promise<void> | undefined;
   return {
     url,
+    ...(mqttUrl ? { mqttUrl } : {}),
     pid,
     peakRssMiB: () => procStatusMiB(pid, 'VmHWM'),
     rssMiB: () => procStatusMiB(pid, 'VmRSS'),
@@ -60,17 +69,18 @@ export async function startHubProcess(databaseUrl: string, profileName?: string)
   };
 }
 
-function readyUrl(child: ChildProcess): Promise<string> {
+function readyUrls(child: ChildProcess, mqtt: boolean): Promise<[string, string | undefined]> {
   return new Promise((resolve, reject) => {
     let seen = '';
     const onData = (chunk: Buffer) => {
       seen += chunk.toString('utf8');
       const m = READY_RE.exec(seen);
-      if (m?.[1]) {
+      const q = MQTT_RE.exec(seen);
+      if (m?.[1] && (!mqtt || q?.[1])) {
         child.stdout?.off('data', onData);
         child.stdout?.resume(); // keep draining what the hub prints later
         child.off('exit', onExit);
-        resolve(m[1]);
+        resolve([m[1], q?.[1]]);
       }
     };
     const onExit = (code: number | null) =>

@@ -59,7 +59,7 @@ export interface BenchContext {
   /** A fresh, empty database on the run's PostgreSQL server, dropped at the end of the run. */
   createDatabase(name: string): Promise<BenchDatabase>;
   /** Starts `citypivot serve` on a database in a child process pinned to the server CPU. */
-  startHub(databaseUrl: string): Promise<HubProcess>;
+  startHub(databaseUrl: string, opts?: { mqtt?: boolean }): Promise<HubProcess>;
   /** A bare node:http server in a child process pinned to the server CPU. */
   startStaticServer(response: {
     status: number;
