@@ -19,8 +19,14 @@ import type { BenchContext, Scenario } from '../lib/scenario.js';
 const TARGET = 0.2;
 const TENANT = 'ingest';
 const KEY = 'benchkey';
-/** Readings in flight (awaiting PUBACK) at once, from one publisher connection. */
+/** Readings in flight (awaiting PUBACK) at once, over CONNECTIONS publisher connections. */
 const WINDOW = 200;
+/**
+ * Devices have connections of their own; a broker handles one connection's packets in order (the
+ * hub acknowledges a reading after it commits), so one shared connection would measure one
+ * reading at a time. 50 connections stand for the gateways and devices publishing at once.
+ */
+const CONNECTIONS = 50;
 
 interface Publish {
   rate: number;
@@ -36,13 +42,16 @@ async function publishFor(
   base: number,
   onEach?: (device: number, value: number) => void,
 ): Promise<Publish> {
-  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+  const clients = await Promise.all(
+    Array.from({ length: CONNECTIONS }, () => mqtt.connectAsync(url, { reconnectPeriod: 0 })),
+  );
   const acked = new Array<number>(devices).fill(-1);
   const latencies: number[] = [];
   let seq = 0;
   let done = 0;
   const until = performance.now() + seconds * 1000;
-  const worker = async () => {
+  const worker = async (w: number) => {
+    const client = clients[w % CONNECTIONS] as mqtt.MqttClient;
     while (performance.now() < until) {
       const i = seq++;
       const device = i % devices;
@@ -56,9 +65,9 @@ async function publishFor(
     }
   };
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: WINDOW }, worker));
+  await Promise.all(Array.from({ length: WINDOW }, (_, w) => worker(w)));
   const rate = done / ((performance.now() - t0) / 1000);
-  await client.endAsync();
+  await Promise.all(clients.map((c) => c.endAsync()));
   return { rate, latencies, acked };
 }
 
