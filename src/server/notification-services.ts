@@ -19,6 +19,7 @@ import { createSubscriptionMatcher } from '../broker/subscription-matcher.js';
 import { createSubscriptionService } from '../broker/subscription-service.js';
 import { registerSubscriptionRoutes } from '../api/subscription-routes.js';
 import { registerStreamRoutes } from '../api/stream-routes.js';
+import { registerMetricsRoutes, type MetricFamily } from '../api/metrics-routes.js';
 import { createChangeStream } from '../broker/change-stream.js';
 
 export type DeliveryOptions = Omit<DispatcherOptions, 'store' | 'senders'>;
@@ -61,9 +62,11 @@ export function createNotificationServices(opts: {
   entities.onTransaction((tx, changes) => matcher.enqueueFor(tx, changes, entities.now()));
   entities.onTransaction((tx, changes) => stream.announce(tx, changes));
   // This instance's own writes wake its dispatcher at once; other instances' come by NOTIFY.
+  const writes = { created: 0, updated: 0, deleted: 0 };
   entities.onChange((changes) => {
     dispatcher.wake();
     stream.local(changes);
+    for (const c of changes) writes[c.kind]++;
   });
   let listener: { close(): Promise<void> } | undefined;
 
@@ -79,6 +82,34 @@ export function createNotificationServices(opts: {
         contexts: { resolve: opts.resolve },
         ...(ownerOf ? { ownerOf } : {}),
       });
+      registerMetricsRoutes(app, [
+        async (): Promise<MetricFamily[]> => {
+          const outbox = await store.subscriptions.outboxCounts();
+          return [
+            {
+              name: 'citypivot_entity_changes_total',
+              help: 'Entity changes committed by this instance',
+              type: 'counter',
+              samples: Object.entries(writes).map(([kind, value]) => ({ labels: { kind }, value })),
+            },
+            {
+              name: 'citypivot_notification_outbox',
+              help: 'Notifications in the outbox (all instances): pending delivery, or failed and kept for replay',
+              type: 'gauge',
+              samples: [
+                { labels: { state: 'pending' }, value: outbox.pending },
+                { labels: { state: 'failed' }, value: outbox.failed },
+              ],
+            },
+            {
+              name: 'citypivot_notifications_in_flight',
+              help: 'Deliveries under way in this instance',
+              type: 'gauge',
+              samples: [{ value: dispatcher.inFlight }],
+            },
+          ];
+        },
+      ]);
       registerStreamRoutes(app, {
         stream,
         entities,

@@ -313,6 +313,13 @@ export function subscriptionStoreOps(baseRun: Run, url: string): SubscriptionSto
         [n.seq, at, error.slice(0, 1000), retryAt ?? null],
       );
     },
+    async outboxCounts() {
+      const r = await run<{ state: string; n: string }>(
+        'SELECT state, count(*) AS n FROM notification_outbox GROUP BY state',
+      );
+      const n = (state: string) => Number(r.rows.find((x) => x.state === state)?.n ?? 0);
+      return { pending: n('pending'), failed: n('failed') };
+    },
     async nextDue() {
       const r = await run<{ t: string | null }>(
         `SELECT min(next_attempt_at) AS t FROM notification_outbox WHERE state = 'pending'`,

@@ -128,6 +128,8 @@ export interface SubscriptionStore {
   failed(n: ClaimedNotification, at: string, error: string, retryAt: string | undefined): Promise<void>;
   /** When the next pending row is due, if any. */
   nextDue(): Promise<string | undefined>;
+  /** Outbox rows by state, over all tenants (for /metrics). */
+  outboxCounts(): Promise<{ pending: number; failed: number }>;
   listUndelivered(
     tenant: string,
     opts: { subscriptionId?: string; state?: 'pending' | 'failed'; limit: number; offset: number },
