@@ -38,6 +38,17 @@ export interface AttributeOutcome {
   notUpdated: { attributeName: string; reason: string }[];
 }
 
+/** One Update Entity Attributes of a group (updateAttributesMany). */
+export interface AttributeUpdate {
+  tenant: string;
+  id: string;
+  body: unknown;
+  ctx: ActiveContext;
+}
+
+/** The outcome of one update of a group: its UpdateResult, or the error it alone met. */
+export type AttributeUpdateResult = { ok: true; outcome: AttributeOutcome } | { ok: false; error: unknown };
+
 export interface EntityServiceOptions {
   store: Store;
   /** Told about a change listener that threw (the write stays committed). */
@@ -239,45 +250,48 @@ export function createEntityService(opts: EntityServiceOptions) {
       }
       return write(async (tx, changes) => {
         const before = await mustGet(tx, tenant, id);
-        const after = clone(before);
-        const outcome: AttributeOutcome = { updated: [], notUpdated: [] };
-        if (frag.types) for (const ty of frag.types) if (!after.types.includes(ty)) after.types.push(ty);
-        if (frag.scopes) {
-          if (after.scopes && after.scopes.length > 0) {
-            after.scopes = frag.scopes;
-            outcome.updated.push(SCOPE_IRI);
-          } else {
-            outcome.notUpdated.push({
-              attributeName: SCOPE_IRI,
-              reason: 'The entity has no scope to update',
-            });
-          }
-        }
-        for (const [iri, instances] of Object.entries(frag.attrs)) {
-          if (instances === null) {
-            if (after.attrs[iri]) {
-              delete after.attrs[iri];
-              outcome.updated.push(iri);
-            } else outcome.notUpdated.push({ attributeName: iri, reason: 'The attribute does not exist' });
+        const { after, outcome, changed } = applyAttributeUpdate(before, frag);
+        if (changed) await save(tx, tenant, before, after, changes);
+        return outcome;
+      });
+    },
+
+    /**
+     * Update Entity Attributes for many entities in one transaction (group commit of device
+     * readings), applied in the order given: an entity named twice gets both updates, in order.
+     * Each update succeeds or fails on its own (unparseable body, missing entity); the entity rows
+     * are written in a few multi-row statements and the transaction hooks run once, with every
+     * change. Rejects only when the transaction itself fails (database error, a hook that throws);
+     * the caller then decides whether to retry the updates one by one.
+     */
+    async updateAttributesMany(updates: AttributeUpdate[]): Promise<AttributeUpdateResult[]> {
+      const parsed = updates.map((u) => parseUpdate(u, now()));
+      return write(async (tx, changes) => {
+        const results: AttributeUpdateResult[] = [];
+        const held = await lockAll(tx, parsed);
+        const writers = new Map<string, Map<string, StoredEntity>>();
+        for (const p of parsed) {
+          if ('error' in p) {
+            results.push({ ok: false, error: p.error });
             continue;
           }
-          let list = after.attrs[iri] ?? [];
-          for (const inst of instances) {
-            if (isNullMarker(inst)) {
-              if (!findInstance(list, inst.datasetId)) {
-                outcome.notUpdated.push({ attributeName: iri, reason: 'No such instance to delete' });
-                continue;
-              }
-              list = list.filter((x) => x.datasetId !== inst.datasetId);
-            } else {
-              list = putInstance(list, inst);
-            }
-            if (!outcome.updated.includes(iri)) outcome.updated.push(iri);
+          const before = held.get(p.tenant)?.get(p.id);
+          if (!before) {
+            results.push({ ok: false, error: notFound(`Entity ${p.id} does not exist`, p.id) });
+            continue;
           }
-          setInstances(after, iri, list);
+          const { after, outcome, changed } = applyAttributeUpdate(before, p.frag);
+          if (changed) {
+            after.modifiedAt = now();
+            held.get(p.tenant)?.set(p.id, after);
+            const rows = writers.get(p.tenant) ?? new Map<string, StoredEntity>();
+            writers.set(p.tenant, rows.set(p.id, after));
+            changes.push({ tenant: p.tenant, id: p.id, kind: 'updated', before, after });
+          }
+          results.push({ ok: true, outcome });
         }
-        if (outcome.updated.length > 0 || frag.types) await save(tx, tenant, before, after, changes);
-        return outcome;
+        for (const [tenant, rows] of writers) await tx.writeEntities(tenant, [], [...rows.values()]);
+        return results;
       });
     },
 
@@ -472,6 +486,85 @@ export function createEntityService(opts: EntityServiceOptions) {
 
     now,
   };
+}
+
+type Fragment = ReturnType<typeof parseFragment>;
+
+/**
+ * Update Entity Attributes (NGSI-LD §5.6.2) on an entity in memory: instances replace the ones
+ * with the same datasetId, NGSI-LD Null deletes, types add up, a scope replaces a held scope.
+ * `changed` tells whether the entity is to be written.
+ */
+function applyAttributeUpdate(
+  before: StoredEntity,
+  frag: Fragment,
+): { after: StoredEntity; outcome: AttributeOutcome; changed: boolean } {
+  const after = clone(before);
+  const outcome: AttributeOutcome = { updated: [], notUpdated: [] };
+  if (frag.types) for (const ty of frag.types) if (!after.types.includes(ty)) after.types.push(ty);
+  if (frag.scopes) {
+    if (after.scopes && after.scopes.length > 0) {
+      after.scopes = frag.scopes;
+      outcome.updated.push(SCOPE_IRI);
+    } else {
+      outcome.notUpdated.push({
+        attributeName: SCOPE_IRI,
+        reason: 'The entity has no scope to update',
+      });
+    }
+  }
+  for (const [iri, instances] of Object.entries(frag.attrs)) {
+    if (instances === null) {
+      if (after.attrs[iri]) {
+        delete after.attrs[iri];
+        outcome.updated.push(iri);
+      } else outcome.notUpdated.push({ attributeName: iri, reason: 'The attribute does not exist' });
+      continue;
+    }
+    let list = after.attrs[iri] ?? [];
+    for (const inst of instances) {
+      if (isNullMarker(inst)) {
+        if (!findInstance(list, inst.datasetId)) {
+          outcome.notUpdated.push({ attributeName: iri, reason: 'No such instance to delete' });
+          continue;
+        }
+        list = list.filter((x) => x.datasetId !== inst.datasetId);
+      } else {
+        list = putInstance(list, inst);
+      }
+      if (!outcome.updated.includes(iri)) outcome.updated.push(iri);
+    }
+    setInstances(after, iri, list);
+  }
+  return { after, outcome, changed: outcome.updated.length > 0 || frag.types !== undefined };
+}
+
+type ParsedUpdate = { tenant: string; id: string; frag: Fragment } | { error: unknown };
+
+/** Parses an update's body outside the transaction; a bad body is that update's error. */
+function parseUpdate(u: AttributeUpdate, now: string): ParsedUpdate {
+  try {
+    const frag = parseFragment(u.body, u.ctx, { now, allowNull: true });
+    if (frag.id !== undefined && frag.id !== u.id)
+      throw badRequest(`The id in the body (${frag.id}) is not the id in the path (${u.id})`);
+    return { tenant: u.tenant, id: u.id, frag };
+  } catch (err) {
+    return { error: err };
+  }
+}
+
+/** Reads and locks the entities of the parsed updates, one statement per tenant. */
+async function lockAll(tx: StoreTx, parsed: ParsedUpdate[]): Promise<Map<string, Map<string, StoredEntity>>> {
+  const ids = new Map<string, Set<string>>();
+  for (const p of parsed) {
+    if ('error' in p) continue;
+    const set = ids.get(p.tenant) ?? new Set<string>();
+    ids.set(p.tenant, set.add(p.id));
+  }
+  const held = new Map<string, Map<string, StoredEntity>>();
+  for (const [tenant, set] of ids)
+    held.set(tenant, await tx.getEntities(tenant, [...set], { forUpdate: true }));
+  return held;
 }
 
 /** Sets an attribute's instances; an attribute left with none is gone. */

@@ -1,7 +1,8 @@
 /**
  * Per-device reading counters kept in memory and added to the registry in one statement every
  * `flushMs`, so that the hot path never waits for an UPDATE per reading. Reads add the increments
- * not yet written, so that a counter never goes backwards.
+ * not yet written, so that a counter never goes backwards; reads and flushes take turns, so that a
+ * read never sees increments that have left the buffer but are not committed yet.
  */
 import type { CounterDelta, DeviceCounters, DeviceRegistry } from '../core/iot/device-registry.js';
 
@@ -34,7 +35,14 @@ export function createCounterBuffer(
 ): CounterBuffer {
   let pending = new Map<string, CounterDelta>();
   let flushing: Promise<void> | undefined;
-  const flush = async (): Promise<void> => {
+  let turn: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = turn.then(fn, fn);
+    turn = p.catch(() => undefined);
+    return p;
+  };
+  const flush = (): Promise<void> => inTurn(flushNow);
+  const flushNow = async (): Promise<void> => {
     if (flushing) await flushing;
     if (pending.size === 0) return;
     const batch = pending;
@@ -74,31 +82,33 @@ export function createCounterBuffer(
       }
       pending.set(k, d);
     },
-    async read(device) {
-      const stored = await registry.getCounters(device.service, device.servicePath, device.deviceId);
-      if (!stored) return undefined;
-      const d = pending.get(keyOf(device));
-      if (!d) return stored;
-      const out: DeviceCounters = {
-        received: stored.received + d.received,
-        accepted: stored.accepted + d.accepted,
-        rejected: stored.rejected + d.rejected,
-        quarantined: stored.quarantined + d.quarantined,
-      };
-      const lastError = d.lastError ?? stored.lastError;
-      const lastErrorAt = d.lastErrorAt ?? stored.lastErrorAt;
-      const lastSeen = d.lastSeen ?? stored.lastSeen;
-      if (lastError !== undefined) out.lastError = lastError;
-      if (lastErrorAt !== undefined) out.lastErrorAt = lastErrorAt;
-      if (lastSeen !== undefined) out.lastSeen = lastSeen;
-      return out;
-    },
+    read: (device) => inTurn(() => readNow(device)),
     flush,
     async stop() {
       clearInterval(timer);
       await flush();
     },
   };
+
+  async function readNow(device: DeviceRef): Promise<DeviceCounters | undefined> {
+    const stored = await registry.getCounters(device.service, device.servicePath, device.deviceId);
+    if (!stored) return undefined;
+    const d = pending.get(keyOf(device));
+    if (!d) return stored;
+    const out: DeviceCounters = {
+      received: stored.received + d.received,
+      accepted: stored.accepted + d.accepted,
+      rejected: stored.rejected + d.rejected,
+      quarantined: stored.quarantined + d.quarantined,
+    };
+    const lastError = d.lastError ?? stored.lastError;
+    const lastErrorAt = d.lastErrorAt ?? stored.lastErrorAt;
+    const lastSeen = d.lastSeen ?? stored.lastSeen;
+    if (lastError !== undefined) out.lastError = lastError;
+    if (lastErrorAt !== undefined) out.lastErrorAt = lastErrorAt;
+    if (lastSeen !== undefined) out.lastSeen = lastSeen;
+    return out;
+  }
 }
 
 function merge(a: CounterDelta, b: CounterDelta): CounterDelta {

@@ -4,6 +4,10 @@
  * schema, and written as an update of the device's entity through the entity service. Unknown
  * devices of a known apikey are provisioned on the fly, as the IoT Agent does. A payload is
  * accepted or refused as a whole: a malformed one changes nothing and counts as rejected.
+ *
+ * Updates are group-committed (reading-batcher.ts): readings of many devices share a transaction,
+ * each still settling, and counted, on its own. A device's next message is processed only once
+ * the previous one is committed, so its readings keep their order across batches.
  */
 import type { EntityService } from '../broker/entity-service.js';
 import { HubError } from '../core/errors.js';
@@ -18,6 +22,7 @@ import { UltralightSyntaxError, parseUltralightMeasures } from '../core/iot/ultr
 import { isPlainObject } from '../core/validation.js';
 import type { CounterBuffer } from './device-counters.js';
 import type { DeviceHealth } from './device-health.js';
+import { createReadingBatcher } from './reading-batcher.js';
 import type { SchemaValidator } from './sdm-schema-validator.js';
 import type { TypeContexts } from './type-contexts.js';
 
@@ -56,6 +61,8 @@ export interface IngestionDeps {
   clock?: () => Date;
   /** How long a device lookup is cached; default 5000 ms (provisioning changes drop the cache). */
   cacheMs?: number;
+  /** Group commit: most readings per transaction (default 200) and longest wait (default 2 ms). */
+  batch?: { maxBatch?: number; maxWaitMs?: number };
 }
 
 interface Resolved {
@@ -74,6 +81,7 @@ export function createIngestionService(deps: IngestionDeps) {
   const cache = new Map<string, Resolved>();
   const formats = new Map<string, 'json' | 'ul'>();
   const chains = new Map<string, Promise<unknown>>();
+  const batcher = createReadingBatcher({ entities, ...deps.batch });
 
   /** The device an apikey and device id address, provisioning it from its group if needed. */
   async function resolve(apikey: string, deviceId: string, resource?: string): Promise<Resolved | undefined> {
@@ -171,13 +179,14 @@ export function createIngestionService(deps: IngestionDeps) {
     const ctx = await contexts.contextFor(device.entity_type);
     for (const m of readings) {
       if (Object.keys(m.attrs).length === 0) continue;
+      const update = { tenant: device.service, id: device.entity_name, body: m.attrs, ctx };
       try {
-        await entities.updateAttributes(device.service, device.entity_name, m.attrs, ctx);
+        await batcher.update(update);
       } catch (err) {
         if (!(err instanceof HubError && err.code === 'ResourceNotFound')) throw err;
         // The entity was deleted through the API: create it again, as the IoT Agent does.
         await deps.ensureEntity(device, r.mapping);
-        await entities.updateAttributes(device.service, device.entity_name, m.attrs, ctx);
+        await batcher.update(update);
       }
     }
   }
@@ -285,6 +294,8 @@ export function createIngestionService(deps: IngestionDeps) {
 
   return {
     resolve,
+    /** The group commit of readings (its stats count batches and readings). */
+    batcher,
     /**
      * Processes one message; resolves once its update is committed (or refused). Throws only for
      * failures of the hub itself (database down), never for bad device input.
@@ -303,6 +314,7 @@ export function createIngestionService(deps: IngestionDeps) {
     /** Waits for the work under way. */
     async drain() {
       await Promise.all([...chains.values()]);
+      await batcher.drain();
     },
   };
 }

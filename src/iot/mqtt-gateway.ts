@@ -5,6 +5,8 @@
  *
  * With the embedded broker, a device's QoS 1 reading is acknowledged (PUBACK) only after its
  * update is committed: ingestion runs in aedes' authorizePublish step, which holds the ack.
+ * Readings of many connections share a transaction (reading-batcher.ts); each ack still waits for
+ * the commit of the transaction holding its reading.
  */
 import { createServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
