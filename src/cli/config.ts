@@ -133,3 +133,87 @@ function toPort(s: string, flag: string): number {
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
+
+export interface DemoConfig extends ServeConfig {
+  /** Sensors in the demo city (0 to 100,000; default 500). */
+  sensors: number;
+  /** Simulated seconds per real second (default 1). */
+  speed: number;
+  seed: number;
+  /** Mean seconds between incidents; 0: none (default 90). */
+  incidentEveryS: number;
+}
+
+const DEMO_OPTIONS = {
+  sensors: { type: 'string' },
+  speed: { type: 'string' },
+  seed: { type: 'string' },
+  'incident-every': { type: 'string' },
+} as const;
+
+/** `citypivot demo`: the serve flags plus --sensors, --speed, --seed, --incident-every. */
+export function parseDemoArgs(argv: string[], env: NodeJS.ProcessEnv): DemoConfig & { help: boolean } {
+  const own = new Set(Object.keys(DEMO_OPTIONS).map((k) => `--${k}`));
+  const mine: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const name = a.split('=')[0] as string;
+    if (!own.has(name)) rest.push(a);
+    else if (a.includes('=')) mine.push(a);
+    else mine.push(a, argv[++i] ?? '');
+  }
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: mine, options: DEMO_OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const pick = (flag: string, envName: string, dflt: string): string => {
+    const v = values[flag];
+    if (typeof v === 'string') return v;
+    const e = env[envName];
+    return e === undefined || e === '' ? dflt : e;
+  };
+  const number = (flag: string, envName: string, dflt: string, ok: (n: number) => boolean, what: string) => {
+    const text = pick(flag, envName, dflt);
+    const n = Number(text);
+    if (text.trim() === '' || !Number.isFinite(n) || !ok(n))
+      throw new UsageError(`--${flag} must be ${what} (got ${JSON.stringify(text)})`);
+    return n;
+  };
+  const serve = parseServeArgs(rest, env);
+  if (serve.mqtt.mode === 'off')
+    throw new UsageError('the demo city publishes its readings over MQTT: drop --no-mqtt');
+  return {
+    ...serve,
+    sensors: number(
+      'sensors',
+      'CITYPIVOT_SENSORS',
+      '500',
+      (n) => Number.isInteger(n) && n >= 0 && n <= 100_000,
+      'an integer from 0 to 100000',
+    ),
+    speed: number(
+      'speed',
+      'CITYPIVOT_SPEED',
+      '1',
+      (n) => n > 0 && n <= 10_000,
+      'a number above 0, at most 10000',
+    ),
+    seed: number(
+      'seed',
+      'CITYPIVOT_SEED',
+      '20261202',
+      (n) => Number.isInteger(n) && n >= 0,
+      'a whole number',
+    ),
+    incidentEveryS: number(
+      'incident-every',
+      'CITYPIVOT_INCIDENT_EVERY',
+      '90',
+      (n) => n >= 0,
+      'a number of seconds (0: no incidents)',
+    ),
+  };
+}

@@ -2,11 +2,11 @@
  * The `citypivot` command: serve, contexts. Exit codes: 0 ok, 1 failure, 2 usage error.
  */
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { createPostgresStore } from '../store/postgres-store.js';
-import { describeDatabase, openDatabase } from '../store/database-setting.js';
-import { startHub } from '../server/hub.js';
+import { openDatabase } from '../store/database-setting.js';
 import { UsageError, isLoopback, parseServeArgs } from './config.js';
+import { startHubFromConfig, untilSignal, version } from './hub-runner.js';
+import { DEMO_USAGE, demoCommand } from './demo-command.js';
 import { devicesCommand } from './device-commands.js';
 import { HISTORY_USAGE, historyCommand } from './history-commands.js';
 import { USERS_USAGE, auditCommand, usersCommand } from './user-commands.js';
@@ -15,6 +15,7 @@ const USAGE = `Usage: citypivot <command> [options]
 
 Commands:
   serve                      run the hub (NGSI-LD API on /ngsi-ld/v1/)
+  demo                       run the hub with a living demo city and the dashboard (what npm start runs)
   contexts add URL FILE      preload an @context document for URL from FILE (no network needed later)
   contexts list              list stored @context documents
   contexts remove URL        remove a stored @context document
@@ -53,6 +54,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'serve':
         return await serve(rest);
+      case 'demo':
+        return await demoCommand(rest);
       case 'contexts':
         return await contexts(rest);
       case 'devices':
@@ -71,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'help':
       case '--help':
       case '-h':
-        console.log(`${USAGE}\n${HISTORY_USAGE}\n${USERS_USAGE}`);
+        console.log(`${USAGE}\n${DEMO_USAGE}\n${HISTORY_USAGE}\n${USERS_USAGE}`);
         return command === undefined ? 2 : 0;
       default:
         throw new UsageError(`Unknown command ${JSON.stringify(command)}`);
@@ -84,11 +87,6 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`citypivot: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
-}
-
-function version(): string {
-  const require = createRequire(import.meta.url);
-  return (require('../../package.json') as { version: string }).version;
 }
 
 async function serve(argv: string[]): Promise<number> {
@@ -104,37 +102,8 @@ async function serve(argv: string[]): Promise<number> {
     );
   }
   const log = (line: string) => console.log(line);
-  log(`CityPivot ${version()}: starting with database ${describeDatabase(cfg.db)}`);
-  const hub = await startHub({
-    port: cfg.port,
-    host: cfg.host,
-    db: cfg.db,
-    fetchContexts: cfg.fetchContexts,
-    ...(cfg.temporalLimit !== undefined ? { temporalLimit: cfg.temporalLimit } : {}),
-    logger: cfg.logLevel === 'silent' ? false : { level: cfg.logLevel },
-    log,
-    mqtt: cfg.mqtt.mode === 'embedded' ? { ...cfg.mqtt, host: cfg.host } : cfg.mqtt,
-    ...(cfg.auth === 'on' ? { auth: cfg.oidc ? { oidc: cfg.oidc } : {} } : {}),
-    ...(cfg.tls ? { tls: cfg.tls } : {}),
-    ...(process.env.CITYPIVOT_SDM_SCHEMAS ? { sdmSchemasDir: process.env.CITYPIVOT_SDM_SCHEMAS } : {}),
-  });
-  log(`CityPivot is ready: NGSI-LD API at ${hub.url}/ngsi-ld/v1/ , health at ${hub.url}/health`);
-  if (hub.mqttUrl)
-    log(`MQTT for devices at ${hub.mqttUrl} (IoT Agent topics), provisioning at ${hub.url}/iot/`);
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      log(`${signal}: stopping`);
-      hub.stop().then(resolve, (err: unknown) => {
-        console.error(`citypivot: error while stopping: ${(err as Error).message}`);
-        resolve();
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  const hub = await startHubFromConfig(cfg, log);
+  await untilSignal(hub, log);
   log('stopped');
   return 0;
 }

@@ -135,11 +135,14 @@ export function registerIotRoutes(app: FastifyInstance, iot: IotService): void {
     // Devices
     r.get('/iot/devices', async (req) => {
       const { service, servicePath } = scope(req, true);
-      return iot.provisioning.listDevices(
-        service,
-        servicePath,
-        page(req.query as Record<string, string | undefined>),
-      );
+      const q = req.query as Record<string, string | undefined>;
+      const list = await iot.provisioning.listDevices(service, servicePath, page(q));
+      // CityPivot: status=true adds each device's counters and health, as GET /iot/devices/{id} shows them.
+      if (q.status === undefined || q.status === 'false') return list;
+      if (q.status !== 'true') throw badRequest('status must be true or false');
+      const devices = [];
+      for (const d of list.devices) devices.push(await withStatus(iot, d));
+      return { count: list.count, devices };
     });
     r.post('/iot/devices', async (req, reply) => {
       const { service, servicePath } = scope(req);

@@ -16,6 +16,7 @@ import { createTenantGuard } from '../api/tenant-guard.js';
 import { createHubIot, iotRoutes, type IotHubOptions } from '../iot/iot-setup.js';
 import { createHubAccess, type AccessOptions } from '../access/access-setup.js';
 import { accessRoutes } from '../api/access-routes.js';
+import { dashboardRoutes } from './dashboard-routes.js';
 
 /** Builds everything but the listening socket (tests use app.inject). */
 export async function createHubServices(
@@ -34,6 +35,8 @@ export async function createHubServices(
     https?: { key: string | Buffer; cert: string | Buffer };
     /** Instances per attribute in one temporal answer before pagination (default 1000). */
     temporalLimit?: number;
+    /** Serve the dashboard from this directory (web/dist) at `/`. */
+    dashboardDir?: string;
   } = {},
 ) {
   const access = opts.access ? await createHubAccess(opts.access) : undefined;
@@ -113,6 +116,7 @@ export async function createHubServices(
             }),
           ]
         : []),
+      ...(opts.dashboardDir ? [dashboardRoutes(opts.dashboardDir)] : []),
     ],
   });
   return {

@@ -16,6 +16,10 @@ import type { MqttGateway, MqttSetting } from '../iot/mqtt-gateway.js';
 import { createPostgresIotRegistry } from '../store/postgres-iot.js';
 import { createPostgresAccessStore, type AccessStore } from '../store/postgres-access.js';
 import { hubAccessOptions, type HubAuthConfig } from '../access/access-config.js';
+import type { HubAccess } from '../access/access-setup.js';
+import type { ActiveContext } from '../core/context/active-context.js';
+import type { IotService } from '../iot/iot-service.js';
+import { defaultDashboardDir } from './dashboard-routes.js';
 
 export interface HubConfig {
   port: number;
@@ -36,6 +40,8 @@ export interface HubConfig {
   auth?: HubAuthConfig;
   /** Serve HTTPS with these PEM files. */
   tls?: { cert: string; key: string };
+  /** The dashboard's built files (web/dist) served at `/`; default: this package's, false: none. */
+  dashboardDir?: string | false;
 }
 
 export interface Hub {
@@ -46,6 +52,12 @@ export interface Hub {
   database: DatabaseHandle;
   /** mqtt://host:port of the MQTT broker devices use, when MQTT is on. */
   mqttUrl?: string;
+  /** The IoT edge (provisioning, ingestion, device health). */
+  iot?: IotService;
+  /** The access layer, when authentication is on. */
+  access?: HubAccess;
+  /** Compiles an @context value (undefined: the core context). */
+  resolveContext(value: unknown): Promise<ActiveContext>;
   stop(): Promise<void>;
 }
 
@@ -74,6 +86,9 @@ export async function startHub(config: HubConfig): Promise<Hub> {
       ...(config.fetchContexts === undefined ? {} : { fetchContexts: config.fetchContexts }),
       ...(config.temporalLimit === undefined ? {} : { temporalLimit: config.temporalLimit }),
       ...(config.logger === undefined ? {} : { logger: config.logger }),
+      ...(config.dashboardDir === false
+        ? {}
+        : { dashboardDir: config.dashboardDir ?? defaultDashboardDir() }),
       // Background work (notification delivery, periodic runs) reports what went wrong here.
       onError: (err: unknown) =>
         log(`citypivot: background error: ${err instanceof Error ? err.message : String(err)}`),
@@ -96,6 +111,9 @@ export async function startHub(config: HubConfig): Promise<Hub> {
       entities,
       database,
       ...(mqtt ? { mqttUrl: mqtt.url } : {}),
+      ...(services.iot ? { iot: services.iot } : {}),
+      ...(services.access ? { access: services.access } : {}),
+      resolveContext: (v) => services.resolver.resolve(v),
       stop() {
         stopping ??= (async () => {
           await mqtt?.stop();

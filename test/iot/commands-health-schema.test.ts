@@ -192,6 +192,23 @@ describe('Smart Data Models schema validation', () => {
       (await hub.request({ method: 'GET', url: '/iot/devices/aq2', headers: svc(T, '/air') })).body,
     );
     expect(aq2.readings).toMatchObject({ received: 1, accepted: 0, rejected: 0, quarantined: 1 });
+    // The list shows the same with status=true (the dashboard's device list), and refuses other values.
+    const list = JSON.parse(
+      (await hub.request({ method: 'GET', url: '/iot/devices?status=true', headers: svc(T, '/air') })).body,
+    );
+    const byId = new Map(list.devices.map((d: { device_id: string }) => [d.device_id, d]));
+    expect(byId.get('aq1')).toMatchObject({ readings: aq1.readings, health: aq1.health });
+    expect(byId.get('aq2')).toMatchObject({ readings: aq2.readings });
+    const plain = JSON.parse(
+      (await hub.request({ method: 'GET', url: '/iot/devices', headers: svc(T, '/air') })).body,
+    );
+    expect(plain.devices[0].readings).toBeUndefined();
+    const badStatus = await hub.request({
+      method: 'GET',
+      url: '/iot/devices?status=yes',
+      headers: svc(T, '/air'),
+    });
+    expect(badStatus.statusCode).toBe(400);
     const q = JSON.parse(
       (await hub.request({ method: 'GET', url: '/iot/devices/aq2/quarantine', headers: svc(T, '/air') }))
         .body,

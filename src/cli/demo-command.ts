@@ -1,0 +1,172 @@
+/**
+ * `citypivot demo` (what `npm start` runs): the hub, with its dashboard, plus the synthetic demo
+ * city publishing over MQTT. The terminal says what runs, where, how to log in, and then keeps a
+ * line of live counts. Authentication stays on (unless --auth none on loopback): the demo creates
+ * a department "city operations" that may read the whole default tenant, and an `operator`
+ * account in it whose password is CITYPIVOT_DEMO_PASSWORD or generated and printed.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import cliProgress from 'cli-progress';
+import type { HubAccess } from '../access/access-setup.js';
+import { loadAirReplay } from '../sim/air-replay.js';
+import { startDemoCity, type DemoCity, type DemoStats } from '../sim/demo-city.js';
+import { parseDemoArgs } from './config.js';
+import { startHubFromConfig, untilSignal } from './hub-runner.js';
+
+export const DEMO_USAGE = `demo options (besides those of serve; each also as an environment variable):
+  --sensors N         CITYPIVOT_SENSORS   sensors in the demo city, 0 to 100000 (default 500)
+  --speed X           CITYPIVOT_SPEED     simulated seconds per real second (default 1: the wall clock)
+  --seed S            CITYPIVOT_SEED      the same seed builds the same city (default 20261202)
+  --incident-every S  CITYPIVOT_INCIDENT_EVERY  mean seconds between incidents, 0 for none (default 90)
+  (CITYPIVOT_DEMO_PASSWORD: the password of the demo's "operator" account; generated when unset)
+`;
+
+export const DEMO_USER = 'operator';
+const DEMO_DEPARTMENT = 'city-operations';
+
+export async function demoCommand(argv: string[]): Promise<number> {
+  const cfg = parseDemoArgs(argv, process.env);
+  if (cfg.help) {
+    console.log(DEMO_USAGE);
+    return 0;
+  }
+  const log = (line: string) => console.log(line);
+  const tty = process.stdout.isTTY === true;
+  const hub = await startHubFromConfig(cfg, log);
+  let city: DemoCity | undefined;
+  let ticker: NodeJS.Timeout | undefined;
+  const stop = async () => {
+    if (ticker) clearInterval(ticker);
+    await city?.stop();
+    await hub.stop();
+  };
+  try {
+    const password = hub.access
+      ? await ensureOperator(hub.access, process.env.CITYPIVOT_DEMO_PASSWORD)
+      : undefined;
+    log(`Building the demo city: ${cfg.sensors} sensors, seed ${cfg.seed}, speed ${cfg.speed}x`);
+    const bars = tty
+      ? new cliProgress.MultiBar(
+          { clearOnComplete: false, hideCursor: true, format: ' {step} [{bar}] {value}/{total}' },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
+    const shown = new Map<string, cliProgress.SingleBar | number>();
+    city = await startDemoCity(
+      {
+        entities: hub.entities,
+        iot: hub.iot as NonNullable<typeof hub.iot>,
+        resolveContext: (v) => hub.resolveContext(v),
+        mqttUrl: hub.mqttUrl as string,
+      },
+      {
+        sensors: cfg.sensors,
+        seed: cfg.seed,
+        speed: cfg.speed,
+        incidentEveryS: cfg.incidentEveryS,
+        air: await loadAirReplay(process.env.CITYPIVOT_AIR_DATA || undefined),
+        log: (line) => log(`${new Date().toISOString().slice(11, 19)} ${line}`),
+        progress: (step, done, total) => {
+          if (bars) {
+            let bar = shown.get(step) as cliProgress.SingleBar | undefined;
+            if (!bar) {
+              bar = bars.create(total, 0, { step: step.padEnd(9) });
+              shown.set(step, bar);
+            }
+            bar.update(done, { step: step.padEnd(9) });
+            return;
+          }
+          // Without a terminal: a line at the start, every quarter, and the end.
+          const quarter = total === 0 ? 4 : Math.floor((4 * done) / total);
+          if (shown.get(step) !== quarter) {
+            shown.set(step, quarter);
+            log(`  ${step}: ${done}/${total}`);
+          }
+        },
+      },
+    );
+    bars?.stop();
+    const c = city;
+    log('');
+    log(`CityPivot demo city is live: ${describeKinds(c.stats())}`);
+    log(`  Dashboard   ${hub.url}/`);
+    if (password) log(`  Login       ${DEMO_USER} / ${password}`);
+    else if (hub.access) log(`  Login       ${DEMO_USER} / the password in CITYPIVOT_DEMO_PASSWORD`);
+    else log('  Login       none (--auth none)');
+    log(`  NGSI-LD     ${hub.url}/ngsi-ld/v1/entities?type=AirQualityObserved`);
+    log(`  MQTT        ${hub.mqttUrl} (devices publish on /json/{apikey}/{device_id}/attrs)`);
+    log('  Stop        Ctrl+C');
+    log('');
+    const line = () => statusLine(c.stats());
+    ticker = setInterval(
+      () => {
+        if (tty) process.stdout.write(`\r${line()}\u001b[K`);
+        else log(line());
+      },
+      tty ? 1000 : 30_000,
+    );
+    ticker.unref();
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
+  await untilSignal({ stop }, (l) => log(tty ? `\n${l}` : l));
+  log('stopped');
+  return 0;
+}
+
+function describeKinds(s: DemoStats): string {
+  return Object.entries(s.kinds)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
+}
+
+function statusLine(s: DemoStats): string {
+  const sim = new Date(s.simTime.getTime() + 8 * 3600_000).toISOString().slice(0, 16).replace('T', ' ');
+  const lag = s.lagS >= 5 ? `, behind by ${Math.round(s.lagS)} s` : '';
+  const inc =
+    s.activeIncidents.length > 0 ? `, incidents: ${s.activeIncidents.map((i) => i.kind).join(' ')}` : '';
+  return `city time ${sim} (UTC+8) | readings sent ${s.published}, stored ${s.stored}, failed ${s.failed}${lag}${inc}`;
+}
+
+/**
+ * The demo's department, its read policy over the default tenant, and the operator account (its
+ * password set on every start: the generated one is printed).
+ */
+export async function ensureOperator(
+  access: HubAccess,
+  wanted: string | undefined,
+): Promise<string | undefined> {
+  const { store } = access;
+  if (!(await store.listDepartments()).some((d) => d.id === DEMO_DEPARTMENT))
+    await store.createDepartment({
+      id: DEMO_DEPARTMENT,
+      name: '城市运行管理中心 City operations',
+      parent: null,
+    });
+  if ((await store.listPolicies([DEMO_DEPARTMENT])).length === 0)
+    await store.createPolicy({
+      id: randomUUID(),
+      department: DEMO_DEPARTMENT,
+      tenant: '',
+      entityTypes: ['*'],
+      actions: ['read'],
+    });
+  const password = wanted ?? `${randomBytes(9).toString('base64url')}-Cp7`;
+  const hash = await access.identity.hashPassword(DEMO_USER, password);
+  const held = await store.getUserByName(DEMO_USER);
+  if (held) {
+    await store.setPassword(held.id, hash);
+    await store.unlock(held.id);
+  } else
+    await store.createUser({
+      id: randomUUID(),
+      username: DEMO_USER,
+      displayName: '演示值班员 Demo operator',
+      department: DEMO_DEPARTMENT,
+      roles: ['department-user'],
+      passwordHash: hash,
+    });
+  await access.audit({ actor: 'system', action: 'demo.operator', target: DEMO_USER, outcome: 'success' });
+  return wanted === undefined ? password : undefined;
+}

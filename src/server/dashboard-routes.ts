@@ -1,0 +1,44 @@
+/**
+ * The operations dashboard (web/, built by Vite into web/dist) served at `/`. The files are public:
+ * the dashboard logs in through the API like any client, and the API enforces access. When the
+ * dashboard was not built, `/` says how to build it instead of a bare 404.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance } from 'fastify';
+
+/** web/dist of this package (from dist/server/ and src/server/ alike). */
+export function defaultDashboardDir(): string {
+  return fileURLToPath(new URL('../../web/dist/', import.meta.url));
+}
+
+export function dashboardRoutes(dir: string): (app: FastifyInstance) => void {
+  return (app) => {
+    if (!existsSync(`${dir}/index.html`)) {
+      app.get('/', (_req, reply) =>
+        reply
+          .type('text/html; charset=utf-8')
+          .send(
+            '<!doctype html><title>CityPivot</title><p>The dashboard is not built: run <code>npm run build</code>. ' +
+              'The NGSI-LD API is at <a href="/ngsi-ld/v1/entities">/ngsi-ld/v1/</a>.</p>',
+          ),
+      );
+      return;
+    }
+    void app.register(fastifyStatic, {
+      root: dir,
+      prefix: '/',
+      // One route per built file, found at start: nothing else under / is answered by this plugin.
+      wildcard: false,
+      index: ['index.html'],
+      setHeaders(res, path) {
+        // Vite names assets by content hash: they never change; index.html always may.
+        res.setHeader(
+          'Cache-Control',
+          path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+        );
+      },
+    });
+  };
+}
