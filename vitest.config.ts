@@ -8,14 +8,14 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['test/core/**/*.test.ts', 'test/cli/**/*.test.ts'],
+          include: ['test/core/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/sim/**/*.test.ts'],
         },
       },
       {
         test: {
           name: 'db',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/core/**', 'test/cli/**'],
+          exclude: ['test/core/**', 'test/cli/**', 'test/sim/**'],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 30_000,
           hookTimeout: 120_000,
