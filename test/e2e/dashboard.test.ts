@@ -97,7 +97,10 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in Chromium', () => {
     await page.waitForSelector('[data-testid=explorer-results] li button', { timeout: 15_000 });
     await page.click('[data-testid=explorer-results] li:first-child button');
     await page.waitForSelector('[data-testid=explorer-entity] table');
-    expect(await page.textContent('[data-testid=explorer-entity]')).toMatch(/averageVehicleSpeed/);
+    // The attributes arrive after the table is drawn.
+    await expect
+      .poll(() => page.textContent('[data-testid=explorer-entity]'), { timeout: 15_000 })
+      .toMatch(/averageVehicleSpeed/);
     await expect
       .poll(async () => Number(await page.getAttribute('[data-testid=history-chart]', 'data-points')), {
         timeout: 40_000,
