@@ -354,82 +354,61 @@ function placeSensors(rng: Random, total: number, segments: RoadSegment[], nodes
       segment: seg.id,
     });
   }
+  // The other kinds: beside a road or anywhere in the city, one random draw after another.
   const r = rng.fork('others');
-  for (let n = 0; n < counts.air; n++) {
-    const { p, district } = inCity(r);
-    sensors.push({
-      kind: 'air',
-      deviceId: `air-${pad(n + 1)}`,
-      name: `空气质量监测站 ${n + 1}`,
-      location: p,
-      district,
-    });
-  }
-  for (let n = 0; n < counts.noise; n++) {
+  type Place = { p: Position; district: string; seg?: RoadSegment };
+  const roadside = (): Place => {
     const { p, seg } = alongRoad(r);
-    sensors.push({
-      kind: 'noise',
-      deviceId: `noise-${pad(n + 1)}`,
-      name: `${seg.name} 噪声监测 ${n + 1}`,
-      location: p,
-      district: seg.district,
-      segment: seg.id,
-    });
-  }
-  for (let n = 0; n < counts.parkingSpot; n++) {
-    const { p, seg } = alongRoad(r);
-    sensors.push({
-      kind: 'parkingSpot',
-      deviceId: `spot-${pad(n + 1)}`,
-      name: `${seg.name} 泊位 ${n + 1}`,
-      location: p,
-      district: seg.district,
-    });
-  }
-  for (let n = 0; n < counts.carPark; n++) {
-    const { p, district } = inCity(r);
-    sensors.push({
-      kind: 'carPark',
-      deviceId: `carpark-${pad(n + 1)}`,
-      name: `公共停车场 ${n + 1}`,
-      location: p,
-      district,
-      capacity: 50 * (2 + r.int(15)),
-    });
-  }
-  for (let n = 0; n < counts.streetlight; n++) {
-    const { p, seg } = alongRoad(r);
-    sensors.push({
-      kind: 'streetlight',
-      deviceId: `light-${pad(n + 1)}`,
-      name: `${seg.name} 路灯 ${n + 1}`,
-      location: p,
-      district: seg.district,
-    });
-  }
-  for (let n = 0; n < counts.water; n++) {
-    const { p, district } = inCity(r);
-    sensors.push({
-      kind: 'water',
-      deviceId: `water-${pad(n + 1)}`,
-      name: `水质监测点 ${n + 1}`,
-      location: p,
-      district,
-    });
-  }
-  for (let n = 0; n < counts.energy; n++) {
-    const { p, district } = inCity(r);
-    const [zh, en] = SECTORS[n % SECTORS.length] as readonly [string, string];
-    sensors.push({
-      kind: 'energy',
-      deviceId: `energy-${pad(n + 1)}`,
-      name: `重点用能单位 ${n + 1} (${zh})`,
-      location: p,
-      district,
-      sector: en,
+    return { p, district: seg.district, seg };
+  };
+  const anywhere = (): Place => inCity(r);
+  const place = (
+    kind: SensorKind,
+    prefix: string,
+    where: () => Place,
+    name: (n: number, at: Place) => string,
+    extra: (n: number, at: Place) => Partial<Sensor> = () => ({}),
+  ) => {
+    for (let n = 0; n < counts[kind]; n++) {
+      const at = where();
+      sensors.push({
+        kind,
+        deviceId: `${prefix}-${pad(n + 1)}`,
+        name: name(n + 1, at),
+        location: at.p,
+        district: at.district,
+        ...extra(n, at),
+      });
+    }
+  };
+  place('air', 'air', anywhere, (n) => `空气质量监测站 ${n}`);
+  place(
+    'noise',
+    'noise',
+    roadside,
+    (n, at) => `${at.seg?.name} 噪声监测 ${n}`,
+    (_n, at) => ({ segment: at.seg?.id }),
+  );
+  place('parkingSpot', 'spot', roadside, (n, at) => `${at.seg?.name} 泊位 ${n}`);
+  place(
+    'carPark',
+    'carpark',
+    anywhere,
+    (n) => `公共停车场 ${n}`,
+    () => ({ capacity: 50 * (2 + r.int(15)) }),
+  );
+  place('streetlight', 'light', roadside, (n, at) => `${at.seg?.name} 路灯 ${n}`);
+  place('water', 'water', anywhere, (n) => `水质监测点 ${n}`);
+  place(
+    'energy',
+    'energy',
+    anywhere,
+    (n) => `重点用能单位 ${n} (${(SECTORS[(n - 1) % SECTORS.length] as readonly [string, string])[0]})`,
+    (n) => ({
+      sector: (SECTORS[n % SECTORS.length] as readonly [string, string])[1],
       capacity: 200 + r.int(4800),
-    });
-  }
+    }),
+  );
   return sensors;
 }
 

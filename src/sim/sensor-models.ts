@@ -138,8 +138,6 @@ export interface Effects {
   pollutionFactor(station: number): number;
 }
 
-export const NO_EFFECTS: Effects = { speedFactor: () => 1, pollutionFactor: () => 1 };
-
 /** Local hour of day (UTC+8) with fractions, and the day of the year. */
 export function localClock(at: Date): { hour: number; dayOfYear: number; weekend: boolean } {
   const local = new Date(at.getTime() + 8 * 3600_000);
