@@ -95,24 +95,13 @@ export function createCounterBuffer(
     if (!stored) return undefined;
     const d = pending.get(keyOf(device));
     if (!d) return stored;
-    const out: DeviceCounters = {
-      received: stored.received + d.received,
-      accepted: stored.accepted + d.accepted,
-      rejected: stored.rejected + d.rejected,
-      quarantined: stored.quarantined + d.quarantined,
-    };
-    const lastError = d.lastError ?? stored.lastError;
-    const lastErrorAt = d.lastErrorAt ?? stored.lastErrorAt;
-    const lastSeen = d.lastSeen ?? stored.lastSeen;
-    if (lastError !== undefined) out.lastError = lastError;
-    if (lastErrorAt !== undefined) out.lastErrorAt = lastErrorAt;
-    if (lastSeen !== undefined) out.lastSeen = lastSeen;
-    return out;
+    return merge(stored, d);
   }
 }
 
-function merge(a: CounterDelta, b: CounterDelta): CounterDelta {
-  const out: CounterDelta = {
+/** `a` plus the increments of `b`; the last error and last seen of `b` win. */
+function merge<T extends DeviceCounters>(a: T, b: DeviceCounters): T {
+  const out: T = {
     ...a,
     received: a.received + b.received,
     accepted: a.accepted + b.accepted,
