@@ -22,6 +22,7 @@ import { Explorer } from './Explorer';
 import { Feed, type FeedItem } from './Feed';
 import { LangContext, initialLang, useT, type Lang } from './i18n';
 import { shorten } from './kinds';
+import { usePoll } from './poll';
 
 type Tab = 'map' | 'explorer' | 'devices';
 type Rec = Record<string, unknown>;
@@ -155,19 +156,14 @@ function Dashboard(props: { lang: Lang; switchLang: () => void; onLogout: (() =>
       dirty.current = false;
       setVersion((v) => v + 1);
     }, 1000);
-    const stats = () =>
-      iotStats().then(
-        (s) => setOnline(s.health ? `${s.health.online} / ${s.devices}` : String(s.devices)),
-        () => undefined,
-      );
-    void stats();
-    const statsTimer = setInterval(() => void stats(), 10_000);
     return () => {
       abort.abort();
       clearInterval(redraw);
-      clearInterval(statsTimer);
     };
   }, []);
+  usePoll(iotStats, 10_000, [], (s) =>
+    setOnline(s.health ? `${s.health.online} / ${s.devices}` : String(s.devices)),
+  );
 
   const kpi = useMemo(() => figures(store.current, recent.current), [version]); // recomputed on each redraw
   const open = useCallback((id: string) => {

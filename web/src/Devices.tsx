@@ -1,7 +1,8 @@
 /** The device list: health (online, offline) and per-device reading counters, refreshed every 10 s. */
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { devices, type DeviceRow } from './api';
 import { useT } from './i18n';
+import { usePoll } from './poll';
 
 export function Devices() {
   const t = useT();
@@ -9,25 +10,17 @@ export function Devices() {
   const [count, setCount] = useState(0);
   const [filter, setFilter] = useState('');
   const [error, setError] = useState<string | undefined>();
-  useEffect(() => {
-    let live = true;
-    const load = () =>
-      devices().then(
-        (r) => {
-          if (!live) return;
-          setRows(r.devices);
-          setCount(r.count);
-          setError(undefined);
-        },
-        (e: Error) => live && setError(e.message),
-      );
-    void load();
-    const timer = setInterval(() => void load(), 10_000);
-    return () => {
-      live = false;
-      clearInterval(timer);
-    };
-  }, []);
+  usePoll(
+    devices,
+    10_000,
+    [],
+    (r) => {
+      setRows(r.devices);
+      setCount(r.count);
+      setError(undefined);
+    },
+    (e) => setError(e.message),
+  );
   const shown = rows.filter(
     (d) =>
       !filter ||

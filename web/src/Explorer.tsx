@@ -10,6 +10,7 @@ import { CanvasRenderer } from 'echarts/renderers';
 import { display, entity, history, searchEntities, shortName, type KeyValues } from './api';
 import { useT } from './i18n';
 import { kindOf } from './kinds';
+import { usePoll } from './poll';
 
 echarts.use([LineChart, GridComponent, TooltipComponent, CanvasRenderer]);
 
@@ -71,31 +72,22 @@ export function Explorer(props: { types: string[]; openId?: string }) {
   };
   useEffect(search, [type]);
 
-  useEffect(() => {
-    if (!selected) return;
-    let live = true;
-    const load = () =>
-      entity(selected).then(
-        (e) => {
-          if (!live) return;
-          const list = attributesOf(e);
-          setAttrs(list);
-          const kind = kindOf(String(e.type));
-          setChartAttr((held) => {
-            if (held && list.some((a) => a.iri === held)) return held;
-            const main = list.find((a) => a.name === kind?.main && typeof a.value === 'number');
-            return (main ?? list.find((a) => typeof a.value === 'number'))?.iri;
-          });
-        },
-        (err: Error) => live && setError(err.message),
-      );
-    void load();
-    const timer = setInterval(() => void load(), 10_000);
-    return () => {
-      live = false;
-      clearInterval(timer);
-    };
-  }, [selected]);
+  usePoll(
+    selected ? () => entity(selected) : undefined,
+    10_000,
+    [selected],
+    (e) => {
+      const list = attributesOf(e);
+      setAttrs(list);
+      const kind = kindOf(String(e.type));
+      setChartAttr((held) => {
+        if (held && list.some((a) => a.iri === held)) return held;
+        const main = list.find((a) => a.name === kind?.main && typeof a.value === 'number');
+        return (main ?? list.find((a) => typeof a.value === 'number'))?.iri;
+      });
+    },
+    (err) => setError(err.message),
+  );
 
   return (
     <div className="explorer">
@@ -172,39 +164,37 @@ export function Explorer(props: { types: string[]; openId?: string }) {
 function HistoryChart(props: { id: string; attr: string }) {
   const t = useT();
   const box = useRef<HTMLDivElement>(null);
+  const chart = useRef<echarts.ECharts | undefined>(undefined);
   const [points, setPoints] = useState(0);
   useEffect(() => {
     if (!box.current) return;
-    const chart = echarts.init(box.current, 'dark');
-    let live = true;
-    const load = () =>
-      history(props.id, props.attr, new Date(Date.now() - 2 * 3600_000)).then(
-        (values) => {
-          if (!live) return;
-          setPoints(values.length);
-          chart.setOption({
-            backgroundColor: 'transparent',
-            grid: { left: 50, right: 20, top: 30, bottom: 30 },
-            tooltip: { trigger: 'axis' },
-            title: { show: false },
-            xAxis: { type: 'time' },
-            yAxis: { type: 'value', scale: true, name: shortName(props.attr) },
-            series: [{ type: 'line', showSymbol: false, data: values.map(([v, at]) => [at, v]) }],
-          });
-        },
-        () => undefined,
-      );
-    void load();
-    const timer = setInterval(() => void load(), 10_000);
-    const resize = () => chart.resize();
+    const c = echarts.init(box.current, 'dark');
+    chart.current = c;
+    const resize = () => c.resize();
     window.addEventListener('resize', resize);
     return () => {
-      live = false;
-      clearInterval(timer);
       window.removeEventListener('resize', resize);
-      chart.dispose();
+      c.dispose();
+      chart.current = undefined;
     };
-  }, [props.id, props.attr]);
+  }, []);
+  usePoll(
+    () => history(props.id, props.attr, new Date(Date.now() - 2 * 3600_000)),
+    10_000,
+    [props.id, props.attr],
+    (values) => {
+      setPoints(values.length);
+      chart.current?.setOption({
+        backgroundColor: 'transparent',
+        grid: { left: 50, right: 20, top: 30, bottom: 30 },
+        tooltip: { trigger: 'axis' },
+        title: { show: false },
+        xAxis: { type: 'time' },
+        yAxis: { type: 'value', scale: true, name: shortName(props.attr) },
+        series: [{ type: 'line', showSymbol: false, data: values.map(([v, at]) => [at, v]) }],
+      });
+    },
+  );
   return (
     <div className="history">
       <div className="history-title">
