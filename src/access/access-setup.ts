@@ -14,6 +14,7 @@ import { HubError } from '../core/errors.js';
 import type { AccessGrant, AccessPolicy, CatalogEntry, Principal } from '../core/access/access-model.js';
 import { buildReadFilter, canWrite, canWriteTenant, type ReadFilter } from '../core/access/read-filter.js';
 import type { AuditEvent } from '../core/access/audit-chain.js';
+import type { MqttAuthority, MqttPrincipal } from '../iot/mqtt-gateway.js';
 import type { AccessStore } from '../store/postgres-access.js';
 import { createFieldCrypto } from './field-crypto.js';
 import { createGuardedStore } from './guarded-store.js';
@@ -308,6 +309,42 @@ export async function createHubAccess(opts: AccessOptions) {
         ...(purpose !== undefined ? { purpose } : {}),
         now: now(),
       });
+    },
+
+    /**
+     * Who may use the embedded MQTT broker: devices with credentials (checked by the gateway),
+     * systems with a hub API key publishing for what their department may write, and anonymous
+     * clients only when `anonymous` is set. Area-limited write policies do not count for a
+     * gateway: where a reading's entity lies is not known before it is written.
+     */
+    mqttAuthority(anonymous: boolean): MqttAuthority {
+      return {
+        anonymous,
+        async gateway(apiKey: string): Promise<MqttPrincipal | undefined> {
+          try {
+            return await identity.byApiKey(apiKey);
+          } catch {
+            return undefined;
+          }
+        },
+        async mayWrite(p: MqttPrincipal, tenant: string, typeIri?: string): Promise<boolean> {
+          const policies = (await loadPolicies(p as Principal)).filter((x) => x.area === undefined);
+          return typeIri === undefined
+            ? canWriteTenant(policies, tenant)
+            : canWrite(policies, tenant, { types: [typeIri] }, []);
+        },
+        refused(e): void {
+          events.emit('denied', e.who, { action: e.action, reason: e.reason });
+          audit({
+            actor: e.who,
+            action: e.action,
+            target: 'mqtt',
+            outcome: 'failure',
+            ...(e.ip ? { ip: e.ip } : {}),
+            detail: { reason: e.reason },
+          }).catch((err: unknown) => log(`audit failed: ${(err as Error).message}`));
+        },
+      };
     },
 
     async bootstrap(): Promise<void> {

@@ -18,6 +18,8 @@ export interface ServeConfig {
   /** An external OpenID Connect provider whose tokens are accepted. */
   oidc?: { issuer: string; jwksUrl: string; audience?: string };
   mqtt: { mode: 'off' } | { mode: 'embedded'; port: number } | { mode: 'external'; url: string };
+  /** Accept MQTT clients without credentials on the embedded broker although authentication is on. */
+  mqttAnonymous: boolean;
   fetchContexts: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
   /** Instances per attribute in one temporal response before pagination (NGSI-LD §6.3.10). */
@@ -34,6 +36,7 @@ export const SERVE_OPTIONS = {
   mqtt: { type: 'string' },
   'mqtt-port': { type: 'string' },
   'no-mqtt': { type: 'boolean' },
+  'mqtt-anonymous': { type: 'boolean' },
   'no-fetch-contexts': { type: 'boolean' },
   'log-level': { type: 'string' },
   'tls-cert': { type: 'string' },
@@ -90,6 +93,9 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCon
       throw new UsageError(`--mqtt must be an mqtt:// or mqtts:// URL (got ${JSON.stringify(mqttUrl)})`);
     mqtt = { mode: 'external', url: mqttUrl };
   } else mqtt = { mode: 'embedded', port: mqttPort };
+  const mqttAnonymous =
+    values['mqtt-anonymous'] === true ||
+    ['1', 'true', 'yes'].includes((env.CITYPIVOT_MQTT_ANONYMOUS ?? '').toLowerCase());
   const fetchContexts = !(values['no-fetch-contexts'] === true || env.CITYPIVOT_FETCH_CONTEXTS === 'false');
   const logLevel = (pick('log-level', 'CITYPIVOT_LOG_LEVEL') ?? 'warn') as ServeConfig['logLevel'];
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
@@ -116,6 +122,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCon
         }
       : {}),
     mqtt,
+    mqttAnonymous,
     fetchContexts,
     logLevel,
     ...(limitRaw !== undefined ? { temporalLimit: Number(limitRaw) } : {}),

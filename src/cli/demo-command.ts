@@ -8,6 +8,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import cliProgress from 'cli-progress';
 import type { HubAccess } from '../access/access-setup.js';
+import { newApiKey } from '../access/token-service.js';
+import type { IotService } from '../iot/iot-service.js';
+import { KIND_MODELS } from '../sim/sensor-models.js';
 import { loadAirReplay } from '../sim/air-replay.js';
 import { startDemoCity, type DemoCity, type DemoStats } from '../sim/demo-city.js';
 import { parseDemoArgs } from './config.js';
@@ -23,6 +26,9 @@ export const DEMO_USAGE = `demo options (besides those of serve; each also as an
 
 export const DEMO_USER = 'operator';
 const DEMO_DEPARTMENT = 'city-operations';
+/** The demo's sensors publish as a gateway of this department, which may write their types only. */
+const DEVICES_DEPARTMENT = 'demo-sensors';
+const GATEWAY_KEY_NAME = 'demo-sensor-gateway';
 
 export async function demoCommand(argv: string[]): Promise<number> {
   const cfg = parseDemoArgs(argv, process.env);
@@ -44,6 +50,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
     const password = hub.access
       ? await ensureOperator(hub.access, process.env.CITYPIVOT_DEMO_PASSWORD)
       : undefined;
+    const iot = hub.iot as IotService;
+    const mqttLogin =
+      hub.access && cfg.mqtt.mode === 'embedded' ? await demoGatewayKey(hub.access, iot) : undefined;
     log(`Building the demo city: ${cfg.sensors} sensors, seed ${cfg.seed}, speed ${cfg.speed}x`);
     const bars = tty
       ? new cliProgress.MultiBar(
@@ -55,9 +64,10 @@ export async function demoCommand(argv: string[]): Promise<number> {
     city = await startDemoCity(
       {
         entities: hub.entities,
-        iot: hub.iot as NonNullable<typeof hub.iot>,
+        iot,
         resolveContext: (v) => hub.resolveContext(v),
         mqttUrl: hub.mqttUrl as string,
+        ...(mqttLogin ? { mqttLogin } : {}),
       },
       {
         sensors: cfg.sensors,
@@ -169,4 +179,47 @@ export async function ensureOperator(
     });
   await access.audit({ actor: 'system', action: 'demo.operator', target: DEMO_USER, outcome: 'success' });
   return wanted === undefined ? password : undefined;
+}
+
+/**
+ * The demo sensors' MQTT login: an API key of the "demo sensors" department, whose one policy lets
+ * it write the demo's entity types in the default tenant and nothing else. A new key on every
+ * start (the previous ones are revoked): it lives in this process only.
+ */
+async function demoGatewayKey(
+  access: HubAccess,
+  iot: IotService,
+): Promise<{ username: string; password: string }> {
+  const { store } = access;
+  if (!(await store.listDepartments()).some((d) => d.id === DEVICES_DEPARTMENT))
+    await store.createDepartment({
+      id: DEVICES_DEPARTMENT,
+      name: '演示城市感知设备 Demo city sensors',
+      parent: null,
+    });
+  const types = await Promise.all(
+    [...new Set(Object.values(KIND_MODELS).map((m) => m.entityType))].map((t) => iot.ingestion.typeIri(t)),
+  );
+  if ((await store.listPolicies([DEVICES_DEPARTMENT])).length === 0)
+    await store.createPolicy({
+      id: randomUUID(),
+      department: DEVICES_DEPARTMENT,
+      tenant: '',
+      entityTypes: types,
+      actions: ['write'],
+    });
+  for (const k of await store.listApiKeys())
+    if (k.name === GATEWAY_KEY_NAME && !k.revokedAt) await store.revokeApiKey(k.id);
+  const k = newApiKey();
+  await store.createApiKey({
+    id: k.id,
+    name: GATEWAY_KEY_NAME,
+    secretHash: k.secretHash,
+    department: DEVICES_DEPARTMENT,
+    roles: ['department-user'],
+    createdBy: 'system',
+    expiresAt: null,
+  });
+  await access.audit({ actor: 'system', action: 'api-key.create', target: k.id, outcome: 'success' });
+  return { username: GATEWAY_KEY_NAME, password: k.key };
 }

@@ -135,8 +135,9 @@ export async function readDevices(file: string): Promise<unknown[]> {
 /**
  * One CSV row as a device: columns device_id, entity_name, entity_type, apikey, protocol,
  * payload_format, expected_interval, attributes (`object_id:name:type` separated by `;`, or a
- * JSON array), commands (names separated by `;`), static_attributes (a JSON array). Empty cells
- * are left out.
+ * JSON array), commands (names separated by `;`), static_attributes (a JSON array), password
+ * (the device's MQTT secret, at least 16 characters; only its hash is kept). Empty cells are left
+ * out.
  */
 export function csvDevice(row: Record<string, string>, where: string): Record<string, unknown> {
   const d: Record<string, unknown> = {};
@@ -147,6 +148,7 @@ export function csvDevice(row: Record<string, string>, where: string): Record<st
     'apikey',
     'protocol',
     'payload_format',
+    'password',
   ] as const) {
     if (row[key]) d[key] = row[key];
   }

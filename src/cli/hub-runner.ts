@@ -24,13 +24,21 @@ export async function startHubFromConfig(cfg: ServeConfig, log: (line: string) =
     logger: cfg.logLevel === 'silent' ? false : { level: cfg.logLevel },
     log,
     mqtt: cfg.mqtt.mode === 'embedded' ? { ...cfg.mqtt, host: cfg.host } : cfg.mqtt,
+    mqttAnonymous: cfg.mqttAnonymous,
     ...(cfg.auth === 'on' ? { auth: cfg.oidc ? { oidc: cfg.oidc } : {} } : {}),
     ...(cfg.tls ? { tls: cfg.tls } : {}),
     ...(process.env.CITYPIVOT_SDM_SCHEMAS ? { sdmSchemasDir: process.env.CITYPIVOT_SDM_SCHEMAS } : {}),
   });
   log(`CityPivot is ready: NGSI-LD API at ${hub.url}/ngsi-ld/v1/ , health at ${hub.url}/health`);
-  if (hub.mqttUrl)
-    log(`MQTT for devices at ${hub.mqttUrl} (IoT Agent topics), provisioning at ${hub.url}/iot/`);
+  if (hub.mqttUrl) {
+    const who =
+      cfg.mqtt.mode !== 'embedded'
+        ? ''
+        : cfg.auth === 'none' || cfg.mqttAnonymous
+          ? '; anonymous devices accepted'
+          : '; devices log in with their credentials';
+    log(`MQTT for devices at ${hub.mqttUrl} (IoT Agent topics${who}), provisioning at ${hub.url}/iot/`);
+  }
   return hub;
 }
 

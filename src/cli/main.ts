@@ -38,6 +38,7 @@ serve options (each also as an environment variable):
   --no-mqtt           CITYPIVOT_NO_MQTT   no MQTT broker
   --mqtt-port N       CITYPIVOT_MQTT_PORT embedded MQTT broker port (default 1883)
   --mqtt URL          CITYPIVOT_MQTT      external MQTT broker
+  --mqtt-anonymous    CITYPIVOT_MQTT_ANONYMOUS  accept devices without credentials on the embedded broker
   --no-fetch-contexts                     never fetch @context URLs from the network
   --log-level L       CITYPIVOT_LOG_LEVEL fatal, error, warn (default), info, debug, silent
   --temporal-limit N  CITYPIVOT_TEMPORAL_LIMIT

@@ -294,6 +294,25 @@ export function createIngestionService(deps: IngestionDeps) {
 
   return {
     resolve,
+    /**
+     * Where readings for (apikey, device id) are written, without provisioning anything: the
+     * tenant and entity type, for authorizing a gateway before its reading is processed. A
+     * cached lookup serves even when expired (a device's service and type never change).
+     */
+    async target(
+      apikey: string,
+      deviceId: string,
+    ): Promise<{ service: string; entityType: string } | undefined> {
+      const held =
+        cache.get(`${apikey}\u0000${deviceId}`)?.device ?? (await registry.findDevice(apikey, deviceId));
+      if (held) return { service: held.service, entityType: held.entity_type };
+      const group = (await registry.groupsByApikey(apikey))[0];
+      return group ? { service: group.service, entityType: group.entity_type ?? 'Device' } : undefined;
+    },
+    /** The expanded IRI of a device entity type, as access policies name types. */
+    async typeIri(entityType: string): Promise<string> {
+      return (await contexts.contextFor(entityType)).expand(entityType);
+    },
     /** The group commit of readings (its stats count batches and readings). */
     batcher,
     /**

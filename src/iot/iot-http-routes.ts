@@ -167,6 +167,12 @@ export function registerIotRoutes(app: FastifyInstance, iot: IotService): void {
       await iot.provisioning.updateDevice(service, servicePath, deviceId, req.body);
       return reply.code(204).send();
     });
+    // CityPivot: a new MQTT secret for the device, shown once.
+    r.post('/iot/devices/:deviceId/password', async (req, reply) => {
+      const { service, servicePath } = scope(req);
+      const { deviceId } = req.params as { deviceId: string };
+      return reply.code(201).send(await iot.provisioning.newSecret(service, servicePath, deviceId));
+    });
     r.delete('/iot/devices/:deviceId', async (req, reply) => {
       const { service, servicePath } = scope(req);
       const { deviceId } = req.params as { deviceId: string };

@@ -7,18 +7,50 @@
  * update is committed: ingestion runs in aedes' authorizePublish step, which holds the ack.
  * Readings of many connections share a transaction (reading-batcher.ts); each ack still waits for
  * the commit of the transaction holding its reading.
+ *
+ * Who may connect to the embedded broker (see docs/iot.md): with authentication on, a client
+ * presents either a device's credentials (user name `{device_id}` or `{apikey}/{device_id}`, the
+ * device's secret as password) and may then publish and subscribe for that device alone, or a
+ * hub API key as password (a gateway: publishes for the devices of the tenants and entity types
+ * its department may write). Anonymous clients are refused unless the authority allows them;
+ * without an authority (`--auth none`) every client is anonymous and may publish for any device.
  */
 import { createServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import { Aedes } from 'aedes';
+import type { AuthenticateError, Client } from 'aedes';
 import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import { SOUTHBOUND_TOPIC_FILTERS, parseDeviceTopic } from '../core/iot/iot-topics.js';
 import type { DeviceTopic } from '../core/iot/iot-topics.js';
+import type { Device } from '../core/iot/device-model.js';
+import { deviceSecretMatches } from './device-credentials.js';
 import type { IotService } from './iot-service.js';
 
 export type MqttSetting =
-  { mode: 'embedded'; port: number; host?: string } | { mode: 'external'; url: string };
+  | {
+      mode: 'embedded';
+      port: number;
+      host?: string;
+    }
+  | { mode: 'external'; url: string };
+
+/** A gateway's identity, as the authority gave it. */
+export interface MqttPrincipal {
+  name: string;
+}
+
+/** What the embedded broker asks the hub's access layer. */
+export interface MqttAuthority {
+  /** Accept clients without credentials (they may publish for any device). */
+  anonymous: boolean;
+  /** The holder of a hub API key, or undefined when it is not a valid one. */
+  gateway(apiKey: string): Promise<MqttPrincipal | undefined>;
+  /** May the gateway write entities of this type (an expanded IRI; undefined: any) in this tenant? */
+  mayWrite(p: MqttPrincipal, tenant: string, typeIri?: string): Promise<boolean>;
+  /** A refused connection, message or subscription: for security events and the audit log. */
+  refused(e: { who: string; action: string; reason: string; ip?: string }): void;
+}
 
 export interface MqttGateway {
   /** `mqtt://host:port` devices connect to. */
@@ -29,6 +61,8 @@ export interface MqttGateway {
 export interface MqttGatewayOptions {
   iot: IotService;
   setting: MqttSetting;
+  /** Authentication of embedded-broker clients; absent: every client is accepted (--auth none). */
+  authority?: MqttAuthority;
   log?: (line: string) => void;
 }
 
@@ -65,21 +99,233 @@ async function handle(
   }
 }
 
+/** What a connected client is: anonymous, one device, or a gateway of a department. */
+type Binding =
+  | { kind: 'anonymous' }
+  | { kind: 'device'; device: Device; apikeys: Set<string> }
+  | { kind: 'gateway'; principal: MqttPrincipal; decisions: Map<string, boolean>; since: number };
+
+/** A gateway's decisions are re-asked after this long, so that policy changes take effect. */
+const DECISION_TTL_MS = 30_000;
+
+function authError(message: string, code: 4 | 5): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode: code });
+}
+
+/** The device a client's credentials name, if the secret matches exactly one. */
+async function deviceFor(iot: IotService, username: string, secret: string) {
+  const slash = username.indexOf('/');
+  const apikey = slash >= 0 ? username.slice(0, slash) : undefined;
+  const deviceId = slash >= 0 ? username.slice(slash + 1) : username;
+  const matches: { device: Device; apikeys: Set<string> }[] = [];
+  for (const c of await iot.registry.devicesWithSecret(deviceId)) {
+    if (!deviceSecretMatches(secret, c.secretHash)) continue;
+    const apikeys = new Set<string>();
+    if (c.device.apikey !== undefined) apikeys.add(c.device.apikey);
+    else {
+      const { groups } = await iot.registry.listGroups(c.device.service, c.device.service_path, {
+        limit: 100,
+        offset: 0,
+      });
+      for (const g of groups) apikeys.add(g.apikey);
+    }
+    if (apikey === undefined || apikeys.has(apikey))
+      matches.push({ device: c.device, apikeys: apikey === undefined ? apikeys : new Set([apikey]) });
+  }
+  return matches.length === 1 ? matches[0] : undefined;
+}
+
+/** The command topics a device may subscribe to: `[/json|/ul]/{apikey}/{device_id}/cmd`. */
+function isOwnCommandTopic(b: { device: Device; apikeys: Set<string> }, filter: string): boolean {
+  const parts = (filter.startsWith('/') ? filter.slice(1) : filter).split('/');
+  if (parts[0] === 'json' || parts[0] === 'ul') parts.shift();
+  return (
+    parts.length === 3 &&
+    b.apikeys.has(parts[0] as string) &&
+    parts[1] === b.device.device_id &&
+    parts[2] === 'cmd'
+  );
+}
+
+/** A gateway subscribes to the commands of one apikey: `[/json|/ul]/{apikey}/{+|device_id}/cmd`. */
+function commandApikey(filter: string): string | undefined {
+  const parts = (filter.startsWith('/') ? filter.slice(1) : filter).split('/');
+  if (parts[0] === 'json' || parts[0] === 'ul') parts.shift();
+  const [apikey, device, cmd, ...rest] = parts;
+  if (rest.length > 0 || cmd !== 'cmd' || !apikey || apikey === '+' || apikey === '#') return undefined;
+  return device && device !== '#' ? apikey : undefined;
+}
+
 async function startEmbedded(opts: MqttGatewayOptions, port: number, host: string): Promise<MqttGateway> {
   const log = opts.log ?? (() => undefined);
+  const { iot, authority } = opts;
+  const bindings = new WeakMap<Client, Binding>();
+  const ipOf = (c: Client) => (c.conn as { remoteAddress?: string } | undefined)?.remoteAddress;
+  const refuse = (c: Client, action: string, reason: string) => {
+    const b = bindings.get(c);
+    const who =
+      b?.kind === 'device'
+        ? `device:${b.device.device_id}`
+        : b?.kind === 'gateway'
+          ? b.principal.name
+          : `mqtt-client:${c.id}`;
+    const ip = ipOf(c);
+    authority?.refused({ who, action, reason, ...(ip ? { ip } : {}) });
+  };
+
+  /** May a gateway write where this device's readings go? Cached per tenant and type. */
+  async function gatewayMay(b: Extract<Binding, { kind: 'gateway' }>, topic: DeviceTopic): Promise<boolean> {
+    if (!authority) return true;
+    const target = await iot.ingestion.target(topic.apikey, topic.deviceId);
+    if (!target) return true; // an unknown device: ingestion counts it and writes nothing
+    if (Date.now() - b.since > DECISION_TTL_MS) {
+      b.decisions.clear();
+      b.since = Date.now();
+    }
+    const key = `${target.service}\u0000${target.entityType}`;
+    let ok = b.decisions.get(key);
+    if (ok === undefined) {
+      ok = await authority.mayWrite(
+        b.principal,
+        target.service,
+        await iot.ingestion.typeIri(target.entityType),
+      );
+      b.decisions.set(key, ok);
+    }
+    return ok;
+  }
+
   const broker = await Aedes.createBroker({
-    // Anonymous devices are accepted: device credentials are not built yet (see docs/iot.md).
+    authenticate(client, username, password, done) {
+      const secret = password?.toString('utf8');
+      if (!authority) {
+        bindings.set(client, { kind: 'anonymous' });
+        done(null, true);
+        return;
+      }
+      if (!username && secret === undefined) {
+        if (authority.anonymous) {
+          bindings.set(client, { kind: 'anonymous' });
+          done(null, true);
+        } else {
+          refuse(client, 'mqtt.connect', 'no credentials');
+          done(authError('Credentials are required: a device id and secret, or an API key', 5), null);
+        }
+        return;
+      }
+      void (async (): Promise<Binding | undefined> => {
+        if (secret === undefined) return undefined;
+        if (username) {
+          const d = await deviceFor(iot, username, secret);
+          if (d) return { kind: 'device', ...d };
+        }
+        const p = await authority.gateway(secret);
+        return p ? { kind: 'gateway', principal: p, decisions: new Map(), since: Date.now() } : undefined;
+      })().then(
+        (b) => {
+          if (b) {
+            bindings.set(client, b);
+            done(null, true);
+            return;
+          }
+          refuse(client, 'mqtt.connect', `bad credentials for ${JSON.stringify(username ?? '')}`);
+          done(authError('Bad user name or password', 4), null);
+        },
+        (err: unknown) => {
+          log(`MQTT authentication failed: ${(err as Error).message}`);
+          done(authError('The hub could not check the credentials', 5), null);
+        },
+      );
+    },
+
     authorizePublish(client, packet, callback) {
       const topic = client ? parseDeviceTopic(packet.topic) : undefined;
+      const b = client ? (bindings.get(client) ?? { kind: 'anonymous' }) : undefined;
+      if (!client || !b) {
+        callback(null); // the broker's own publications (commands)
+        return;
+      }
       if (!topic) {
-        callback(null);
+        if (b.kind === 'anonymous') callback(null);
+        else {
+          refuse(client, 'mqtt.publish', `topic ${packet.topic} is not device traffic`);
+          callback(new Error(`Devices publish on their own topics only (not ${packet.topic})`));
+        }
         return;
       }
       // Holding the callback holds the PUBACK: QoS 1 readings are acknowledged once stored.
-      handle(opts.iot, topic, packet.payload as Buffer, log).then(
-        () => callback(null),
-        () => callback(null),
+      const run = () =>
+        handle(iot, topic, packet.payload as Buffer, log).then(
+          () => callback(null),
+          () => callback(null),
+        );
+      if (b.kind === 'anonymous') {
+        void run();
+        return;
+      }
+      if (b.kind === 'device') {
+        if (topic.deviceId === b.device.device_id && b.apikeys.has(topic.apikey)) void run();
+        else {
+          refuse(
+            client,
+            'mqtt.publish',
+            `device ${b.device.device_id} published for ${topic.apikey}/${topic.deviceId}`,
+          );
+          callback(new Error(`A device publishes for itself only (not ${topic.deviceId})`));
+        }
+        return;
+      }
+      gatewayMay(b, topic).then(
+        (ok) => {
+          if (ok) void run();
+          else {
+            refuse(
+              client,
+              'mqtt.publish',
+              `may not write the entity of device ${topic.apikey}/${topic.deviceId}`,
+            );
+            callback(new Error(`Not allowed to publish for device ${topic.deviceId}`));
+          }
+        },
+        (err: unknown) => {
+          log(`MQTT authorization failed: ${(err as Error).message}`);
+          callback(err as Error);
+        },
       );
+    },
+
+    authorizeSubscribe(client, sub, callback) {
+      const b = bindings.get(client) ?? { kind: 'anonymous' };
+      if (b.kind === 'anonymous') {
+        callback(null, sub);
+        return;
+      }
+      const deny = () => {
+        refuse(client, 'mqtt.subscribe', `topic filter ${sub.topic}`);
+        callback(null, null); // SUBACK 128: refused, the connection stays
+      };
+      if (b.kind === 'device') {
+        if (isOwnCommandTopic(b, sub.topic)) callback(null, sub);
+        else deny();
+        return;
+      }
+      const apikey = commandApikey(sub.topic);
+      if (!apikey || !authority) {
+        deny();
+        return;
+      }
+      // Every tenant with a group of this apikey must be one the gateway may write.
+      iot.registry
+        .groupsByApikey(apikey)
+        .then(async (groups) => {
+          if (groups.length === 0) return false;
+          for (const g of groups) if (!(await authority.mayWrite(b.principal, g.service))) return false;
+          return true;
+        })
+        .then(
+          (ok) => (ok ? callback(null, sub) : deny()),
+          (err: unknown) => callback(err as Error),
+        );
     },
   });
   const server: Server = createServer(broker.handle);

@@ -16,6 +16,7 @@ import type { Device, EffectiveMapping, ServiceGroup } from '../core/iot/device-
 import type { DeviceRegistry, Page } from '../core/iot/device-registry.js';
 import { staticAttributes } from '../core/iot/reading-mapping.js';
 import { isPlainObject } from '../core/validation.js';
+import { checkDeviceSecret, hashDeviceSecret, newDeviceSecret } from './device-credentials.js';
 import type { TypeContexts } from './type-contexts.js';
 
 /** Command status values, as the IoT Agent writes them to `<command>_status`. */
@@ -148,7 +149,14 @@ export function createProvisioningService(deps: ProvisioningDeps) {
 
     /** POST /iot/devices: all devices or none; then each device's entity. */
     async createDevices(service: string, servicePath: string, body: unknown): Promise<Device[]> {
-      const devices = items(body, 'devices').map((d, i) => parseDevice(d, service, servicePath, i));
+      const raw = items(body, 'devices');
+      const devices = raw.map((d, i) => parseDevice(d, service, servicePath, i));
+      // CityPivot: `password` gives the device MQTT credentials; only its hash is kept.
+      const secrets = raw.map((d, i) =>
+        isPlainObject(d) && d.password !== undefined && d.password !== null
+          ? hashDeviceSecret(checkDeviceSecret(d.password, `devices[${i}]`))
+          : undefined,
+      );
       if (new Set(devices.map((d) => d.device_id)).size !== devices.length)
         throw badRequest('Two devices in the request have the same device_id');
       const groups: (ServiceGroup | undefined)[] = [];
@@ -162,7 +170,7 @@ export function createProvisioningService(deps: ProvisioningDeps) {
         if (d.apikey === undefined && g) d.apikey = g.apikey;
         groups.push(g);
       }
-      await registry.insertDevices(devices);
+      await registry.insertDevices(devices, secrets);
       changed();
       for (const [i, d] of devices.entries()) await ensureEntity(d, effectiveMapping(d, groups[i]));
       return devices;
@@ -183,10 +191,31 @@ export function createProvisioningService(deps: ProvisioningDeps) {
     ): Promise<Device> {
       const held = await mustGetDevice(service, servicePath, deviceId);
       const next = mergeDevice(held, body);
+      // `password`: a new secret; null: the device has no credentials any more.
+      const pw = isPlainObject(body) ? body.password : undefined;
+      const secret =
+        pw === undefined ? undefined : pw === null ? null : hashDeviceSecret(checkDeviceSecret(pw, 'device'));
       await registry.updateDevice(next);
+      if (secret !== undefined) await registry.setDeviceSecret(service, servicePath, deviceId, secret);
       changed();
       await ensureEntity(next, effectiveMapping(next, await groupOf(next)));
       return next;
+    },
+
+    /**
+     * POST /iot/devices/{id}/password: a new random secret for the device's MQTT connection,
+     * replacing any earlier one; returned this once.
+     */
+    async newSecret(
+      service: string,
+      servicePath: string,
+      deviceId: string,
+    ): Promise<{ device_id: string; username: string; password: string }> {
+      await mustGetDevice(service, servicePath, deviceId);
+      const password = newDeviceSecret();
+      await registry.setDeviceSecret(service, servicePath, deviceId, hashDeviceSecret(password));
+      changed();
+      return { device_id: deviceId, username: deviceId, password };
     },
 
     /** DELETE /iot/devices/{id}: the registry entry; the entity and its history stay. */

@@ -34,6 +34,8 @@ export interface HubConfig {
   log?: (line: string) => void;
   /** MQTT for devices: embedded broker (port 0 picks one), external broker, or off (default). */
   mqtt?: MqttSetting | { mode: 'off' };
+  /** With authentication on, accept MQTT clients without credentials on the embedded broker. */
+  mqttAnonymous?: boolean;
   /** Smart Data Models schemas for readings with schema_validation (dataModel.*\/{Type}/schema.json). */
   sdmSchemasDir?: string;
   /** Authentication and access control; absent: none (loopback development only, checked by the CLI). */
@@ -97,7 +99,13 @@ export async function startHub(config: HubConfig): Promise<Hub> {
     const address = await app.listen({ port: config.port, host: config.host });
     await services.start();
     if (config.mqtt && config.mqtt.mode !== 'off' && services.iot) {
-      gateway = await startMqttGateway({ iot: services.iot, setting: config.mqtt, log });
+      const authority = services.access?.mqttAuthority(config.mqttAnonymous ?? false);
+      gateway = await startMqttGateway({
+        iot: services.iot,
+        setting: config.mqtt,
+        log,
+        ...(authority ? { authority } : {}),
+      });
     }
     const s = store;
     const reg = registry;

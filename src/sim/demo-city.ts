@@ -46,6 +46,8 @@ export interface DemoHub {
   resolveContext(value: unknown): Promise<ActiveContext>;
   /** The MQTT broker the hub listens to. */
   mqttUrl: string;
+  /** Credentials of the demo's MQTT connections (a gateway's API key), when the broker wants them. */
+  mqttLogin?: { username: string; password: string };
 }
 
 export interface DemoOptions {
@@ -135,6 +137,7 @@ export async function startDemoCity(hub: DemoHub, opts: DemoOptions): Promise<De
       await mqtt.connectAsync(hub.mqttUrl, {
         clientId: `citypivot-demo-${process.pid}-${i}`,
         reconnectPeriod: 1000,
+        ...(hub.mqttLogin ?? {}),
       }),
     );
 

@@ -180,6 +180,14 @@ export const MIGRATIONS: Migration[] = [
   },
   { version: 3, name: 'attribute history, rollups and retention', sql: HISTORY_MIGRATION_SQL },
   { version: 5, name: 'identity, access policies, data catalog, sharing, audit', sql: ACCESS_MIGRATION_SQL },
+  {
+    version: 6,
+    name: 'device credentials',
+    sql: `
+      -- the salted hash of the secret a device presents to the MQTT broker; NULL: none set
+      ALTER TABLE iot_devices ADD COLUMN secret_hash text;
+    `,
+  },
 ];
 
 const LOCK_KEY = 7_253_001; // advisory lock id for migrations

@@ -123,13 +123,22 @@ export function createPostgresIotRegistry(opts: PostgresIotOptions): DeviceRegis
       return (r.rowCount ?? 0) > 0;
     },
 
-    async insertDevices(devices) {
+    async insertDevices(devices, secretHashes) {
       await inTx(async (q) => {
-        for (const d of devices) {
+        for (const [i, d] of devices.entries()) {
           await q(
-            `INSERT INTO iot_devices (service, service_path, device_id, apikey, entity_name, entity_type, config)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-            [d.service, d.service_path, d.device_id, d.apikey ?? null, d.entity_name, d.entity_type, d],
+            `INSERT INTO iot_devices (service, service_path, device_id, apikey, entity_name, entity_type, config, secret_hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+            [
+              d.service,
+              d.service_path,
+              d.device_id,
+              d.apikey ?? null,
+              d.entity_name,
+              d.entity_type,
+              stored(d),
+              secretHashes?.[i] ?? null,
+            ],
           ).catch((err: unknown) => {
             throw alreadyExists(err, `A device with device_id ${d.device_id} exists`);
           });
@@ -141,8 +150,8 @@ export function createPostgresIotRegistry(opts: PostgresIotOptions): DeviceRegis
       const where = all ? 'service = $1' : 'service = $1 AND service_path = $2';
       const params = all ? [service] : [service, servicePath];
       const n = params.length;
-      const r = await run<{ config: Device; total: string }>(
-        `SELECT config, count(*) OVER () AS total FROM iot_devices WHERE ${where}
+      const r = await run<{ config: Device; total: string; secret: boolean }>(
+        `SELECT config, secret_hash IS NOT NULL AS secret, count(*) OVER () AS total FROM iot_devices WHERE ${where}
          ORDER BY created_at, device_id LIMIT $${n + 1} OFFSET $${n + 2}`,
         [...params, page.limit, page.offset],
       );
@@ -151,14 +160,16 @@ export function createPostgresIotRegistry(opts: PostgresIotOptions): DeviceRegis
         const c = await run<{ n: string }>(`SELECT count(*) AS n FROM iot_devices WHERE ${where}`, params);
         count = Number(c.rows[0]?.n ?? 0);
       }
-      return { count, devices: r.rows.map((x) => x.config) };
+      return { count, devices: r.rows.map((x) => withSecretFlag(x.config, x.secret)) };
     },
     async getDevice(service, servicePath, deviceId) {
-      const r = await run<{ config: Device }>(
-        'SELECT config FROM iot_devices WHERE service = $1 AND service_path = $2 AND device_id = $3',
+      const r = await run<{ config: Device; secret: boolean }>(
+        `SELECT config, secret_hash IS NOT NULL AS secret FROM iot_devices
+         WHERE service = $1 AND service_path = $2 AND device_id = $3`,
         [service, servicePath, deviceId],
       );
-      return r.rows[0]?.config;
+      const row = r.rows[0];
+      return row ? withSecretFlag(row.config, row.secret) : undefined;
     },
     async findDevice(apikey, deviceId) {
       const r = await run<{ config: Device }>(
@@ -182,8 +193,23 @@ export function createPostgresIotRegistry(opts: PostgresIotOptions): DeviceRegis
       await run(
         `UPDATE iot_devices SET config = $4, apikey = $5
          WHERE service = $1 AND service_path = $2 AND device_id = $3`,
-        [d.service, d.service_path, d.device_id, d, d.apikey ?? null],
+        [d.service, d.service_path, d.device_id, stored(d), d.apikey ?? null],
       );
+    },
+    async setDeviceSecret(service, servicePath, deviceId, hash) {
+      const r = await run(
+        'UPDATE iot_devices SET secret_hash = $4 WHERE service = $1 AND service_path = $2 AND device_id = $3',
+        [service, servicePath, deviceId, hash],
+      );
+      return (r.rowCount ?? 0) > 0;
+    },
+    async devicesWithSecret(deviceId) {
+      const r = await run<{ config: Device; secret_hash: string }>(
+        `SELECT config, secret_hash FROM iot_devices
+         WHERE device_id = $1 AND secret_hash IS NOT NULL ORDER BY created_at LIMIT 10`,
+        [deviceId],
+      );
+      return r.rows.map((x) => ({ device: x.config, secretHash: x.secret_hash }));
     },
     async deleteDevice(service, servicePath, deviceId) {
       const r = await run(
@@ -301,4 +327,15 @@ function alreadyExists(err: unknown, detail: string): unknown {
   return t instanceof HubError && t.code === 'AlreadyExists'
     ? new HubError('AlreadyExists', detail, { cause: err })
     : t;
+}
+
+/** The config column: the device without the derived `password_set`. */
+function stored(d: Device): Device {
+  const { password_set: _set, ...config } = d;
+  return config;
+}
+
+/** A device as listed: `password_set` tells whether it has credentials (the hash never leaves). */
+function withSecretFlag(config: Device, secret: boolean): Device {
+  return secret ? { ...config, password_set: true } : config;
 }

@@ -10,6 +10,7 @@ describe('serve flags and environment', () => {
       db: './data',
       auth: 'on',
       mqtt: { mode: 'embedded', port: 1883 },
+      mqttAnonymous: false,
       fetchContexts: true,
     });
   });
@@ -27,6 +28,8 @@ describe('serve flags and environment', () => {
       mode: 'external',
       url: 'mqtt://broker:1883',
     });
+    expect(parseServeArgs(['--mqtt-anonymous'], {}).mqttAnonymous).toBe(true);
+    expect(parseServeArgs([], { CITYPIVOT_MQTT_ANONYMOUS: 'yes' }).mqttAnonymous).toBe(true);
   });
 
   it.each([

@@ -27,9 +27,11 @@ afterAll(async () => {
 
 describe('devices import', () => {
   it('imports a CSV file with attributes and commands, and creates the entities', async () => {
-    const rows = ['device_id,entity_type,apikey,attributes,commands,expected_interval'];
+    const rows = ['device_id,entity_type,apikey,attributes,commands,expected_interval,password'];
     for (let i = 0; i < 250; i++)
-      rows.push(`p${i},ParkingSpot,pk,s:status:Text;o:occupancy:Number,reserve,600`);
+      rows.push(
+        `p${i},ParkingSpot,pk,s:status:Text;o:occupancy:Number,reserve,600,${i === 7 ? 'p7-secret-0123456789' : ''}`,
+      );
     const file = join(dir, 'spots.csv');
     await writeFile(file, rows.join('\n'));
     const code = await main([
@@ -58,7 +60,12 @@ describe('devices import', () => {
           { object_id: 'o', name: 'occupancy', type: 'Number' },
         ],
         commands: [{ name: 'reserve', type: 'command' }],
+        password_set: true,
       });
+      expect(JSON.stringify(d)).not.toContain('p7-secret');
+      const withSecret = await registry.devicesWithSecret('p7');
+      expect(withSecret.map((x) => x.device.device_id)).toEqual(['p7']);
+      expect((await registry.getDevice('park', '/zone1', 'p8'))?.password_set).toBeUndefined();
       const e = await store.getEntity('park', 'urn:ngsi-ld:ParkingSpot:p7');
       expect(e?.types).toEqual(['https://smartdatamodels.org/dataModel.Parking/ParkingSpot']);
     } finally {

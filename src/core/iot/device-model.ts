@@ -78,6 +78,8 @@ export interface Device extends MappingFields {
   /** Payload format for commands: "json" or "ul" (Ultralight); default from the transport seen first. */
   payload_format?: PayloadFormat;
   internal_attributes?: unknown;
+  /** CityPivot, read only: the device has MQTT credentials (the secret itself is never shown). */
+  password_set?: boolean;
 }
 
 export const PAYLOAD_FORMATS = ['json', 'ul'] as const;

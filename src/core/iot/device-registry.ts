@@ -64,8 +64,11 @@ export interface DeviceRegistry {
   updateGroup(group: ServiceGroup): Promise<void>;
   deleteGroup(service: string, subservice: string, apikey: string, resource: string): Promise<boolean>;
 
-  /** Inserts devices in one transaction; AlreadyExists if a device_id is taken in its servicepath. */
-  insertDevices(devices: Device[]): Promise<void>;
+  /**
+   * Inserts devices in one transaction; AlreadyExists if a device_id is taken in its servicepath.
+   * `secretHashes[i]`, when given, is device i's credential hash (device-credentials.ts).
+   */
+  insertDevices(devices: Device[], secretHashes?: (string | undefined)[]): Promise<void>;
   listDevices(
     service: string,
     servicePath: string,
@@ -77,6 +80,15 @@ export interface DeviceRegistry {
   /** The device whose entity is `entityName` in a service (commands start from the entity). */
   deviceOfEntity(service: string, entityName: string): Promise<Device | undefined>;
   updateDevice(device: Device): Promise<void>;
+  /** Sets (or with null removes) a device's credential hash; false if there is no such device. */
+  setDeviceSecret(
+    service: string,
+    servicePath: string,
+    deviceId: string,
+    hash: string | null,
+  ): Promise<boolean>;
+  /** The devices with this device_id that have a credential, any service, with their hashes. */
+  devicesWithSecret(deviceId: string): Promise<{ device: Device; secretHash: string }[]>;
   deleteDevice(service: string, servicePath: string, deviceId: string): Promise<boolean>;
 
   getCounters(service: string, servicePath: string, deviceId: string): Promise<DeviceCounters | undefined>;

@@ -4,7 +4,7 @@
  */
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import mqtt from 'mqtt';
-import type { MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { join } from 'node:path';
 import { createHubServices } from '../../../src/server/hub-services.js';
 import { createPostgresStore } from '../../../src/store/postgres-store.js';
@@ -14,6 +14,10 @@ import type { MqttGateway } from '../../../src/iot/mqtt-gateway.js';
 import type { IotService } from '../../../src/iot/iot-service.js';
 import type { Store } from '../../../src/core/store.js';
 import { createTestDatabase } from '../../support/db.js';
+import { createPostgresAccessStore } from '../../../src/store/postgres-access.js';
+import type { HubAccess } from '../../../src/access/access-setup.js';
+
+export const ADMIN_PASSWORD = 'Chief-Passw0rd!';
 
 export const SDM_DIR = join(import.meta.dirname, '../../../../shared/data/sdm');
 
@@ -22,25 +26,49 @@ export interface IotTestHub {
   iot: IotService;
   mqttUrl: string | undefined;
   request(opts: InjectOptions): Promise<LightMyRequestResponse>;
+  /** The access layer, when the hub was made with `auth`. */
+  access?: HubAccess;
   /** An MQTT client connected to the gateway's broker. */
-  client(): Promise<MqttClient>;
+  client(options?: IClientOptions): Promise<MqttClient>;
   close(): Promise<void>;
 }
 
 export async function createIotTestHub(
-  opts: { mqtt?: 'embedded' | 'external' | 'off'; healthSweepMs?: number } = {},
+  opts: {
+    mqtt?: 'embedded' | 'external' | 'off';
+    healthSweepMs?: number;
+    /** Authentication on (admin password ADMIN_PASSWORD, no TOTP); `anonymous`: MQTT without credentials too. */
+    auth?: { anonymous?: boolean };
+  } = {},
 ): Promise<IotTestHub> {
   const db = await createTestDatabase();
   const store = await createPostgresStore({ url: db.url, max: 4 });
   const registry = createPostgresIotRegistry({ url: db.url, max: 2 });
+  const accessStore = opts.auth ? createPostgresAccessStore({ url: db.url, max: 2 }) : undefined;
   const services = await createHubServices(store, {
     fetchContexts: false,
     iot: { registry, schemasDir: SDM_DIR, counterFlushMs: 100, healthSweepMs: opts.healthSweepMs ?? 50 },
+    ...(accessStore
+      ? {
+          access: {
+            store: accessStore,
+            adminPassword: ADMIN_PASSWORD,
+            adminTotp: false,
+            rateLimit: false as const,
+          },
+        }
+      : {}),
   });
   const iot = services.iot as IotService;
   const mode = opts.mqtt ?? 'embedded';
+  const authority = services.access?.mqttAuthority(opts.auth?.anonymous ?? false);
   let gateway: MqttGateway | undefined;
-  if (mode === 'embedded') gateway = await startMqttGateway({ iot, setting: { mode: 'embedded', port: 0 } });
+  if (mode === 'embedded')
+    gateway = await startMqttGateway({
+      iot,
+      setting: { mode: 'embedded', port: 0 },
+      ...(authority ? { authority } : {}),
+    });
   else if (mode === 'external') {
     const url = process.env.TEST_MQTT_URL;
     if (!url) throw new Error('TEST_MQTT_URL is not set');
@@ -52,9 +80,10 @@ export async function createIotTestHub(
     iot,
     mqttUrl: gateway?.url,
     request: (o) => services.app.inject(o),
-    async client() {
+    ...(services.access ? { access: services.access } : {}),
+    async client(options: IClientOptions = {}) {
       if (!gateway) throw new Error('No MQTT in this hub');
-      const c = await mqtt.connectAsync(gateway.url, { reconnectPeriod: 0 });
+      const c = await mqtt.connectAsync(gateway.url, { reconnectPeriod: 0, ...options });
       clients.push(c);
       return c;
     },
@@ -63,6 +92,7 @@ export async function createIotTestHub(
       await gateway?.stop();
       await services.stop();
       await services.app.close();
+      await accessStore?.close();
       await registry.close();
       await store.close();
       await db.drop();
