@@ -200,6 +200,34 @@ export async function createHubAccess(opts: AccessOptions) {
     if (path.startsWith('/iot/services') || path.startsWith('/iot/devices')) await checkIot(req, access);
   }
 
+  /**
+   * Writes that are not entity writes (device provisioning, subscriptions, registrations,
+   * @context documents, temporal instances) are audited per request, whatever their outcome;
+   * entity writes are audited in their transaction, so only their refusals are recorded here.
+   * The /api/v1 routes audit their own actions.
+   */
+  async function auditRequest(req: FastifyRequest, status: number): Promise<void> {
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
+    const path = req.url.split('?')[0] ?? '';
+    const action = writeActionOf(path);
+    if (!action) return;
+    const refused = status === 401 || status === 403;
+    if (action === 'entity.write' && !refused) return;
+    const a = byRequest.get(req);
+    const raw = req.headers['ngsild-tenant'] ?? req.headers['fiware-service'];
+    const tenant = (Array.isArray(raw) ? raw[0] : raw) ?? '';
+    await audit({
+      actor: a?.principal.name ?? 'anonymous',
+      ...(a?.principal.department ? { department: a.principal.department } : {}),
+      action,
+      target: path,
+      outcome: status < 400 ? 'success' : 'failure',
+      ...(a?.purpose ? { purpose: a.purpose } : {}),
+      ip: req.ip,
+      detail: { method: req.method, status, tenant },
+    }).catch((err: unknown) => log(`audit failed: ${(err as Error).message}`));
+  }
+
   /** IoT provisioning names a tenant (fiware-service): reading it needs read access, changing it write access. */
   async function checkIot(req: FastifyRequest, access: RequestAccess): Promise<void> {
     const raw = req.headers['fiware-service'] ?? req.headers['ngsild-tenant'];
@@ -234,9 +262,37 @@ export async function createHubAccess(opts: AccessOptions) {
       return createGuardedStore(inner, { ...(crypto ? { crypto } : {}), isSensitive, onRead });
     },
 
-    /** Write checks in each entity write's transaction. */
+    /**
+     * Write checks in each entity write's transaction, and the write's audit record staged in
+     * the same transaction (chained within a second by the chainer, or before the log is read).
+     */
     attach(entities: EntityService): void {
-      entities.onTransaction((_tx, changes) => checkWrites(changes));
+      entities.onTransaction(async (tx, changes) => {
+        await checkWrites(changes);
+        const a = currentAccess();
+        if (a) await tx.auditTrail.stage(writeAudit(a, changes), now());
+      });
+    },
+
+    /** Chains the staged write records now (before the log is read or verified). */
+    flushAudit: () => flushStagedAudit(store),
+
+    /** Chains staged write records every `ms` (default 1000) until the returned stop is called. */
+    startAuditChainer(ms = 1000): () => Promise<void> {
+      let running: Promise<unknown> = Promise.resolve();
+      const timer = setInterval(() => {
+        running = running.then(() =>
+          flushStagedAudit(store).catch((err: unknown) =>
+            log(`audit chaining failed: ${(err as Error).message}`),
+          ),
+        );
+      }, ms);
+      timer.unref();
+      return async () => {
+        clearInterval(timer);
+        await running;
+        await flushStagedAudit(store).catch(() => undefined);
+      };
     },
 
     /**
@@ -260,6 +316,7 @@ export async function createHubAccess(opts: AccessOptions) {
         crossOriginEmbedderPolicy: false,
       });
       app.addHook('onRequest', async (req) => authenticateRequest(req));
+      app.addHook('onResponse', async (req, reply) => auditRequest(req, reply.statusCode));
       if (opts.rateLimit !== false) {
         const limits = opts.rateLimit ?? { api: 1200, login: 10 };
         await app.register(rateLimit, {
@@ -376,6 +433,47 @@ export function isPublic(method: string, path: string): boolean {
     path.startsWith('/iot/') ||
     path === '/metrics'
   );
+}
+
+/** The audit action of a state-changing request to a path, or undefined when it is not audited here. */
+export function writeActionOf(path: string): string | undefined {
+  if (path === '/iot/json' || path === '/iot/d') return undefined; // device readings
+  if (path.startsWith('/iot/services') || path.startsWith('/iot/devices')) return 'iot.provision';
+  if (!path.startsWith('/ngsi-ld/v1/')) return undefined;
+  const rest = path.slice('/ngsi-ld/v1/'.length);
+  if (rest.endsWith('entityOperations/query')) return undefined; // a read
+  if (rest.startsWith('temporal/')) return 'temporal.write';
+  if (rest.startsWith('entities') || rest.startsWith('entityOperations')) return 'entity.write';
+  if (rest.startsWith('subscriptions')) return 'subscription.write';
+  if (rest.startsWith('csourceRegistrations')) return 'registration.write';
+  if (rest.startsWith('jsonldContexts')) return 'context.write';
+  return undefined;
+}
+
+/** Moves every staged write record into the chain. */
+export async function flushStagedAudit(store: AccessStore): Promise<void> {
+  const page = 1000;
+  while ((await store.audit.chainStaged(page)) === page);
+}
+
+/** One audit record per tenant a transaction wrote: who, and which entities were created, changed, deleted. */
+function writeAudit(a: RequestAccess, changes: EntityChange[]): AuditEvent[] {
+  const byTenant = new Map<string, Record<string, string[]>>();
+  for (const c of changes) {
+    const t = byTenant.get(c.tenant) ?? {};
+    (t[c.kind] ??= []).push(c.id);
+    byTenant.set(c.tenant, t);
+  }
+  return [...byTenant].map(([tenant, ids]) => ({
+    actor: a.principal.name,
+    ...(a.principal.department ? { department: a.principal.department } : {}),
+    action: 'entity.write',
+    target: tenant,
+    outcome: 'success',
+    ...(a.purpose ? { purpose: a.purpose } : {}),
+    ...(a.ip ? { ip: a.ip } : {}),
+    detail: { ...ids, attrs: [...new Set(changes.filter((c) => c.tenant === tenant).flatMap(changedAttrs))] },
+  }));
 }
 
 /** The attributes a change touches (added, changed or removed); all of them for create and delete. */

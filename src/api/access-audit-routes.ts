@@ -12,10 +12,12 @@ import {
 } from '../core/access/audit-chain.js';
 import type { AccessStore } from '../store/postgres-access.js';
 import type { HubAccess } from '../access/access-setup.js';
+import { flushStagedAudit } from '../access/access-setup.js';
 import { auditBase, requireRole } from './access-request.js';
 
 /** Walks the whole chain in pages. */
 export async function verifyAuditLog(store: AccessStore): Promise<ChainCheck> {
+  await flushStagedAudit(store);
   let start = { prevHash: '0'.repeat(64), prevSeq: 0 };
   let checked = 0;
   for await (const page of store.audit.scan()) {
@@ -42,6 +44,7 @@ export function registerAccessAuditRoutes(app: FastifyInstance, access: HubAcces
       throw badRequest(`outcome must be one of ${AUDIT_OUTCOMES.join(', ')}`);
     const from = time('from');
     const to = time('to');
+    await access.flushAudit();
     const rows = await access.store.audit.query({
       ...(q.actor !== undefined ? { actor: q.actor } : {}),
       ...(q.action !== undefined ? { action: q.action } : {}),
@@ -75,6 +78,7 @@ export function registerAccessAuditRoutes(app: FastifyInstance, access: HubAcces
   app.get('/api/v1/audit/export', async (req, reply) => {
     const p = requireRole(access, req, 'auditor');
     await access.audit({ ...auditBase(p, req), action: 'audit.export', outcome: 'success' });
+    await access.flushAudit();
     const lines: string[] = [];
     for await (const page of access.store.audit.scan()) for (const r of page) lines.push(JSON.stringify(r));
     return reply.type('application/x-ndjson').send(lines.length ? `${lines.join('\n')}\n` : '');

@@ -8,6 +8,7 @@ import type { QExpr } from './query/q-parser.js';
 import type { ScopeExpr } from './query/scope-query.js';
 import type { TypeExpr } from './query/type-expr.js';
 import type { HistoryStore, HistoryTx } from './history-store.js';
+import type { AuditEvent } from './access/audit-chain.js';
 import type { SubscriptionStore, SubscriptionTx } from './subscription/subscription-store.js';
 
 /** One entity selector of a POST query (NGSI-LD EntitySelector): its members are ANDed. */
@@ -103,6 +104,8 @@ export interface StoreTx {
   history: HistoryTx;
   /** The notification outbox, written with the change. */
   outbox: SubscriptionTx;
+  /** Audit records of the change, staged with it and chained by the access layer. */
+  auditTrail: { stage(events: AuditEvent[], at: Date): Promise<void> };
 }
 
 export interface Store extends StoreTx {

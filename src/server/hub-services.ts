@@ -119,6 +119,7 @@ export async function createHubServices(
       ...(opts.dashboardDir ? [dashboardRoutes(opts.dashboardDir)] : []),
     ],
   });
+  let stopAuditChainer: (() => Promise<void>) | undefined;
   return {
     app,
     entities,
@@ -131,9 +132,11 @@ export async function createHubServices(
     async start(): Promise<void> {
       await notifications.start();
       await history.jobs.start();
+      if (access) stopAuditChainer = access.startAuditChainer();
     },
     /** Stops them, waiting for deliveries in flight. */
     async stop(): Promise<void> {
+      await stopAuditChainer?.();
       await history.jobs.stop();
       await notifications.stop();
       await iot?.stop();

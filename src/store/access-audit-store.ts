@@ -41,44 +41,55 @@ function recordOf(r: QueryResultRow): AuditRecord {
 }
 
 export function createAccessAuditStore(pool: pg.Pool) {
+  /** Appends records to the chain in one transaction under the chain lock. */
+  async function chain(items: { event: AuditEvent; at: Date }[]): Promise<AuditRecord[]> {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
+      const recs = await appendLocked(client, items);
+      await client.query('COMMIT');
+      return recs;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw translate(err);
+    } finally {
+      client.release();
+    }
+  }
+
   return {
     /** Appends one record to the chain and returns it. */
     async append(e: AuditEvent, now: Date = new Date()): Promise<AuditRecord> {
+      const [rec] = await chain([{ event: e, at: now }]);
+      return rec as AuditRecord;
+    },
+
+    /**
+     * Moves records staged inside entity write transactions (access_audit_staged) into the
+     * chain, oldest first, at most `limit` per call; returns how many it moved. Safe to run from
+     * several hub instances at once (the chain lock serializes them).
+     */
+    async chainStaged(limit = 1000): Promise<number> {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
         await client.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
-        const last = await client.query<{ seq: string; hash: string }>(
-          'SELECT seq, hash FROM access_audit ORDER BY seq DESC LIMIT 1',
+        const staged = await client.query<{ id: string; at: Date; event: AuditEvent }>(
+          'SELECT id, at, event FROM access_audit_staged ORDER BY id LIMIT $1',
+          [limit],
         );
-        const prev = last.rows[0];
-        const base: Omit<AuditRecord, 'hash'> = {
-          ...stripUndefined(e),
-          seq: prev ? Number(prev.seq) + 1 : 1,
-          at: now.toISOString(),
-          prevHash: prev ? prev.hash : GENESIS_HASH,
-        };
-        const rec: AuditRecord = { ...base, hash: auditHash(base) };
-        await client.query(
-          `INSERT INTO access_audit (seq, at, actor, department, action, target, outcome, purpose, ip, detail, prev_hash, hash)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-          [
-            rec.seq,
-            rec.at,
-            rec.actor,
-            rec.department ?? null,
-            rec.action,
-            rec.target ?? null,
-            rec.outcome,
-            rec.purpose ?? null,
-            rec.ip ?? null,
-            rec.detail === undefined ? null : JSON.stringify(rec.detail),
-            rec.prevHash,
-            rec.hash,
-          ],
-        );
+        if (staged.rows.length > 0) {
+          await appendLocked(
+            client,
+            staged.rows.map((r) => ({ event: r.event, at: new Date(r.at) })),
+          );
+          await client.query('DELETE FROM access_audit_staged WHERE id = ANY($1::bigint[])', [
+            staged.rows.map((r) => r.id),
+          ]);
+        }
         await client.query('COMMIT');
-        return rec;
+        return staged.rows.length;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw translate(err);
@@ -127,6 +138,51 @@ export function createAccessAuditStore(pool: pg.Pool) {
       }
     },
   };
+}
+
+/** Links and inserts records after the last one; the caller holds the chain lock. */
+async function appendLocked(
+  client: pg.PoolClient,
+  items: { event: AuditEvent; at: Date }[],
+): Promise<AuditRecord[]> {
+  const last = await client.query<{ seq: string; hash: string }>(
+    'SELECT seq, hash FROM access_audit ORDER BY seq DESC LIMIT 1',
+  );
+  let seq = last.rows[0] ? Number(last.rows[0].seq) : 0;
+  let prevHash = last.rows[0]?.hash ?? GENESIS_HASH;
+  const recs: AuditRecord[] = [];
+  for (const { event, at } of items) {
+    seq += 1;
+    const base: Omit<AuditRecord, 'hash'> = { ...stripUndefined(event), seq, at: at.toISOString(), prevHash };
+    const rec: AuditRecord = { ...base, hash: auditHash(base) };
+    recs.push(rec);
+    prevHash = rec.hash;
+  }
+  const cols = 12;
+  const params: unknown[] = [];
+  const rows = recs.map((rec, i) => {
+    params.push(
+      rec.seq,
+      rec.at,
+      rec.actor,
+      rec.department ?? null,
+      rec.action,
+      rec.target ?? null,
+      rec.outcome,
+      rec.purpose ?? null,
+      rec.ip ?? null,
+      rec.detail === undefined ? null : JSON.stringify(rec.detail),
+      rec.prevHash,
+      rec.hash,
+    );
+    return `(${Array.from({ length: cols }, (_, j) => `$${i * cols + j + 1}`).join(', ')})`;
+  });
+  await client.query(
+    `INSERT INTO access_audit (seq, at, actor, department, action, target, outcome, purpose, ip, detail, prev_hash, hash)
+     VALUES ${rows.join(', ')}`,
+    params,
+  );
+  return recs;
 }
 
 function stripUndefined<T extends object>(o: T): T {

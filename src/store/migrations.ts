@@ -188,6 +188,19 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE iot_devices ADD COLUMN secret_hash text;
     `,
   },
+  {
+    version: 7,
+    name: 'audit records staged with entity writes',
+    sql: `
+      -- written in the entity write's own transaction; moved into the hash chain (access_audit)
+      -- by the hub within about a second, so that no committed write lacks its audit record
+      CREATE TABLE access_audit_staged (
+        id bigserial PRIMARY KEY,
+        at timestamptz NOT NULL,
+        event jsonb NOT NULL
+      );
+    `,
+  },
 ];
 
 const LOCK_KEY = 7_253_001; // advisory lock id for migrations

@@ -182,6 +182,15 @@ function txOps(db: Queryable): StoreTx {
     queryEntities: (tenant, query) => queryEntities(run, tenant, query),
     outbox: subscriptionTxOps(run),
     history: historyTxOps(run),
+    auditTrail: {
+      async stage(events, at) {
+        if (events.length === 0) return;
+        await run(`INSERT INTO access_audit_staged (at, event) SELECT $1, e FROM unnest($2::jsonb[]) AS e`, [
+          at,
+          events.map((e) => JSON.stringify(e)),
+        ]);
+      },
+    },
   };
 }
 
