@@ -17,6 +17,7 @@ import { createHubIot, iotRoutes, type IotHubOptions } from '../iot/iot-setup.js
 import { createHubAccess, type AccessOptions } from '../access/access-setup.js';
 import { accessRoutes } from '../api/access-routes.js';
 import { dashboardRoutes } from './dashboard-routes.js';
+import { registerExportRoutes } from '../api/export-routes.js';
 
 /** Builds everything but the listening socket (tests use app.inject). */
 export async function createHubServices(
@@ -104,6 +105,30 @@ export async function createHubServices(
           temporal: history.temporal,
           contexts: { resolve: (v) => resolver.resolve(v) },
           tenants: createTenantGuard(store),
+        }),
+      (a) =>
+        registerExportRoutes(a, {
+          entities,
+          contexts: { resolve: (v) => resolver.resolve(v) },
+          tenants: createTenantGuard(store),
+          ...(access
+            ? {
+                onExported: async (req, e) => {
+                  const p = access.principalFor(req);
+                  const purpose = access.accessFor(req)?.purpose;
+                  await access.audit({
+                    actor: p?.name ?? 'anonymous',
+                    ...(p?.department ? { department: p.department } : {}),
+                    action: 'data.export',
+                    target: e.tenant,
+                    outcome: e.complete ? 'success' : 'failure',
+                    ...(purpose ? { purpose } : {}),
+                    ip: req.ip,
+                    detail: { query: e.query, entities: e.entities },
+                  });
+                },
+              }
+            : {}),
         }),
       ...(iot ? [iotRoutes(iot)] : []),
       ...(access
