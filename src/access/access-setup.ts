@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { EntityChange, EntityService } from '../broker/entity-service.js';
-import type { Store } from '../core/store.js';
+import type { EntityQuery, Store } from '../core/store.js';
 import { HubError } from '../core/errors.js';
 import type { AccessGrant, AccessPolicy, CatalogEntry, Principal } from '../core/access/access-model.js';
 import { buildReadFilter, canWrite, canWriteTenant, type ReadFilter } from '../core/access/read-filter.js';
@@ -17,7 +17,7 @@ import type { AuditEvent } from '../core/access/audit-chain.js';
 import type { MqttAuthority, MqttPrincipal } from '../iot/mqtt-gateway.js';
 import type { AccessStore } from '../store/postgres-access.js';
 import { createFieldCrypto } from './field-crypto.js';
-import { createGuardedStore } from './guarded-store.js';
+import { createGuardedStore, filterScope } from './guarded-store.js';
 import { createIdentityService } from './identity-service.js';
 import { createRequestAccess, currentAccess, runWithAccess, type RequestAccess } from './request-access.js';
 import { createSecurityEvents } from './security-events.js';
@@ -366,6 +366,18 @@ export async function createHubAccess(opts: AccessOptions) {
         ...(purpose !== undefined ? { purpose } : {}),
         now: now(),
       });
+    },
+
+    /**
+     * Refuses (403) a subscription's filters (q, geoQ) on attributes the requesting department
+     * may not read or sees masked: they run later on unmasked values, where they would tell
+     * which entities hold a value. No request access (authentication off): nothing to check.
+     */
+    async checkFilters(tenant: string, query: EntityQuery): Promise<void> {
+      const a = currentAccess();
+      if (!a) return;
+      const f = await a.filter(tenant);
+      if (f.tenantReadable) filterScope(f, query, true);
     },
 
     /**

@@ -10,6 +10,7 @@ import { HubError } from '../core/errors.js';
 import type { HistoryInstance, HistoryStore, HistoryTx } from '../core/history-store.js';
 import type { EntityQuery, Store, StoreTx } from '../core/store.js';
 import type { TypeExpr } from '../core/query/type-expr.js';
+import type { QExpr, QPath } from '../core/query/q-parser.js';
 import { canWriteTenant, type ReadFilter } from '../core/access/read-filter.js';
 import type { FieldCrypto } from './field-crypto.js';
 import { currentAccess, type RequestAccess } from './request-access.js';
@@ -145,7 +146,7 @@ export function createGuardedStore(inner: Store, deps: GuardDeps): Store {
     if (!a) return query;
     const f = await a.filter(tenant);
     if (!f.tenantReadable) throw forbidden(tenant);
-    return { ...query, ...narrowType(query.type, f.readableTypes) };
+    return { ...query, ...narrowType(query.type, filterScope(f, query)) };
   }
 
   const history: HistoryStore = {
@@ -254,6 +255,78 @@ export function createGuardedStore(inner: Store, deps: GuardDeps): Store {
         .filter((x) => x.types.length > 0);
     },
   };
+}
+
+/** The attributes a query filters or sorts on (expanded), with the types a linked path names. */
+interface AttrRef {
+  attr: string;
+  /** A linked path's target types, when it names them. */
+  types?: string[];
+  /** A linked path without types: the target may be of any type. */
+  anyType?: boolean;
+}
+
+function referencedAttrs(query: EntityQuery): AttrRef[] {
+  const out: AttrRef[] = [];
+  const q = query.q;
+  if (q) {
+    const path = (p: QPath) => {
+      out.push({ attr: q.expandAttr(p.attr) });
+      if (p.linked) {
+        const types = p.linked.types?.map((t) => q.expandAttr(t));
+        out.push({ attr: q.expandAttr(p.linked.path.attr), ...(types ? { types } : { anyType: true }) });
+      }
+    };
+    const walk = (e: QExpr) => {
+      if (e.kind === 'term') path(e.path);
+      else for (const i of e.items) walk(i);
+    };
+    walk(q.expr);
+  }
+  for (const k of query.orderBy ?? []) if ('attr' in k) out.push({ attr: k.attr });
+  if (query.geo) out.push({ attr: query.geo.geoPropertyIri });
+  return out;
+}
+
+function typeLeaves(t: TypeExpr): string[] {
+  return t.kind === 'type' ? [t.name] : t.items.flatMap(typeLeaves);
+}
+
+/**
+ * The types a query may run on, given the attributes it filters or sorts on: a query that names
+ * its types is refused (403) when one of them has such an attribute unreadable or masked; one that
+ * does not is narrowed to the readable types where all of them are filterable (so that `q` on a
+ * masked or hidden attribute never tells which entities match). `strict` (subscriptions, whose
+ * filters run later without narrowing) refuses that case too.
+ */
+export function filterScope(f: ReadFilter, query: EntityQuery, strict = false): '*' | string[] {
+  const refs = referencedAttrs(query);
+  if (refs.length === 0) return f.readableTypes;
+  const named = [
+    ...(query.type ? typeLeaves(query.type) : []),
+    ...(query.anyOf ?? []).flatMap((s) => (s.type ? typeLeaves(s.type) : [])),
+  ];
+  const implicit = !query.type && (!query.anyOf?.length || query.anyOf.some((s) => !s.type));
+  const refuse = (attr: string, type?: string) =>
+    new HubError(
+      'Forbidden',
+      `Your department may not filter or sort on ${attr}${type ? ` of ${type}` : ''}: it is not readable or it is masked for you`,
+    );
+  const ok = (type: string, r: AttrRef) =>
+    r.anyType ? f.maskedTypes(r.attr).length === 0 : f.attrFilterable(r.types ?? [type], r.attr);
+  const readable = (t: string) => f.readableTypes === '*' || f.readableTypes.includes(t);
+  for (const t of named) {
+    if (!readable(t)) continue;
+    const bad = refs.find((r) => !ok(t, r));
+    if (bad) throw refuse(bad.attr, t);
+  }
+  if (!implicit) return f.readableTypes;
+  if (f.readableTypes === '*' || strict) {
+    // Every type is in scope: the attribute must be filterable everywhere.
+    for (const r of refs) if (!ok('*', r) || f.maskedTypes(r.attr).length > 0) throw refuse(r.attr);
+    return '*';
+  }
+  return f.readableTypes.filter((t) => refs.every((r) => ok(t, r)));
 }
 
 /** ANDs the department's readable types into a query's type selection. */

@@ -13,13 +13,16 @@ import type {
   StoredSubscription,
   SubscriptionStore,
 } from '../core/subscription/subscription-store.js';
-import { compileSubscription } from './subscription-matcher.js';
+import type { EntityQuery } from '../core/store.js';
+import { compileSubscription, subscriptionQuery } from './subscription-matcher.js';
 
 export interface SubscriptionServiceDeps {
   subscriptions: SubscriptionStore;
   resolve: (contextValue: unknown) => Promise<ActiveContext>;
   /** Told when this instance changed a tenant's subscriptions. */
   onChanged?: (tenant: string) => void;
+  /** Checks the subscription's query against the requester's access (throws Forbidden). */
+  checkQuery?: (tenant: string, query: EntityQuery) => Promise<void>;
   clock?: () => Date;
 }
 
@@ -43,9 +46,10 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
   }
 
   /** Checks that the subscription can be compiled: its @contexts load, its filters parse. */
-  async function checkCompiles(sub: Subscription): Promise<void> {
+  async function checkCompiles(tenant: string, sub: Subscription): Promise<void> {
     try {
       const c = await compileSubscription(sub, deps.resolve);
+      await deps.checkQuery?.(tenant, subscriptionQuery(c, 0));
       if (c.q || c.scopeQ) {
         const check: FilterCheck = { attrs: {}, scopes: [] };
         if (c.q)
@@ -78,7 +82,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
         modifiedAt: t,
       } as Subscription;
       checkSubscription(sub, t, true);
-      await checkCompiles(sub);
+      await checkCompiles(tenant, sub);
       await store.create(tenant, sub);
       deps.onChanged?.(tenant);
       return sub.id;
@@ -122,7 +126,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
         next.context = ctx.source ?? held.sub.context;
       const sub = next as unknown as Subscription;
       checkSubscription(sub, t, patch.expiresAt !== undefined && patch.expiresAt !== null);
-      await checkCompiles(sub);
+      await checkCompiles(tenant, sub);
       if (!(await store.replace(tenant, sub))) throw notFound(`Subscription ${id} does not exist`, id);
       deps.onChanged?.(tenant);
     },

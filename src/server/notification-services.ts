@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal } from '../core/access/access-model.js';
 import type { ReadFilter } from '../core/access/read-filter.js';
+import type { EntityQuery } from '../core/store.js';
 import type { SubscriptionOwner } from '../core/subscription/subscription-model.js';
 import type { EntityView, OwnerViews } from '../core/subscription/subscription-store.js';
 import type { ActiveContext } from '../core/context/active-context.js';
@@ -41,9 +42,11 @@ export function createNotificationServices(opts: {
     resolve: opts.resolve,
     onError: (err) => opts.onError?.(err),
   });
+  const access = opts.access;
   const subscriptions = createSubscriptionService({
     subscriptions: store.subscriptions,
     resolve: opts.resolve,
+    ...(access ? { checkQuery: (tenant: string, q: EntityQuery) => access.checkFilters(tenant, q) } : {}),
     onChanged: (tenant) => matcher.invalidate(tenant),
   });
   const dispatcher = createNotificationDispatcher({
@@ -138,6 +141,8 @@ export function createNotificationServices(opts: {
 export interface NotificationAccess {
   principalFor(req: FastifyRequest): Principal | undefined;
   readFilter(principal: Principal, tenant: string): Promise<ReadFilter>;
+  /** Refuses a subscription's filters on attributes the requester may not filter on. */
+  checkFilters(tenant: string, query: EntityQuery): Promise<void>;
 }
 
 /** How long a principal's view is reused: grants expire, so not for long. */

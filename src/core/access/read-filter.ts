@@ -35,6 +35,14 @@ export interface ReadFilter {
   project(entity: StoredEntity): StoredEntity;
   /** May it see this attribute of an entity of these types? (discovery, temporal) */
   attrReadable(types: string[], attr: string): boolean;
+  /**
+   * May it filter or sort on this attribute of entities of these types (q, orderBy, geo)? Only
+   * when it may read the attribute and does not see it masked: a filter on a masked value would
+   * reveal it (`q=mobile=="13812345678"`), one on an unreadable attribute would reveal that too.
+   */
+  attrFilterable(types: string[], attr: string): boolean;
+  /** The entity types whose values of this attribute it sees masked. */
+  maskedTypes(attr: string): string[];
   /** Masks one stored attribute instance of an entity of these types, if tagged (temporal values). */
   maskInstance(types: string[], attr: string, inst: StoredAttribute): StoredAttribute;
   /** What the projections so far showed of tagged data. */
@@ -125,6 +133,22 @@ export function buildReadFilter(inp: AccessInputs): ReadFilter {
         policies.some((p) => typeMatch(types, p) && (p.attrs === undefined || p.attrs.includes(attr))) ||
         grants.some((g) => types.includes(g.entityType) && (g.attrs === undefined || g.attrs.includes(attr)))
       );
+    },
+    attrFilterable(types, attr) {
+      if (!this.attrReadable(types, attr)) return false;
+      const tag = tagOf(types, attr);
+      if (!tag || !MASKED_CLASSES.includes(tag.sensitivity)) return true;
+      return unmaskedBy(types, attr, grants);
+    },
+    maskedTypes(attr) {
+      return catalog
+        .filter(
+          (c) =>
+            c.attr === attr &&
+            MASKED_CLASSES.includes(c.sensitivity) &&
+            !unmaskedBy([c.entityType], attr, grants),
+        )
+        .map((c) => c.entityType);
     },
     maskInstance(types, attr, inst) {
       return maskOne(
