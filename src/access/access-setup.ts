@@ -277,19 +277,28 @@ export async function createHubAccess(opts: AccessOptions) {
     /** Chains the staged write records now (before the log is read or verified). */
     flushAudit: () => flushStagedAudit(store),
 
-    /** Chains staged write records every `ms` (default 1000) until the returned stop is called. */
-    startAuditChainer(ms = 1000): () => Promise<void> {
+    /**
+     * Background work until the returned stop is called: staged write records are chained every
+     * `auditMs` (default 1000), and the data catalog is read again every `catalogMs` (default
+     * 5000) so that a change made through another hub instance takes effect here too.
+     */
+    startBackground(opts: { auditMs?: number; catalogMs?: number } = {}): () => Promise<void> {
       let running: Promise<unknown> = Promise.resolve();
-      const timer = setInterval(() => {
+      const queue = (work: () => Promise<void>, what: string) => {
         running = running.then(() =>
-          flushStagedAudit(store).catch((err: unknown) =>
-            log(`audit chaining failed: ${(err as Error).message}`),
-          ),
+          work().catch((err: unknown) => log(`${what} failed: ${(err as Error).message}`)),
         );
-      }, ms);
-      timer.unref();
+      };
+      const audits = setInterval(
+        () => queue(() => flushStagedAudit(store), 'audit chaining'),
+        opts.auditMs ?? 1000,
+      );
+      const catalogs = setInterval(() => queue(reloadCatalog, 'catalog reload'), opts.catalogMs ?? 5000);
+      audits.unref();
+      catalogs.unref();
       return async () => {
-        clearInterval(timer);
+        clearInterval(audits);
+        clearInterval(catalogs);
         await running;
         await flushStagedAudit(store).catch(() => undefined);
       };

@@ -144,7 +144,7 @@ export async function createHubServices(
       ...(opts.dashboardDir ? [dashboardRoutes(opts.dashboardDir)] : []),
     ],
   });
-  let stopAuditChainer: (() => Promise<void>) | undefined;
+  let stopAccessWork: (() => Promise<void>) | undefined;
   return {
     app,
     entities,
@@ -157,11 +157,11 @@ export async function createHubServices(
     async start(): Promise<void> {
       await notifications.start();
       await history.jobs.start();
-      if (access) stopAuditChainer = access.startAuditChainer();
+      if (access) stopAccessWork = access.startBackground();
     },
     /** Stops them, waiting for deliveries in flight. */
     async stop(): Promise<void> {
-      await stopAuditChainer?.();
+      await stopAccessWork?.();
       await history.jobs.stop();
       await notifications.stop();
       await iot?.stop();
