@@ -32,6 +32,8 @@ export interface StreamRouteDeps {
    * sent; attributes are dropped and masked as on any read). Undefined view: nothing at all.
    */
   viewFor?: (req: FastifyRequest, tenant: string) => Promise<EntityView | undefined>;
+  /** Refuses (Forbidden) a q on attributes the caller may not filter on: it runs later, unmasked. */
+  checkFilters?: (tenant: string, query: EntityQuery) => Promise<void>;
 }
 
 export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps): void {
@@ -68,6 +70,7 @@ export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps
         view = await deps.viewFor(req, tenant);
         if (!view) throw new HubError('Forbidden', `No read access to tenant ${JSON.stringify(tenant)}`);
       }
+      await deps.checkFilters?.(tenant, query);
       const ids = query.ids ? new Set(query.ids) : undefined;
       const idPattern = query.idPattern === undefined ? undefined : new RegExp(query.idPattern);
 

@@ -118,6 +118,9 @@ export function createNotificationServices(opts: {
         entities,
         contexts: { resolve: opts.resolve },
         ...(ownerOf && views ? { viewFor: (req, tenant) => viewOf(ownerOf(req), tenant, views) } : {}),
+        ...(access
+          ? { checkFilters: (tenant: string, q: EntityQuery) => access.checkFilters(tenant, q) }
+          : {}),
       });
     },
     async start(): Promise<void> {

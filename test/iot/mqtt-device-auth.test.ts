@@ -251,6 +251,54 @@ describe('MQTT device credentials (authentication on)', () => {
       .toBe(true);
   });
 
+  it('refuses provisioning and device listing to an account without a policy on the service', async () => {
+    const sa = await hub.request({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { username: 'admin', password: ADMIN_PASSWORD },
+    });
+    const sysAdmin = as((JSON.parse(sa.body) as { access_token: string }).access_token);
+    await hub.request({
+      method: 'POST',
+      url: '/api/v1/departments',
+      headers: sysAdmin,
+      payload: { id: 'harbour', name: 'Harbour office' },
+    });
+    const u = await hub.request({
+      method: 'POST',
+      url: '/api/v1/users',
+      headers: sysAdmin,
+      payload: {
+        username: 'harbour-admin',
+        password: 'Harbour-Passw0rd!',
+        department: 'harbour',
+        roles: ['department-admin'],
+      },
+    });
+    expect(u.statusCode, u.body).toBe(201);
+    const hl = await hub.request({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { username: 'harbour-admin', password: 'Harbour-Passw0rd!' },
+    });
+    const harbour = as((JSON.parse(hl.body) as { access_token: string }).access_token);
+    for (const [method, url, payload] of [
+      ['GET', '/iot/devices', undefined],
+      ['POST', '/iot/devices', { devices: [{ device_id: 'intruder' }] }],
+      ['POST', '/iot/devices/wq1/password', undefined],
+    ] as const) {
+      const r = await hub.request({
+        method,
+        url,
+        headers: { ...harbour, ...svc(TENANT, PATH) },
+        ...(payload ? { payload } : {}),
+      });
+      expect(r.statusCode, `${method} ${url}`).toBe(403);
+      expect((JSON.parse(r.body) as { type: string }).type).toMatch(/Forbidden/);
+    }
+    expect(await hub.iot.registry.getDevice(TENANT, PATH, 'intruder')).toBeUndefined();
+  });
+
   it('takes readings from Debian mosquitto_pub logging in as a device', async () => {
     const [, port] = /:(\d+)$/.exec(hub.mqttUrl ?? '') ?? [];
     await promisify(execFile)('/usr/bin/mosquitto_pub', [
