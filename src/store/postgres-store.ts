@@ -60,7 +60,9 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
   });
   pool.on('error', () => undefined); // idle client errors surface on the next query
   await migrate(pool);
-  const base = txOps(pool);
+  // (type, attribute) pairs known to be in type_attributes (rows there are never deleted).
+  const knownPairs = new Set<string>();
+  const base = txOps(pool, knownPairs);
   return {
     ...base,
     async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
@@ -72,7 +74,7 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
       }
       try {
         await client.query('BEGIN');
-        const result = await fn(txOps(client));
+        const result = await fn(txOps(client, knownPairs));
         await client.query('COMMIT');
         return result;
       } catch (err) {
@@ -118,7 +120,10 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
   };
 }
 
-function txOps(db: Queryable): StoreTx {
+function txOps(db: Queryable, knownPairs: Set<string>): StoreTx {
+  // Pairs this transaction inserted: not committed yet, so never taken as known.
+  const mine = new Set<string>();
+  const pairs = { known: knownPairs, mine };
   const run = async <R extends QueryResultRow>(sql: string, params: unknown[] = []) => {
     try {
       return await db.query<R>(sql, params);
@@ -145,10 +150,11 @@ function txOps(db: Queryable): StoreTx {
       );
       return new Map(r.rows.map((row) => [row.id, toEntity(row)]));
     },
-    insertEntity: (tenant, e) => writeRows(run, tenant, [e], []),
+    insertEntity: (tenant, e) => writeRows(run, pairs, tenant, [e], []),
     updateEntity: (tenant, e) =>
       writeRows(
         run,
+        pairs,
         tenant,
         [],
         [e],
@@ -157,6 +163,7 @@ function txOps(db: Queryable): StoreTx {
     writeEntities: (tenant, inserts, updates) =>
       writeRows(
         run,
+        pairs,
         tenant,
         inserts,
         updates,
@@ -201,8 +208,15 @@ type Run = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Promis
  * discovery pairs. The one place the entity columns are written. `missing` is the error when a row
  * to update is gone.
  */
+/** Discovery pairs known to be committed (shared by the store), and those of this transaction. */
+interface PairCache {
+  known: Set<string>;
+  mine: Set<string>;
+}
+
 async function writeRows(
   run: Run,
+  knownPairs: PairCache,
   tenant: string,
   inserts: StoredEntity[],
   updates: StoredEntity[],
@@ -236,53 +250,87 @@ async function writeRows(
       [tenant, rows(updates)],
     );
     if (r.rowCount !== updates.length && missing) throw missing();
-    await run('DELETE FROM entity_geo WHERE tenant = $1 AND entity_id = ANY($2::text[])', [
-      tenant,
-      updates.map((e) => e.id),
-    ]);
   }
-  await writeSideTablesMany(run, tenant, [...inserts, ...updates]);
+  await writeSideTablesMany(run, knownPairs, tenant, inserts, updates);
 }
 
-/** Geometry boxes and discovery pairs for many entities in two statements. */
-async function writeSideTablesMany(run: Run, tenant: string, list: StoredEntity[]): Promise<void> {
-  const ids: string[] = [];
-  const attrs: string[] = [];
-  const b: number[][] = [[], [], [], []];
+/**
+ * Geometry boxes and discovery pairs. New entities: their boxes inserted. Changed entities: one
+ * statement that drops the boxes of GeoProperties they no longer have and upserts the others,
+ * writing nothing (and leaving the GiST index alone) where a box did not move. Discovery pairs:
+ * only those not already known to be stored.
+ */
+async function writeSideTablesMany(
+  run: Run,
+  cache: PairCache,
+  tenant: string,
+  inserts: StoredEntity[],
+  updates: StoredEntity[],
+): Promise<void> {
+  const boxesOf = (list: StoredEntity[]) => {
+    const out = { ids: [] as string[], attrs: [] as string[], b: [[], [], [], []] as number[][] };
+    for (const e of list)
+      for (const [iri, box] of geoBoxes(e)) {
+        out.ids.push(e.id);
+        out.attrs.push(iri);
+        for (let i = 0; i < 4; i++) out.b[i]!.push(box[i]!);
+      }
+    return out;
+  };
   const pairs = new Set<string>();
   const pt: string[] = [];
   const pa: string[] = [];
-  for (const e of list) {
-    for (const [iri, box] of geoBoxes(e)) {
-      ids.push(e.id);
-      attrs.push(iri);
-      for (let i = 0; i < 4; i++) b[i]!.push(box[i]!);
-    }
+  for (const e of [...inserts, ...updates]) {
     const names = Object.keys(e.attrs);
     for (const t of e.types) {
       for (const a of names.length > 0 ? names : ['']) {
-        const k = `${t}\u0000${a}`;
-        if (pairs.has(k)) continue;
+        const k = `${tenant}\u0000${t}\u0000${a}`;
+        if (pairs.has(k) || cache.known.has(k)) continue;
         pairs.add(k);
         pt.push(t);
         pa.push(a);
       }
     }
   }
-  if (ids.length > 0) {
+  const ins = boxesOf(inserts);
+  if (ins.ids.length > 0) {
     await run(
       `INSERT INTO entity_geo (tenant, entity_id, attr, bbox)
        SELECT $1, i, a, box(point(x1, y1), point(x2, y2))
        FROM unnest($2::text[], $3::text[], $4::float8[], $5::float8[], $6::float8[], $7::float8[]) AS t(i, a, x1, y1, x2, y2)`,
-      [tenant, ids, attrs, b[0], b[1], b[2], b[3]],
+      [tenant, ins.ids, ins.attrs, ...ins.b],
+    );
+  }
+  if (updates.length > 0) {
+    const upd = boxesOf(updates);
+    await run(
+      `WITH new AS (
+         SELECT i, a, box(point(x1, y1), point(x2, y2)) AS bbox
+         FROM unnest($3::text[], $4::text[], $5::float8[], $6::float8[], $7::float8[], $8::float8[]) AS t(i, a, x1, y1, x2, y2)
+       ), gone AS (
+         DELETE FROM entity_geo g WHERE g.tenant = $1 AND g.entity_id = ANY($2::text[])
+           AND NOT EXISTS (SELECT 1 FROM new WHERE new.i = g.entity_id AND new.a = g.attr)
+       )
+       INSERT INTO entity_geo AS g (tenant, entity_id, attr, bbox)
+       SELECT $1, i, a, bbox FROM new
+       ON CONFLICT (tenant, entity_id, attr) DO UPDATE SET bbox = EXCLUDED.bbox
+         WHERE NOT (g.bbox ~= EXCLUDED.bbox)`,
+      [tenant, updates.map((e) => e.id), upd.ids, upd.attrs, ...upd.b],
     );
   }
   if (pt.length > 0) {
-    await run(
+    const r = await run<{ type: string; attr: string }>(
       `INSERT INTO type_attributes (tenant, type, attr)
-       SELECT $1, t, a FROM unnest($2::text[], $3::text[]) AS x(t, a) ON CONFLICT DO NOTHING`,
+       SELECT $1, t, a FROM unnest($2::text[], $3::text[]) AS x(t, a) ON CONFLICT DO NOTHING
+       RETURNING type, attr`,
       [tenant, pt, pa],
     );
+    // Pairs that were already there (and not inserted by this transaction) are committed: remember
+    // them. Those inserted now are not yet (this transaction may roll back): they are remembered the
+    // next time they come back.
+    for (const x of r.rows) cache.mine.add(`${tenant}\u0000${x.type}\u0000${x.attr}`);
+    if (cache.known.size > 200_000) cache.known.clear();
+    for (const k of pairs) if (!cache.mine.has(k)) cache.known.add(k);
   }
 }
 
