@@ -37,35 +37,49 @@ function latestPerEntity(entities: Parameters<HistoryTx['append']>[1]) {
   return [...byId.values()];
 }
 
+/** Entity facts ($2: JSON array): created once, then their types, scopes, modification, deletion. */
+const UPSERT_ENTITIES = `INSERT INTO history_entities AS h (tenant, id, types, scopes, created_at, modified_at, deleted_at)
+  SELECT $1, x.id, x.types, x.scopes, x.c, x.m, x.x
+  FROM jsonb_to_recordset($2::jsonb) AS x(id text, types text[], scopes text[], c timestamptz, m timestamptz, x timestamptz)
+  ON CONFLICT (tenant, id) DO UPDATE SET types = EXCLUDED.types, scopes = EXCLUDED.scopes,
+    modified_at = EXCLUDED.modified_at, deleted_at = EXCLUDED.deleted_at`;
+
+/** Instances ($2) and their rollups in one statement: the instances in a data-modifying CTE. */
+const APPEND_INSTANCES = `WITH instances AS (${INSERT_INSTANCES} RETURNING 1) ${ROLLUP_UPSERT}`;
+
+/** The same with the entity facts ($3) too. */
+const APPEND_ALL = `WITH facts AS (${UPSERT_ENTITIES.replace('$2::jsonb', '$3::jsonb')} RETURNING 1),
+  instances AS (${INSERT_INSTANCES} RETURNING 1) ${ROLLUP_UPSERT}`;
+
 /** History operations on one connection (inside a transaction for writes). */
 export function historyTxOps(run: Run): HistoryTx {
   return {
     async append(tenant, entities, rows, opts) {
-      if (entities.length > 0) {
-        await run(
-          `INSERT INTO history_entities AS h (tenant, id, types, scopes, created_at, modified_at, deleted_at)
-           SELECT $1, x.id, x.types, x.scopes, x.c, x.m, x.x
-           FROM jsonb_to_recordset($2::jsonb) AS x(id text, types text[], scopes text[], c timestamptz, m timestamptz, x timestamptz)
-           ON CONFLICT (tenant, id) DO UPDATE SET types = EXCLUDED.types, scopes = EXCLUDED.scopes,
-             modified_at = EXCLUDED.modified_at, deleted_at = EXCLUDED.deleted_at`,
-          [tenant, JSON.stringify(latestPerEntity(entities))],
-        );
+      const facts = entities.length > 0 ? JSON.stringify(latestPerEntity(entities)) : undefined;
+      if (rows.length === 0) {
+        if (facts) await run(UPSERT_ENTITIES, [tenant, facts]);
+        return;
       }
-      if (rows.length === 0) return;
       const records = JSON.stringify(rows.map(toRecord));
-      let replaced: [string, string][] = [];
-      if (opts?.replaceSameObservedAt) {
-        const r = await run<{ entity_id: string; attr: string }>(
-          `DELETE FROM attribute_history h USING jsonb_to_recordset($2::jsonb) AS x(e text, a text, d text, o timestamptz)
-           WHERE h.tenant = $1 AND h.entity_id = x.e AND h.attr = x.a AND h.dataset_id = x.d
-             AND x.o IS NOT NULL AND h.ts = x.o AND h.observed_at = x.o
-           RETURNING h.entity_id, h.attr`,
-          [tenant, records],
+      if (!opts?.replaceSameObservedAt) {
+        // The common case in one round trip: entity facts, instances and rollups.
+        await run(
+          facts ? APPEND_ALL : APPEND_INSTANCES,
+          facts ? [tenant, records, facts] : [tenant, records],
         );
-        replaced = [...new Set(r.rows.map((x) => `${x.entity_id}\u0000${x.attr}`))].map(
-          (k) => k.split('\u0000') as [string, string],
-        );
+        return;
       }
+      if (facts) await run(UPSERT_ENTITIES, [tenant, facts]);
+      const r = await run<{ entity_id: string; attr: string }>(
+        `DELETE FROM attribute_history h USING jsonb_to_recordset($2::jsonb) AS x(e text, a text, d text, o timestamptz)
+         WHERE h.tenant = $1 AND h.entity_id = x.e AND h.attr = x.a AND h.dataset_id = x.d
+           AND x.o IS NOT NULL AND h.ts = x.o AND h.observed_at = x.o
+         RETURNING h.entity_id, h.attr`,
+        [tenant, records],
+      );
+      const replaced = [...new Set(r.rows.map((x) => `${x.entity_id}\u0000${x.attr}`))].map(
+        (k) => k.split('\u0000') as [string, string],
+      );
       await run(INSERT_INSTANCES, [tenant, records]);
       if (replaced.length > 0) await recomputeRollups(run, { tenant, series: replaced });
       else await run(ROLLUP_UPSERT, [tenant, records]);
