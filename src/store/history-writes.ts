@@ -6,6 +6,7 @@ import type { HistoryTx } from '../core/history-store.js';
 import type { EntityRow, InstanceRow, Run } from './history-sql.js';
 import { INSERT_INSTANCES, INSTANCE_COLUMNS, toEntity, toInstance, toRecord } from './history-sql.js';
 import { ROLLUP_UPSERT, recomputeRollups } from './history-rollups.js';
+import { hot } from './prepared.js';
 
 /**
  * One row per entity id: a batch may change the same entity twice (an upsert listing it twice),
@@ -38,18 +39,19 @@ function latestPerEntity(entities: Parameters<HistoryTx['append']>[1]) {
 }
 
 /** Entity facts ($2: JSON array): created once, then their types, scopes, modification, deletion. */
-const UPSERT_ENTITIES = `INSERT INTO history_entities AS h (tenant, id, types, scopes, created_at, modified_at, deleted_at)
+const UPSERT_ENTITIES =
+  hot(`INSERT INTO history_entities AS h (tenant, id, types, scopes, created_at, modified_at, deleted_at)
   SELECT $1, x.id, x.types, x.scopes, x.c, x.m, x.x
   FROM jsonb_to_recordset($2::jsonb) AS x(id text, types text[], scopes text[], c timestamptz, m timestamptz, x timestamptz)
   ON CONFLICT (tenant, id) DO UPDATE SET types = EXCLUDED.types, scopes = EXCLUDED.scopes,
-    modified_at = EXCLUDED.modified_at, deleted_at = EXCLUDED.deleted_at`;
+    modified_at = EXCLUDED.modified_at, deleted_at = EXCLUDED.deleted_at`);
 
 /** Instances ($2) and their rollups in one statement: the instances in a data-modifying CTE. */
-const APPEND_INSTANCES = `WITH instances AS (${INSERT_INSTANCES} RETURNING 1) ${ROLLUP_UPSERT}`;
+const APPEND_INSTANCES = hot(`WITH instances AS (${INSERT_INSTANCES} RETURNING 1) ${ROLLUP_UPSERT}`);
 
 /** The same with the entity facts ($3) too. */
-const APPEND_ALL = `WITH facts AS (${UPSERT_ENTITIES.replace('$2::jsonb', '$3::jsonb')} RETURNING 1),
-  instances AS (${INSERT_INSTANCES} RETURNING 1) ${ROLLUP_UPSERT}`;
+const APPEND_ALL = hot(`WITH facts AS (${UPSERT_ENTITIES.replace('$2::jsonb', '$3::jsonb')} RETURNING 1),
+  instances AS (${INSERT_INSTANCES} RETURNING 1) ${ROLLUP_UPSERT}`);
 
 /** History operations on one connection (inside a transaction for writes). */
 export function historyTxOps(run: Run): HistoryTx {

@@ -20,6 +20,7 @@ import type {
   TypeSummary,
 } from '../core/store.js';
 import { migrate } from './migrations.js';
+import { hot, queryConfig } from './prepared.js';
 import { buildEntityFilter } from './entity-filter.js';
 import { subscriptionStoreOps, subscriptionTxOps } from './postgres-subscriptions.js';
 import { createPostgresHistory, historyTxOps } from './postgres-history.js';
@@ -126,18 +127,20 @@ function txOps(db: Queryable, knownPairs: Set<string>): StoreTx {
   const pairs = { known: knownPairs, mine };
   const run = async <R extends QueryResultRow>(sql: string, params: unknown[] = []) => {
     try {
-      return await db.query<R>(sql, params);
+      return await db.query<R>(queryConfig(sql, params));
     } catch (err) {
       throw translate(err);
     }
   };
   return {
     async ensureTenant(tenant) {
-      await run('INSERT INTO tenants (name) VALUES ($1) ON CONFLICT DO NOTHING', [tenant]);
+      await run(hot('INSERT INTO tenants (name) VALUES ($1) ON CONFLICT DO NOTHING'), [tenant]);
     },
     async getEntity(tenant, id, opts) {
       const r = await run<EntityRow>(
-        `SELECT ${ENTITY_COLUMNS} FROM entities e WHERE e.tenant = $1 AND e.id = $2${opts?.forUpdate ? ' FOR UPDATE' : ''}`,
+        hot(
+          `SELECT ${ENTITY_COLUMNS} FROM entities e WHERE e.tenant = $1 AND e.id = $2${opts?.forUpdate ? ' FOR UPDATE' : ''}`,
+        ),
         [tenant, id],
       );
       const row = r.rows[0];
@@ -145,7 +148,9 @@ function txOps(db: Queryable, knownPairs: Set<string>): StoreTx {
     },
     async getEntities(tenant, ids, opts) {
       const r = await run<EntityRow>(
-        `SELECT ${ENTITY_COLUMNS} FROM entities e WHERE e.tenant = $1 AND e.id = ANY($2::text[]) ORDER BY e.id${opts?.forUpdate ? ' FOR UPDATE' : ''}`,
+        hot(
+          `SELECT ${ENTITY_COLUMNS} FROM entities e WHERE e.tenant = $1 AND e.id = ANY($2::text[]) ORDER BY e.id${opts?.forUpdate ? ' FOR UPDATE' : ''}`,
+        ),
         [tenant, ids],
       );
       return new Map(r.rows.map((row) => [row.id, toEntity(row)]));
@@ -192,10 +197,10 @@ function txOps(db: Queryable, knownPairs: Set<string>): StoreTx {
     auditTrail: {
       async stage(events, at) {
         if (events.length === 0) return;
-        await run(`INSERT INTO access_audit_staged (at, event) SELECT $1, e FROM unnest($2::jsonb[]) AS e`, [
-          at,
-          events.map((e) => JSON.stringify(e)),
-        ]);
+        await run(
+          hot(`INSERT INTO access_audit_staged (at, event) SELECT $1, e FROM unnest($2::jsonb[]) AS e`),
+          [at, events.map((e) => JSON.stringify(e))],
+        );
       },
     },
   };
@@ -238,15 +243,15 @@ async function writeRows(
     'x(id text, types text[], scopes text[], c timestamptz, m timestamptz, attrs jsonb, names text[])';
   if (inserts.length > 0) {
     await run(
-      `INSERT INTO entities (tenant, id, types, scopes, created_at, modified_at, attrs, attr_names)
-       SELECT $1, x.id, x.types, x.scopes, x.c, x.m, x.attrs, x.names FROM jsonb_to_recordset($2::jsonb) AS ${shape}`,
+      hot(`INSERT INTO entities (tenant, id, types, scopes, created_at, modified_at, attrs, attr_names)
+       SELECT $1, x.id, x.types, x.scopes, x.c, x.m, x.attrs, x.names FROM jsonb_to_recordset($2::jsonb) AS ${shape}`),
       [tenant, rows(inserts)],
     );
   }
   if (updates.length > 0) {
     const r = await run(
-      `UPDATE entities e SET types = x.types, scopes = x.scopes, modified_at = x.m, attrs = x.attrs, attr_names = x.names
-       FROM jsonb_to_recordset($2::jsonb) AS ${shape} WHERE e.tenant = $1 AND e.id = x.id`,
+      hot(`UPDATE entities e SET types = x.types, scopes = x.scopes, modified_at = x.m, attrs = x.attrs, attr_names = x.names
+       FROM jsonb_to_recordset($2::jsonb) AS ${shape} WHERE e.tenant = $1 AND e.id = x.id`),
       [tenant, rows(updates)],
     );
     if (r.rowCount !== updates.length && missing) throw missing();
@@ -295,16 +300,16 @@ async function writeSideTablesMany(
   const ins = boxesOf(inserts);
   if (ins.ids.length > 0) {
     await run(
-      `INSERT INTO entity_geo (tenant, entity_id, attr, bbox)
+      hot(`INSERT INTO entity_geo (tenant, entity_id, attr, bbox)
        SELECT $1, i, a, box(point(x1, y1), point(x2, y2))
-       FROM unnest($2::text[], $3::text[], $4::float8[], $5::float8[], $6::float8[], $7::float8[]) AS t(i, a, x1, y1, x2, y2)`,
+       FROM unnest($2::text[], $3::text[], $4::float8[], $5::float8[], $6::float8[], $7::float8[]) AS t(i, a, x1, y1, x2, y2)`),
       [tenant, ins.ids, ins.attrs, ...ins.b],
     );
   }
   if (updates.length > 0) {
     const upd = boxesOf(updates);
     await run(
-      `WITH new AS (
+      hot(`WITH new AS (
          SELECT i, a, box(point(x1, y1), point(x2, y2)) AS bbox
          FROM unnest($3::text[], $4::text[], $5::float8[], $6::float8[], $7::float8[], $8::float8[]) AS t(i, a, x1, y1, x2, y2)
        ), gone AS (
@@ -314,15 +319,15 @@ async function writeSideTablesMany(
        INSERT INTO entity_geo AS g (tenant, entity_id, attr, bbox)
        SELECT $1, i, a, bbox FROM new
        ON CONFLICT (tenant, entity_id, attr) DO UPDATE SET bbox = EXCLUDED.bbox
-         WHERE NOT (g.bbox ~= EXCLUDED.bbox)`,
+         WHERE NOT (g.bbox ~= EXCLUDED.bbox)`),
       [tenant, updates.map((e) => e.id), upd.ids, upd.attrs, ...upd.b],
     );
   }
   if (pt.length > 0) {
     const r = await run<{ type: string; attr: string }>(
-      `INSERT INTO type_attributes (tenant, type, attr)
+      hot(`INSERT INTO type_attributes (tenant, type, attr)
        SELECT $1, t, a FROM unnest($2::text[], $3::text[]) AS x(t, a) ON CONFLICT DO NOTHING
-       RETURNING type, attr`,
+       RETURNING type, attr`),
       [tenant, pt, pa],
     );
     // Pairs that were already there (and not inserted by this transaction) are committed: remember

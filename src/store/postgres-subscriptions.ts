@@ -20,6 +20,7 @@ import {
 import type { NotificationEndpoint } from '../core/subscription/subscription-model.js';
 import { HubError } from '../core/errors.js';
 import { compileQ, compileScopeQ } from './q-to-sql.js';
+import { hot } from './prepared.js';
 
 export type Run = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Promise<pg.QueryResult<R>>;
 
@@ -55,16 +56,20 @@ export function subscriptionTxOps(run: Run): SubscriptionTx {
   return {
     async generation(tenant) {
       const r = await run<{ generation: string }>(
-        'SELECT generation FROM subscription_generations WHERE tenant = $1',
+        hot('SELECT generation FROM subscription_generations WHERE tenant = $1'),
         [tenant],
       );
       return Number(r.rows[0]?.generation ?? 0);
     },
     async enqueue(entries) {
       if (entries.length === 0) return;
+      // The rows, and the wake-up of every instance's dispatcher (delivered at COMMIT), in one statement.
       await run(
-        `INSERT INTO notification_outbox (tenant, subscription_id, notification_id, order_key, endpoint, payload)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])`,
+        hot(`WITH queued AS (
+           INSERT INTO notification_outbox (tenant, subscription_id, notification_id, order_key, endpoint, payload)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
+           RETURNING 1)
+         SELECT pg_notify($7, '') FROM (SELECT count(*) FROM queued) AS q`),
         [
           entries.map((e) => e.tenant),
           entries.map((e) => e.subscriptionId),
@@ -72,10 +77,9 @@ export function subscriptionTxOps(run: Run): SubscriptionTx {
           entries.map((e) => e.orderKey),
           entries.map((e) => e.endpoint),
           entries.map((e) => JSON.stringify(e.payload)),
+          OUTBOX_CHANNEL,
         ],
       );
-      // Delivered at COMMIT, to every instance's dispatcher.
-      await run('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, '']);
     },
     async throttle(tenant, id, seconds, now) {
       const r = await run(
@@ -88,7 +92,7 @@ export function subscriptionTxOps(run: Run): SubscriptionTx {
     },
     async announce(channel, payloads) {
       if (payloads.length === 0) return;
-      await run('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [channel, payloads]);
+      await run(hot('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p'), [channel, payloads]);
     },
     async matchFilters(tenant, checks) {
       if (checks.length === 0) return [];
