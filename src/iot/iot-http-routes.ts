@@ -13,6 +13,7 @@ import type { Device } from '../core/iot/device-model.js';
 import type { Page } from '../core/iot/device-registry.js';
 import type { IngestResult, SouthboundMessage } from './ingestion-service.js';
 import type { IotService } from './iot-service.js';
+import { deviceSecretMatches } from './device-credentials.js';
 
 const ABOUT = { libVersion: 'citypivot', port: 'hub', baseRoot: '/', version: '1' };
 
@@ -83,8 +84,36 @@ function answer(result: IngestResult): { status: number; body: unknown } {
   }
 }
 
+/**
+ * With authentication on, a device that has a secret must present it on the HTTP southbound too
+ * (`Authorization: Basic base64(device_id:secret)`), or anyone knowing its group's apikey could
+ * write in its name; a device without one keeps the IoT Agents' apikey-only convention.
+ */
+async function checkDeviceSecret(iot: IotService, req: FastifyRequest, apikey: string, deviceId: string) {
+  const held = (await iot.registry.devicesWithSecret(deviceId)).filter(
+    (c) => c.device.apikey === undefined || c.device.apikey === apikey,
+  );
+  if (held.length === 0) return;
+  const basic = /^Basic\s+(\S+)$/i.exec(header(req, 'authorization') ?? '')?.[1];
+  const [user, ...rest] = basic ? Buffer.from(basic, 'base64').toString('utf8').split(':') : [];
+  const secret = rest.join(':');
+  const ok =
+    user !== undefined &&
+    (user === deviceId || user === `${apikey}/${deviceId}`) &&
+    held.some((c) => deviceSecretMatches(secret, c.secretHash));
+  if (!ok)
+    throw new HubError(
+      'Unauthorized',
+      `Device ${deviceId} has credentials: send them as Authorization: Basic (device id and secret)`,
+    );
+}
+
 /** Registers the routes in an encapsulated scope (its text/plain parser stays inside it). */
-export function registerIotRoutes(app: FastifyInstance, iot: IotService): void {
+export function registerIotRoutes(
+  app: FastifyInstance,
+  iot: IotService,
+  opts: { deviceSecrets?: boolean } = {},
+): void {
   void app.register((r, _opts, done) => {
     r.addContentTypeParser(
       ['text/plain', 'application/octet-stream'],
@@ -203,11 +232,15 @@ export function registerIotRoutes(app: FastifyInstance, iot: IotService): void {
     const json = southbound('json', '/iot/json');
     const ul = southbound('ul', '/iot/d');
     r.post('/iot/json', async (req, reply) => {
-      const { status, body } = answer(await iot.ingestion.ingest(json(req)));
+      const msg = json(req);
+      if (opts.deviceSecrets) await checkDeviceSecret(iot, req, msg.apikey, msg.deviceId);
+      const { status, body } = answer(await iot.ingestion.ingest(msg));
       return reply.code(status).send(body);
     });
     r.post('/iot/d', async (req, reply) => {
-      const { status, body } = answer(await iot.ingestion.ingest(ul(req)));
+      const msg = ul(req);
+      if (opts.deviceSecrets) await checkDeviceSecret(iot, req, msg.apikey, msg.deviceId);
+      const { status, body } = answer(await iot.ingestion.ingest(msg));
       return reply.code(status).send(body);
     });
 

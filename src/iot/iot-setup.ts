@@ -43,6 +43,9 @@ export function createHubIot(
 }
 
 /** The route registration buildHttpApp runs before the app is ready. */
-export function iotRoutes(iot: IotService): (app: FastifyInstance) => void {
-  return (app) => registerIotRoutes(app, iot);
+export function iotRoutes(
+  iot: IotService,
+  opts: { deviceSecrets?: boolean } = {},
+): (app: FastifyInstance) => void {
+  return (app) => registerIotRoutes(app, iot, opts);
 }

@@ -130,7 +130,7 @@ export async function createHubServices(
               }
             : {}),
         }),
-      ...(iot ? [iotRoutes(iot)] : []),
+      ...(iot ? [iotRoutes(iot, { deviceSecrets: access !== undefined })] : []),
       ...(access
         ? [
             accessRoutes(access, {

@@ -299,6 +299,27 @@ describe('MQTT device credentials (authentication on)', () => {
     expect(await hub.iot.registry.getDevice(TENANT, PATH, 'intruder')).toBeUndefined();
   });
 
+  it('asks a device with a secret for it on the HTTP southbound too; one without keeps the apikey alone', async () => {
+    const post = (device: string, value: number, auth?: string) =>
+      hub.request({
+        method: 'POST',
+        url: `/iot/json?k=${KEY}&i=${device}`,
+        headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+        payload: { ph: value },
+      });
+    const basic = (user: string, secret: string) =>
+      `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
+    const anonymous = await post('wq1', 5.5);
+    expect(anonymous.statusCode).toBe(401);
+    expect((JSON.parse(anonymous.body) as { detail: string }).detail).toMatch(/has credentials/);
+    expect((await post('wq1', 5.5, basic('wq1', 'wq1-secret-wrong-000000'))).statusCode).toBe(401);
+    expect((await post('wq1', 5.5, basic('wq1', 'wq1-secret-0123456789'))).statusCode).toBe(200);
+    expect(await value('urn:ngsi-ld:WaterQualityObserved:wq1', 'pH')).toBe(5.5);
+    // wq3's secret was removed above: the apikey is enough again.
+    expect((await post('wq3', 6.6)).statusCode).toBe(200);
+    expect(await value('urn:ngsi-ld:WaterQualityObserved:wq3', 'pH')).toBe(6.6);
+  });
+
   it('takes readings from Debian mosquitto_pub logging in as a device', async () => {
     const [, port] = /:(\d+)$/.exec(hub.mqttUrl ?? '') ?? [];
     await promisify(execFile)('/usr/bin/mosquitto_pub', [
