@@ -100,9 +100,14 @@ export async function demoCommand(argv: string[]): Promise<number> {
     log('');
     log(`CityPivot demo city is live: ${describeKinds(c.stats())}`);
     log(`  Dashboard   ${hub.url}/`);
-    if (password) log(`  Login       ${DEMO_USER} / ${password}`);
-    else if (hub.access) log(`  Login       ${DEMO_USER} / the password in CITYPIVOT_DEMO_PASSWORD`);
-    else log('  Login       none (--auth none)');
+    if (!password) log('  Login       none (--auth none)');
+    else if (password === 'from-env')
+      log(`  Login       ${DEMO_USER} / the password in CITYPIVOT_DEMO_PASSWORD`);
+    else if (password === 'kept')
+      log(
+        `  Login       ${DEMO_USER} / the password printed at the first start (to set one: CITYPIVOT_DEMO_PASSWORD=… npm start, or citypivot users passwd ${DEMO_USER})`,
+      );
+    else log(`  Login       ${DEMO_USER} / ${password.generated}`);
     log(`  NGSI-LD     ${hub.url}/ngsi-ld/v1/entities?type=AirQualityObserved`);
     log(`  MQTT        ${hub.mqttUrl} (devices publish on /json/{apikey}/{device_id}/attrs)`);
     log('  Stop        Ctrl+C');
@@ -140,13 +145,15 @@ function statusLine(s: DemoStats): string {
 }
 
 /**
- * The demo's department, its read policy over the default tenant, and the operator account (its
- * password set on every start: the generated one is printed).
+ * The demo's department, its read policy over the default tenant, and the operator account. Its
+ * password is CITYPIVOT_DEMO_PASSWORD when given (set on every start, so that the variable is the
+ * truth), else generated on the first start and printed; later starts keep it (a changed
+ * password stays changed). Returns the generated password, 'kept' or 'from-env'.
  */
 export async function ensureOperator(
   access: HubAccess,
   wanted: string | undefined,
-): Promise<string | undefined> {
+): Promise<{ generated: string } | 'kept' | 'from-env'> {
   const { store } = access;
   if (!(await store.listDepartments()).some((d) => d.id === DEMO_DEPARTMENT))
     await store.createDepartment({
@@ -162,9 +169,10 @@ export async function ensureOperator(
       entityTypes: ['*'],
       actions: ['read'],
     });
+  const held = await store.getUserByName(DEMO_USER);
+  if (held && wanted === undefined) return 'kept';
   const password = wanted ?? `${randomBytes(9).toString('base64url')}-Cp7`;
   const hash = await access.identity.hashPassword(DEMO_USER, password);
-  const held = await store.getUserByName(DEMO_USER);
   if (held) {
     await store.setPassword(held.id, hash);
     await store.unlock(held.id);
@@ -178,7 +186,7 @@ export async function ensureOperator(
       passwordHash: hash,
     });
   await access.audit({ actor: 'system', action: 'demo.operator', target: DEMO_USER, outcome: 'success' });
-  return wanted === undefined ? password : undefined;
+  return wanted === undefined ? { generated: password } : 'from-env';
 }
 
 /**
