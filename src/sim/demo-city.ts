@@ -8,8 +8,8 @@
  *
  * Load is bounded: readings go out at most `maxInFlight` at a time (QoS 1, acknowledged once
  * stored). When the hub writes slower than the city publishes, readings wait in per-kind queues of
- * fixed size (one slot per sensor) and the effective interval stretches; `stats().lagS` says by
- * how much.
+ * fixed size (one slot per sensor), the kinds take turns for the free slots, and the effective
+ * interval stretches; `stats().lagS` says by how much.
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import type { EntityService } from '../broker/entity-service.js';
@@ -198,16 +198,25 @@ export async function startDemoCity(hub: DemoHub, opts: DemoOptions): Promise<De
       .finally(() => inFlight--);
   };
 
+  // Kinds take turns, one due reading each, so that when the hub cannot keep up every kind still
+  // reports (a kind with few sensors keeps close to its interval) instead of the first kind
+  // taking every free slot.
   const tick = () => {
     if (stopped) return;
     const now = clock();
-    for (const [kind, q] of queues) {
-      const interval = KIND_MODELS[kind].intervalS * 1000;
-      while (q.length > 0 && (q[0] as Slot).due <= now && inFlight < maxInFlight) {
+    let progressed = true;
+    let budget = plan.sensors.length; // each sensor at most once per tick (silent ones publish nothing)
+    while (progressed && inFlight < maxInFlight && budget > 0) {
+      progressed = false;
+      for (const [kind, q] of queues) {
+        if (inFlight >= maxInFlight || budget-- <= 0) break;
+        const head = q[0];
+        if (!head || head.due > now) continue;
         const slot = q.shift() as Slot;
         if ((silent.get(slot.sensor.deviceId) ?? 0) <= now) publish(slot, now);
-        slot.due = Math.max(slot.due + interval, now);
+        slot.due = Math.max(slot.due + KIND_MODELS[kind].intervalS * 1000, now);
         q.push(slot);
+        progressed = true;
       }
     }
   };
