@@ -198,26 +198,30 @@ export async function startDemoCity(hub: DemoHub, opts: DemoOptions): Promise<De
       .finally(() => inFlight--);
   };
 
-  // Kinds take turns, one due reading each, so that when the hub cannot keep up every kind still
-  // reports (a kind with few sensors keeps close to its interval) instead of the first kind
-  // taking every free slot.
+  // Kinds take turns, one due reading each, the turn carried from tick to tick, so that when the
+  // hub cannot keep up every kind still reports (a kind with few sensors keeps close to its
+  // interval) instead of the first kind taking every free slot.
+  const kinds = [...queues.keys()];
+  let turn = 0;
   const tick = () => {
-    if (stopped) return;
+    if (stopped || kinds.length === 0) return;
     const now = clock();
-    let progressed = true;
+    let idle = 0; // kinds in a row with nothing due
     let budget = plan.sensors.length; // each sensor at most once per tick (silent ones publish nothing)
-    while (progressed && inFlight < maxInFlight && budget > 0) {
-      progressed = false;
-      for (const [kind, q] of queues) {
-        if (inFlight >= maxInFlight || budget-- <= 0) break;
-        const head = q[0];
-        if (!head || head.due > now) continue;
-        const slot = q.shift() as Slot;
-        if ((silent.get(slot.sensor.deviceId) ?? 0) <= now) publish(slot, now);
-        slot.due = Math.max(slot.due + KIND_MODELS[kind].intervalS * 1000, now);
-        q.push(slot);
-        progressed = true;
+    while (inFlight < maxInFlight && idle < kinds.length && budget-- > 0) {
+      const kind = kinds[turn] as SensorKind;
+      turn = (turn + 1) % kinds.length;
+      const q = queues.get(kind) as Slot[];
+      const head = q[0];
+      if (!head || head.due > now) {
+        idle++;
+        continue;
       }
+      idle = 0;
+      const slot = q.shift() as Slot;
+      if ((silent.get(slot.sensor.deviceId) ?? 0) <= now) publish(slot, now);
+      slot.due = Math.max(slot.due + KIND_MODELS[kind].intervalS * 1000, now);
+      q.push(slot);
     }
   };
   const timer = setInterval(tick, 100);
