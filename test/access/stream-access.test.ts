@@ -3,6 +3,7 @@
  * what it may read, projected and masked as on any read; one without a policy gets 403; a q on a
  * masked attribute is refused before the stream opens (it would run later on unmasked values).
  */
+import { readSse } from '../support/sse.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JSON_CT, type TestHub } from '../support/test-hub.js';
 import { authHub, bearer, flow, person, seedDepartments, tokenOf, USER_PASSWORD } from './access-support.js';
@@ -23,31 +24,8 @@ describe('live stream under department access', () => {
     const res = await fetch(`${address}/api/v1/stream?options=keyValues${query}`, {
       headers: { authorization: `Bearer ${token}` },
     });
-    const events: Change[] = [];
-    if (res.status !== 200) return { res, events, close: () => Promise.resolve() };
-    const reader = res.body!.getReader();
-    let text = '';
-    const pump = (async () => {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        text += new TextDecoder().decode(value);
-        let cut: number;
-        while ((cut = text.indexOf('\n\n')) >= 0) {
-          const data = /^data: (.*)$/m.exec(text.slice(0, cut))?.[1];
-          text = text.slice(cut + 2);
-          if (data) events.push(JSON.parse(data) as Change);
-        }
-      }
-    })();
-    return {
-      res,
-      events,
-      close: async () => {
-        await reader.cancel();
-        await pump.catch(() => undefined);
-      },
-    };
+    if (res.status !== 200) return { res, events: [] as Change[], close: () => Promise.resolve() };
+    return { res, ...readSse<Change>(res) };
   };
 
   beforeAll(async () => {

@@ -3,6 +3,7 @@
  * and send each notification once; a dead endpoint does not hold up a healthy one; the live stream
  * sees changes made on another instance.
  */
+import { readSse } from '../support/sse.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHubServices } from '../../src/server/hub-services.js';
 import { createPostgresStore } from '../../src/store/postgres-store.js';
@@ -106,23 +107,8 @@ describe('several instances on one database', () => {
     const address = await a.app.listen({ port: 0, host: '127.0.0.1' });
     const res = await fetch(`${address}/api/v1/stream?type=Lamp&options=keyValues`);
     expect(res.headers.get('content-type')).toBe('text/event-stream');
-    const reader = res.body!.getReader();
-    let text = '';
-    const events: { id: string; kind: string; entity?: Record<string, unknown> }[] = [];
-    const pump = (async () => {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        text += new TextDecoder().decode(value);
-        let cut: number;
-        while ((cut = text.indexOf('\n\n')) >= 0) {
-          const block = text.slice(0, cut);
-          text = text.slice(cut + 2);
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (data) events.push(JSON.parse(data) as (typeof events)[number]);
-        }
-      }
-    })();
+    const sse = readSse<{ id: string; kind: string; entity?: Record<string, unknown> }>(res);
+    const events = sse.events;
     await write(b, 'urn:ngsi-ld:Tree:1', 'Tree', 0);
     await write(b, 'urn:ngsi-ld:Lamp:1', 'Lamp', 0);
     await write(a, 'urn:ngsi-ld:Lamp:1', 'Lamp', 5);
@@ -131,8 +117,7 @@ describe('several instances on one database', () => {
       ['urn:ngsi-ld:Lamp:1', 'created', 0],
       ['urn:ngsi-ld:Lamp:1', 'updated', 5],
     ]);
-    await reader.cancel();
-    await pump.catch(() => undefined);
+    await sse.close();
   });
 });
 

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHub, type Hub } from '../../src/server/hub.js';
 import { loadAirReplay } from '../../src/sim/air-replay.js';
-import { startDemoCity, type DemoCity } from '../../src/sim/demo-city.js';
+import { startDemoCity, type DemoCity, type DemoOptions } from '../../src/sim/demo-city.js';
 import { KIND_MODELS } from '../../src/sim/sensor-models.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { loginAs, startDemoProcess } from '../support/demo-process.js';
@@ -136,30 +136,12 @@ describe('citypivot demo', () => {
 describe('demo incidents', () => {
   let hub: Hub;
   let city: DemoCity;
-  let tenantDb: TestDatabase;
+  let stop: () => Promise<void>;
   beforeAll(async () => {
-    tenantDb = await createTestDatabase();
-    hub = await startHub({
-      port: 0,
-      host: '127.0.0.1',
-      db: tenantDb.url,
-      mqtt: { mode: 'embedded', port: 0, host: '127.0.0.1' },
-      dashboardDir: false,
-    });
-    city = await startDemoCity(
-      {
-        entities: hub.entities,
-        iot: hub.iot as NonNullable<Hub['iot']>,
-        resolveContext: (v) => hub.resolveContext(v),
-        mqttUrl: hub.mqttUrl as string,
-      },
-      { sensors: 30, seed: 9, speed: 1, incidentEveryS: 0, air: await loadAirReplay() },
-    );
+    ({ hub, city, stop } = await inProcessDemo({ sensors: 30, seed: 9 }));
   });
   afterAll(async () => {
-    await city?.stop();
-    await hub?.stop();
-    await tenantDb?.drop();
+    await stop?.();
   });
 
   it('raises an Alert for a jam and slows the jammed road; an episode raises one at the station', async () => {
@@ -200,39 +182,18 @@ describe('demo incidents', () => {
 describe('demo under overload', () => {
   let hub: Hub;
   let city: DemoCity;
-  let tenantDb: TestDatabase;
+  let stop: () => Promise<void>;
   let offset = 0;
   beforeAll(async () => {
-    tenantDb = await createTestDatabase();
-    hub = await startHub({
-      port: 0,
-      host: '127.0.0.1',
-      db: tenantDb.url,
-      mqtt: { mode: 'embedded', port: 0, host: '127.0.0.1' },
-      dashboardDir: false,
-    });
-    city = await startDemoCity(
-      {
-        entities: hub.entities,
-        iot: hub.iot as NonNullable<Hub['iot']>,
-        resolveContext: (v) => hub.resolveContext(v),
-        mqttUrl: hub.mqttUrl as string,
-      },
-      {
-        sensors: 40,
-        seed: 3,
-        speed: 1,
-        incidentEveryS: 0,
-        maxInFlight: 1,
-        clock: () => Date.now() + offset,
-        air: await loadAirReplay(),
-      },
-    );
+    ({ hub, city, stop } = await inProcessDemo({
+      sensors: 40,
+      seed: 3,
+      maxInFlight: 1,
+      clock: () => Date.now() + offset,
+    }));
   });
   afterAll(async () => {
-    await city?.stop();
-    await hub?.stop();
-    await tenantDb?.drop();
+    await stop?.();
   });
 
   it('keeps every kind reporting when all sensors are overdue and one reading at a time goes out', async () => {
@@ -272,3 +233,35 @@ describe('demo under overload', () => {
     expect(moved.sort()).toEqual(Object.keys(KIND_MODELS).sort());
   }, 60_000);
 });
+
+/** A hub with the embedded broker on a fresh database, and a demo city playing on it. */
+async function inProcessDemo(
+  opts: Omit<DemoOptions, 'speed' | 'incidentEveryS' | 'air'>,
+): Promise<{ hub: Hub; city: DemoCity; stop: () => Promise<void> }> {
+  const tenantDb = await createTestDatabase();
+  const hub = await startHub({
+    port: 0,
+    host: '127.0.0.1',
+    db: tenantDb.url,
+    mqtt: { mode: 'embedded', port: 0, host: '127.0.0.1' },
+    dashboardDir: false,
+  });
+  const city = await startDemoCity(
+    {
+      entities: hub.entities,
+      iot: hub.iot as NonNullable<Hub['iot']>,
+      resolveContext: (v) => hub.resolveContext(v),
+      mqttUrl: hub.mqttUrl as string,
+    },
+    { speed: 1, incidentEveryS: 0, air: await loadAirReplay(), ...opts },
+  );
+  return {
+    hub,
+    city,
+    async stop() {
+      await city.stop();
+      await hub.stop();
+      await tenantDb.drop();
+    },
+  };
+}
