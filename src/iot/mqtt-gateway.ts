@@ -63,6 +63,8 @@ export interface MqttGatewayOptions {
   setting: MqttSetting;
   /** Authentication of embedded-broker clients; absent: every client is accepted (--auth none). */
   authority?: MqttAuthority;
+  /** How long a gateway's key check and write decisions hold; default 30 s. */
+  decisionTtlMs?: number;
   log?: (line: string) => void;
 }
 
@@ -103,7 +105,15 @@ async function handle(
 type Binding =
   | { kind: 'anonymous' }
   | { kind: 'device'; device: Device; apikeys: Set<string> }
-  | { kind: 'gateway'; principal: MqttPrincipal; decisions: Map<string, boolean>; since: number };
+  | {
+      kind: 'gateway';
+      principal: MqttPrincipal;
+      /** Checked again with the decisions: a revoked or expired key stops working within the TTL. */
+      apiKey: string;
+      valid: boolean;
+      decisions: Map<string, boolean>;
+      since: number;
+    };
 
 /** A gateway's decisions are re-asked after this long, so that policy changes take effect. */
 const DECISION_TTL_MS = 30_000;
@@ -178,10 +188,12 @@ async function startEmbedded(opts: MqttGatewayOptions, port: number, host: strin
     if (!authority) return true;
     const target = await iot.ingestion.target(topic.apikey, topic.deviceId);
     if (!target) return true; // an unknown device: ingestion counts it and writes nothing
-    if (Date.now() - b.since > DECISION_TTL_MS) {
+    if (Date.now() - b.since > (opts.decisionTtlMs ?? DECISION_TTL_MS)) {
       b.decisions.clear();
       b.since = Date.now();
+      b.valid = (await authority.gateway(b.apiKey)) !== undefined;
     }
+    if (!b.valid) return false;
     const key = `${target.service}\u0000${target.entityType}`;
     let ok = b.decisions.get(key);
     if (ok === undefined) {
@@ -220,7 +232,16 @@ async function startEmbedded(opts: MqttGatewayOptions, port: number, host: strin
           if (d) return { kind: 'device', ...d };
         }
         const p = await authority.gateway(secret);
-        return p ? { kind: 'gateway', principal: p, decisions: new Map(), since: Date.now() } : undefined;
+        return p
+          ? {
+              kind: 'gateway',
+              principal: p,
+              apiKey: secret,
+              valid: true,
+              decisions: new Map(),
+              since: Date.now(),
+            }
+          : undefined;
       })().then(
         (b) => {
           if (b) {

@@ -52,7 +52,7 @@ describe('MQTT device credentials (authentication on)', () => {
   };
 
   beforeAll(async () => {
-    hub = await createIotTestHub({ auth: {} });
+    hub = await createIotTestHub({ auth: { decisionTtlMs: 300 } });
     const login = await hub.request({
       method: 'POST',
       url: '/api/v1/auth/login',
@@ -238,6 +238,33 @@ describe('MQTT device credentials (authentication on)', () => {
 
     const other = await connect({ username: 'parks-gateway', password: otherKey });
     expect(await granted(other, `/${KEY}/+/cmd`)).toBe(128);
+    // A revoked key stops working on a connection already open, once its decisions are due again.
+    const keys = JSON.parse(
+      (await hub.request({ method: 'GET', url: '/api/v1/api-keys', headers: sysAdmin })).body,
+    ) as { id: string; name: string }[];
+    const gwId = keys.find((k) => k.name === 'gw-water-bureau')?.id as string;
+    expect(
+      (await hub.request({ method: 'DELETE', url: `/api/v1/api-keys/${gwId}`, headers: sysAdmin }))
+        .statusCode,
+    ).toBe(204);
+    // Readings of the same value go on until the key is checked again, then the connection is cut.
+    const cut = new Promise<'closed'>((resolve) => gw.once('close', () => resolve('closed')));
+    await expect
+      .poll(
+        () =>
+          Promise.race([
+            gw
+              .publishAsync(`/json/${KEY}/wq3/attrs`, JSON.stringify({ ph: 7.7 }), { qos: 1 })
+              .then(() => 'open'),
+            cut,
+          ]),
+        { timeout: 10_000, interval: 50 },
+      )
+      .toBe('closed');
+    expect(await loginOutcome({ username: 'plant-gateway', password: gwKey })).toMatch(
+      /Bad username or password/i,
+    );
+    expect(await value('urn:ngsi-ld:WaterQualityObserved:wq3', 'pH')).toBe(7.7);
     const closed = new Promise<void>((resolve) => other.once('close', () => resolve()));
     other.publish(`/json/${KEY}/wq3/attrs`, JSON.stringify({ ph: 2 }), { qos: 1 });
     await closed;

@@ -38,7 +38,7 @@ export async function createIotTestHub(
     mqtt?: 'embedded' | 'external' | 'off';
     healthSweepMs?: number;
     /** Authentication on (admin password ADMIN_PASSWORD, no TOTP); `anonymous`: MQTT without credentials too. */
-    auth?: { anonymous?: boolean };
+    auth?: { anonymous?: boolean; decisionTtlMs?: number };
   } = {},
 ): Promise<IotTestHub> {
   const db = await createTestDatabase();
@@ -68,6 +68,7 @@ export async function createIotTestHub(
       iot,
       setting: { mode: 'embedded', port: 0 },
       ...(authority ? { authority } : {}),
+      ...(opts.auth?.decisionTtlMs !== undefined ? { decisionTtlMs: opts.auth.decisionTtlMs } : {}),
     });
   else if (mode === 'external') {
     const url = process.env.TEST_MQTT_URL;
