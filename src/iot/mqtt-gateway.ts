@@ -104,7 +104,15 @@ async function handle(
 /** What a connected client is: anonymous, one device, or a gateway of a department. */
 type Binding =
   | { kind: 'anonymous' }
-  | { kind: 'device'; device: Device; apikeys: Set<string> }
+  | {
+      kind: 'device';
+      device: Device;
+      apikeys: Set<string>;
+      /** The login, checked again every TTL: a rotated or removed secret ends an open session. */
+      username: string;
+      secret: string;
+      since: number;
+    }
   | {
       kind: 'gateway';
       principal: MqttPrincipal;
@@ -229,7 +237,7 @@ async function startEmbedded(opts: MqttGatewayOptions, port: number, host: strin
         if (secret === undefined) return undefined;
         if (username) {
           const d = await deviceFor(iot, username, secret);
-          if (d) return { kind: 'device', ...d };
+          if (d) return { kind: 'device', ...d, username, secret, since: Date.now() };
         }
         const p = await authority.gateway(secret);
         return p
@@ -285,15 +293,35 @@ async function startEmbedded(opts: MqttGatewayOptions, port: number, host: strin
         return;
       }
       if (b.kind === 'device') {
-        if (topic.deviceId === b.device.device_id && b.apikeys.has(topic.apikey)) void run();
-        else {
+        if (topic.deviceId !== b.device.device_id || !b.apikeys.has(topic.apikey)) {
           refuse(
             client,
             'mqtt.publish',
             `device ${b.device.device_id} published for ${topic.apikey}/${topic.deviceId}`,
           );
           callback(new Error(`A device publishes for itself only (not ${topic.deviceId})`));
+          return;
         }
+        if (Date.now() - b.since <= (opts.decisionTtlMs ?? DECISION_TTL_MS)) {
+          void run();
+          return;
+        }
+        deviceFor(iot, b.username, b.secret).then(
+          (d) => {
+            if (
+              d &&
+              d.device.service === b.device.service &&
+              d.device.service_path === b.device.service_path
+            ) {
+              b.since = Date.now();
+              void run();
+            } else {
+              refuse(client, 'mqtt.publish', `the credentials of device ${b.device.device_id} changed`);
+              callback(new Error('The device credentials are no longer valid'));
+            }
+          },
+          (err: unknown) => callback(err as Error),
+        );
         return;
       }
       gatewayMay(b, topic).then(

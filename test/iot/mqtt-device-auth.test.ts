@@ -175,8 +175,19 @@ describe('MQTT device credentials (authentication on)', () => {
     c.publish(`/json/${KEY}/wq3/attrs`, JSON.stringify({ ph: 1 }), { qos: 1 });
     await closed;
     expect(await value('urn:ngsi-ld:WaterQualityObserved:wq3', 'pH')).toBeUndefined();
-    // A secret rotated: the old one stops working.
+    // A secret rotated: the old one stops working, also on a session already open (once due).
     const gen = await api('POST', '/iot/devices/wq2/password', undefined, svc(TENANT, PATH));
+    const cut = new Promise<'closed'>((resolve) => c2.once('close', () => resolve('closed')));
+    await expect
+      .poll(
+        () =>
+          Promise.race([
+            c2.publishAsync(`/${KEY}/wq2/attrs`, JSON.stringify({ ph: 6.4 }), { qos: 1 }).then(() => 'open'),
+            cut,
+          ]),
+        { timeout: 10_000, interval: 50 },
+      )
+      .toBe('closed');
     expect(gen.statusCode).toBe(201);
     expect(await loginOutcome({ username: 'wq2', password: secret2 })).toMatch(/Bad username or password/i);
     secret2 = (JSON.parse(gen.body) as { password: string }).password;
