@@ -21,7 +21,7 @@ import { Aedes } from 'aedes';
 import type { AuthenticateError, Client } from 'aedes';
 import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
-import { SOUTHBOUND_TOPIC_FILTERS, parseDeviceTopic } from '../core/iot/iot-topics.js';
+import { SOUTHBOUND_TOPIC_FILTERS, parseCommandTopic, parseDeviceTopic } from '../core/iot/iot-topics.js';
 import type { DeviceTopic } from '../core/iot/iot-topics.js';
 import type { Device } from '../core/iot/device-model.js';
 import { deviceSecretMatches } from './device-credentials.js';
@@ -155,23 +155,15 @@ async function deviceFor(iot: IotService, username: string, secret: string) {
 
 /** The command topics a device may subscribe to: `[/json|/ul]/{apikey}/{device_id}/cmd`. */
 function isOwnCommandTopic(b: { device: Device; apikeys: Set<string> }, filter: string): boolean {
-  const parts = (filter.startsWith('/') ? filter.slice(1) : filter).split('/');
-  if (parts[0] === 'json' || parts[0] === 'ul') parts.shift();
-  return (
-    parts.length === 3 &&
-    b.apikeys.has(parts[0] as string) &&
-    parts[1] === b.device.device_id &&
-    parts[2] === 'cmd'
-  );
+  const c = parseCommandTopic(filter);
+  return c !== undefined && b.apikeys.has(c.apikey) && c.deviceId === b.device.device_id;
 }
 
 /** A gateway subscribes to the commands of one apikey: `[/json|/ul]/{apikey}/{+|device_id}/cmd`. */
 function commandApikey(filter: string): string | undefined {
-  const parts = (filter.startsWith('/') ? filter.slice(1) : filter).split('/');
-  if (parts[0] === 'json' || parts[0] === 'ul') parts.shift();
-  const [apikey, device, cmd, ...rest] = parts;
-  if (rest.length > 0 || cmd !== 'cmd' || !apikey || apikey === '+' || apikey === '#') return undefined;
-  return device && device !== '#' ? apikey : undefined;
+  const c = parseCommandTopic(filter);
+  if (!c || c.apikey === '+' || c.apikey === '#' || c.deviceId === '#') return undefined;
+  return c.apikey;
 }
 
 async function startEmbedded(opts: MqttGatewayOptions, port: number, host: string): Promise<MqttGateway> {

@@ -5,7 +5,7 @@ import {
   parseUltralightCommandResult,
   parseUltralightMeasures,
 } from '../../src/core/iot/ultralight-codec.js';
-import { parseDeviceTopic } from '../../src/core/iot/iot-topics.js';
+import { parseCommandTopic, parseDeviceTopic } from '../../src/core/iot/iot-topics.js';
 
 describe('Ultralight 2.0 measures', () => {
   const ok: [string, unknown][] = [
@@ -97,5 +97,19 @@ describe('IoT Agent topics', () => {
     'sensors/x',
   ])('ignores %s', (topic) => {
     expect(parseDeviceTopic(topic)).toBeUndefined();
+  });
+});
+
+describe('command topics', () => {
+  it.each([
+    ['/k1/d1/cmd', { apikey: 'k1', deviceId: 'd1' }],
+    ['/json/k1/d1/cmd', { apikey: 'k1', deviceId: 'd1' }],
+    ['ul/k1/+/cmd', { apikey: 'k1', deviceId: '+' }],
+  ])('%s', (topic, expected) => {
+    expect(parseCommandTopic(topic)).toEqual(expected);
+  });
+
+  it.each(['/k1/d1/attrs', '/k1/d1/cmd/x', '/k1/cmd', '#'])('ignores %s', (topic) => {
+    expect(parseCommandTopic(topic)).toBeUndefined();
   });
 });

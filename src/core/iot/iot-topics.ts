@@ -32,14 +32,16 @@ export const SOUTHBOUND_TOPIC_FILTERS = [
   'ul/+/+/cmdexe',
 ] as const;
 
+/** A topic's levels after the optional leading slash and `json`/`ul` prefix, and its format. */
+function levels(topic: string): { format: TopicFormat; parts: string[] } {
+  const parts = (topic.startsWith('/') ? topic.slice(1) : topic).split('/');
+  if (parts[0] === 'json' || parts[0] === 'ul') return { format: parts[0], parts: parts.slice(1) };
+  return { format: 'auto', parts };
+}
+
 /** Parses a device topic; `undefined` for topics that are not device traffic (commands included). */
 export function parseDeviceTopic(topic: string): DeviceTopic | undefined {
-  const parts = (topic.startsWith('/') ? topic.slice(1) : topic).split('/');
-  let format: TopicFormat = 'auto';
-  if (parts[0] === 'json' || parts[0] === 'ul') {
-    format = parts[0];
-    parts.shift();
-  }
+  const { format, parts } = levels(topic);
   const [apikey, deviceId, kind, objectId, ...extra] = parts;
   if (!apikey || !deviceId || extra.length > 0) return undefined;
   if (kind === 'attrs') {
@@ -50,6 +52,16 @@ export function parseDeviceTopic(topic: string): DeviceTopic | undefined {
   }
   if (kind === 'cmdexe' && objectId === undefined) return { kind, format, apikey, deviceId };
   return undefined;
+}
+
+/**
+ * A command topic or topic filter, `[/json|/ul]/{apikey}/{device_id}/cmd` (levels may be
+ * wildcards; the caller decides which it accepts); `undefined` for anything else.
+ */
+export function parseCommandTopic(topic: string): { apikey: string; deviceId: string } | undefined {
+  const [apikey, deviceId, kind, ...extra] = levels(topic).parts;
+  if (!apikey || !deviceId || kind !== 'cmd' || extra.length > 0) return undefined;
+  return { apikey, deviceId };
 }
 
 /** The topic a command is published on: `/{apikey}/{device_id}/cmd`, `/json/…/cmd` for JSON devices. */
