@@ -11,6 +11,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { EntityChange, EntityService } from '../broker/entity-service.js';
 import type { EntityQuery, Store } from '../core/store.js';
 import { HubError } from '../core/errors.js';
+import { tenantOf } from '../api/ngsi-request.js';
 import type { AccessGrant, AccessPolicy, CatalogEntry, Principal } from '../core/access/access-model.js';
 import { buildReadFilter, canWrite, canWriteTenant, type ReadFilter } from '../core/access/read-filter.js';
 import type { AuditEvent } from '../core/access/audit-chain.js';
@@ -109,13 +110,10 @@ export async function createHubAccess(opts: AccessOptions) {
     events.countRead(a.principal.name, entities.length);
     if (f.report.tagged.size > 0) {
       await audit({
-        actor: a.principal.name,
-        ...(a.principal.department ? { department: a.principal.department } : {}),
+        ...auditedBy(a),
         action: 'read.personal',
         target: tenant,
         outcome: 'success',
-        ...(a.purpose ? { purpose: a.purpose } : {}),
-        ...(a.ip ? { ip: a.ip } : {}),
         detail: {
           attrs: [...f.report.tagged],
           entities: entities.length,
@@ -213,25 +211,21 @@ export async function createHubAccess(opts: AccessOptions) {
     if (!action) return;
     const refused = status === 401 || status === 403;
     if (action === 'entity.write' && !refused) return;
-    const a = byRequest.get(req);
     const raw = req.headers['ngsild-tenant'] ?? req.headers['fiware-service'];
     const tenant = (Array.isArray(raw) ? raw[0] : raw) ?? '';
     await audit({
-      actor: a?.principal.name ?? 'anonymous',
-      ...(a?.principal.department ? { department: a.principal.department } : {}),
+      ...auditedBy(byRequest.get(req), req.ip),
       action,
       target: path,
       outcome: status < 400 ? 'success' : 'failure',
-      ...(a?.purpose ? { purpose: a.purpose } : {}),
-      ip: req.ip,
       detail: { method: req.method, status, tenant },
     }).catch((err: unknown) => log(`audit failed: ${(err as Error).message}`));
   }
 
   /** IoT provisioning names a tenant (fiware-service): reading it needs read access, changing it write access. */
   async function checkIot(req: FastifyRequest, access: RequestAccess): Promise<void> {
-    const raw = req.headers['fiware-service'] ?? req.headers['ngsild-tenant'];
-    const tenant = (Array.isArray(raw) ? raw[0] : raw) ?? '';
+    // The tenant the IoT routes act on, read by the same function they use.
+    const tenant = tenantOf(req);
     const policies = await access.policies();
     const ok =
       req.method === 'GET'
@@ -356,6 +350,10 @@ export async function createHubAccess(opts: AccessOptions) {
     principalFor(req: FastifyRequest): Principal | undefined {
       return byRequest.get(req)?.principal;
     },
+    /** Who an audit record of this request names: account, department, purpose, address. */
+    auditedBy(req: FastifyRequest) {
+      return auditedBy(byRequest.get(req), req.ip);
+    },
     /** The access of a request: its principal, purpose, policies and grants. */
     accessFor(req: FastifyRequest): RequestAccess | undefined {
       return byRequest.get(req);
@@ -477,6 +475,17 @@ export async function flushStagedAudit(store: AccessStore): Promise<void> {
   while ((await store.audit.chainStaged(page)) === page);
 }
 
+/** Who an audit record names: the account (anonymous without one), its department, the purpose stated, the address. */
+function auditedBy(a: RequestAccess | undefined, ip?: string) {
+  const address = a?.ip ?? ip;
+  return {
+    actor: a?.principal.name ?? 'anonymous',
+    ...(a?.principal.department ? { department: a.principal.department } : {}),
+    ...(a?.purpose ? { purpose: a.purpose } : {}),
+    ...(address ? { ip: address } : {}),
+  };
+}
+
 /** One audit record per tenant a transaction wrote: who, and which entities were created, changed, deleted. */
 function writeAudit(a: RequestAccess, changes: EntityChange[]): AuditEvent[] {
   const byTenant = new Map<string, Record<string, string[]>>();
@@ -486,13 +495,10 @@ function writeAudit(a: RequestAccess, changes: EntityChange[]): AuditEvent[] {
     byTenant.set(c.tenant, t);
   }
   return [...byTenant].map(([tenant, ids]) => ({
-    actor: a.principal.name,
-    ...(a.principal.department ? { department: a.principal.department } : {}),
+    ...auditedBy(a),
     action: 'entity.write',
     target: tenant,
     outcome: 'success',
-    ...(a.purpose ? { purpose: a.purpose } : {}),
-    ...(a.ip ? { ip: a.ip } : {}),
     detail: { ...ids, attrs: [...new Set(changes.filter((c) => c.tenant === tenant).flatMap(changedAttrs))] },
   }));
 }

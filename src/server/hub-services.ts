@@ -113,20 +113,14 @@ export async function createHubServices(
           tenants: createTenantGuard(store),
           ...(access
             ? {
-                onExported: async (req, e) => {
-                  const p = access.principalFor(req);
-                  const purpose = access.accessFor(req)?.purpose;
-                  await access.audit({
-                    actor: p?.name ?? 'anonymous',
-                    ...(p?.department ? { department: p.department } : {}),
+                onExported: (req, e) =>
+                  access.audit({
+                    ...access.auditedBy(req),
                     action: 'data.export',
                     target: e.tenant,
                     outcome: e.complete ? 'success' : 'failure',
-                    ...(purpose ? { purpose } : {}),
-                    ip: req.ip,
                     detail: { query: e.query, entities: e.entities },
-                  });
-                },
+                  }),
               }
             : {}),
         }),

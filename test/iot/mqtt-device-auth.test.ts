@@ -335,6 +335,16 @@ describe('MQTT device credentials (authentication on)', () => {
       expect((JSON.parse(r.body) as { type: string }).type).toMatch(/Forbidden/);
     }
     expect(await hub.iot.registry.getDevice(TENANT, PATH, 'intruder')).toBeUndefined();
+    // The tenant checked is the tenant provisioned: naming an allowed one in fiware-service and
+    // another in NGSILD-Tenant (which the routes read first) is refused, and nothing is written.
+    const mixed = await api(
+      'POST',
+      '/iot/devices',
+      { devices: [{ device_id: 'stray' }] },
+      { ...svc(TENANT, PATH), 'NGSILD-Tenant': 'harbour-data' },
+    );
+    expect(mixed.statusCode, mixed.body).toBe(403);
+    expect(await hub.iot.registry.getDevice('harbour-data', PATH, 'stray')).toBeUndefined();
   });
 
   it('asks a device with a secret for it on the HTTP southbound too; one without keeps the apikey alone', async () => {
