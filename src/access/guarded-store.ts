@@ -314,18 +314,21 @@ export function filterScope(f: ReadFilter, query: EntityQuery, strict = false): 
     );
   const ok = (type: string, r: AttrRef) =>
     r.anyType ? f.maskedTypes(r.attr).length === 0 : f.attrFilterable(r.types ?? [type], r.attr);
-  const readable = (t: string) => f.readableTypes === '*' || f.readableTypes.includes(t);
-  for (const t of named) {
-    if (!readable(t)) continue;
-    const bad = refs.find((r) => !ok(t, r));
-    if (bad) throw refuse(bad.attr, t);
-  }
+  const requireFilterable = (types: string[]) => {
+    for (const t of types) {
+      const bad = refs.find((r) => !ok(t, r));
+      if (bad) throw refuse(bad.attr, t);
+    }
+  };
+  // Named types the department cannot read at all are narrowed away later, not refused here.
+  requireFilterable(named.filter((t) => f.readableTypes === '*' || f.readableTypes.includes(t)));
   if (!implicit) return f.readableTypes;
-  if (f.readableTypes === '*' || strict) {
+  if (f.readableTypes === '*') {
     // Every type is in scope: the attribute must be filterable everywhere.
     for (const r of refs) if (!ok('*', r) || f.maskedTypes(r.attr).length > 0) throw refuse(r.attr);
     return '*';
   }
+  if (strict) requireFilterable(f.readableTypes);
   return f.readableTypes.filter((t) => refs.every((r) => ok(t, r)));
 }
 

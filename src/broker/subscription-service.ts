@@ -22,7 +22,7 @@ export interface SubscriptionServiceDeps {
   /** Told when this instance changed a tenant's subscriptions. */
   onChanged?: (tenant: string) => void;
   /** Checks the subscription's query against the requester's access (throws Forbidden). */
-  checkQuery?: (tenant: string, query: EntityQuery) => Promise<void>;
+  checkFilters?: (tenant: string, query: EntityQuery) => Promise<void>;
   clock?: () => Date;
 }
 
@@ -49,7 +49,7 @@ export function createSubscriptionService(deps: SubscriptionServiceDeps) {
   async function checkCompiles(tenant: string, sub: Subscription): Promise<void> {
     try {
       const c = await compileSubscription(sub, deps.resolve);
-      await deps.checkQuery?.(tenant, subscriptionQuery(c, 0));
+      await deps.checkFilters?.(tenant, subscriptionQuery(c, 0));
       if (c.q || c.scopeQ) {
         const check: FilterCheck = { attrs: {}, scopes: [] };
         if (c.q)

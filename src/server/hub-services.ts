@@ -84,6 +84,7 @@ export async function createHubServices(
         ...(opts.onError ? { onError: opts.onError } : {}),
       })
     : undefined;
+  const tenants = createTenantGuard(store);
   const app = await buildHttpApp({
     store,
     entities,
@@ -104,13 +105,13 @@ export async function createHubServices(
         registerTemporalRoutes(a, {
           temporal: history.temporal,
           contexts: { resolve: (v) => resolver.resolve(v) },
-          tenants: createTenantGuard(store),
+          tenants,
         }),
       (a) =>
         registerExportRoutes(a, {
           entities,
           contexts: { resolve: (v) => resolver.resolve(v) },
-          tenants: createTenantGuard(store),
+          tenants,
           ...(access
             ? {
                 onExported: (req, e) =>

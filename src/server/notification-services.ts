@@ -43,10 +43,14 @@ export function createNotificationServices(opts: {
     onError: (err) => opts.onError?.(err),
   });
   const access = opts.access;
+  // Filters that run later, outside the request (subscriptions, the stream's q), are checked now.
+  const checkFilters = access
+    ? { checkFilters: (tenant: string, q: EntityQuery) => access.checkFilters(tenant, q) }
+    : {};
   const subscriptions = createSubscriptionService({
     subscriptions: store.subscriptions,
     resolve: opts.resolve,
-    ...(access ? { checkQuery: (tenant: string, q: EntityQuery) => access.checkFilters(tenant, q) } : {}),
+    ...checkFilters,
     onChanged: (tenant) => matcher.invalidate(tenant),
   });
   const dispatcher = createNotificationDispatcher({
@@ -78,7 +82,6 @@ export function createNotificationServices(opts: {
     dispatcher,
     stream,
     routes: (app: FastifyInstance) => {
-      const access = opts.access;
       const ownerOf = access ? (req: FastifyRequest) => ownerFrom(access.principalFor(req)) : undefined;
       registerSubscriptionRoutes(app, {
         subscriptions,
@@ -118,9 +121,7 @@ export function createNotificationServices(opts: {
         entities,
         contexts: { resolve: opts.resolve },
         ...(ownerOf && views ? { viewFor: (req, tenant) => viewOf(ownerOf(req), tenant, views) } : {}),
-        ...(access
-          ? { checkFilters: (tenant: string, q: EntityQuery) => access.checkFilters(tenant, q) }
-          : {}),
+        ...checkFilters,
       });
     },
     async start(): Promise<void> {

@@ -221,7 +221,7 @@ interface PairCache {
 
 async function writeRows(
   run: Run,
-  knownPairs: PairCache,
+  pairs: PairCache,
   tenant: string,
   inserts: StoredEntity[],
   updates: StoredEntity[],
@@ -256,7 +256,7 @@ async function writeRows(
     );
     if (r.rowCount !== updates.length && missing) throw missing();
   }
-  await writeSideTablesMany(run, knownPairs, tenant, inserts, updates);
+  await writeSideTablesMany(run, pairs, tenant, inserts, updates);
 }
 
 /**
