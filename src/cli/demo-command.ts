@@ -155,20 +155,7 @@ export async function ensureOperator(
   wanted: string | undefined,
 ): Promise<{ generated: string } | 'kept' | 'from-env'> {
   const { store } = access;
-  if (!(await store.listDepartments()).some((d) => d.id === DEMO_DEPARTMENT))
-    await store.createDepartment({
-      id: DEMO_DEPARTMENT,
-      name: '城市运行管理中心 City operations',
-      parent: null,
-    });
-  if ((await store.listPolicies([DEMO_DEPARTMENT])).length === 0)
-    await store.createPolicy({
-      id: randomUUID(),
-      department: DEMO_DEPARTMENT,
-      tenant: '',
-      entityTypes: ['*'],
-      actions: ['read'],
-    });
+  await ensureDepartment(access, DEMO_DEPARTMENT, '城市运行管理中心 City operations', ['*'], 'read');
   const held = await store.getUserByName(DEMO_USER);
   if (held && wanted === undefined) return 'kept';
   const password = wanted ?? `${randomBytes(9).toString('base64url')}-Cp7`;
@@ -189,6 +176,27 @@ export async function ensureOperator(
   return wanted === undefined ? { generated: password } : 'from-env';
 }
 
+/** A top-level demo department, and its one policy on the default tenant when it has none yet. */
+async function ensureDepartment(
+  access: HubAccess,
+  id: string,
+  name: string,
+  entityTypes: string[],
+  action: 'read' | 'write',
+): Promise<void> {
+  const { store } = access;
+  if (!(await store.listDepartments()).some((d) => d.id === id))
+    await store.createDepartment({ id, name, parent: null });
+  if ((await store.listPolicies([id])).length === 0)
+    await store.createPolicy({
+      id: randomUUID(),
+      department: id,
+      tenant: '',
+      entityTypes,
+      actions: [action],
+    });
+}
+
 /**
  * The demo sensors' MQTT login: an API key of the "demo sensors" department, whose one policy lets
  * it write the demo's entity types in the default tenant and nothing else. A new key on every
@@ -199,23 +207,10 @@ async function demoGatewayKey(
   iot: IotService,
 ): Promise<{ username: string; password: string }> {
   const { store } = access;
-  if (!(await store.listDepartments()).some((d) => d.id === DEVICES_DEPARTMENT))
-    await store.createDepartment({
-      id: DEVICES_DEPARTMENT,
-      name: '演示城市感知设备 Demo city sensors',
-      parent: null,
-    });
   const types = await Promise.all(
     [...new Set(Object.values(KIND_MODELS).map((m) => m.entityType))].map((t) => iot.ingestion.typeIri(t)),
   );
-  if ((await store.listPolicies([DEVICES_DEPARTMENT])).length === 0)
-    await store.createPolicy({
-      id: randomUUID(),
-      department: DEVICES_DEPARTMENT,
-      tenant: '',
-      entityTypes: types,
-      actions: ['write'],
-    });
+  await ensureDepartment(access, DEVICES_DEPARTMENT, '演示城市感知设备 Demo city sensors', types, 'write');
   for (const k of await store.listApiKeys())
     if (k.name === GATEWAY_KEY_NAME && !k.revokedAt) await store.revokeApiKey(k.id);
   const k = newApiKey();
