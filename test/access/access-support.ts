@@ -107,3 +107,34 @@ export function flow(n: number) {
     location: { type: 'GeoProperty', value: { type: 'Point', coordinates: [113.6 + n / 100, 34.7] } },
   };
 }
+
+/** The security administrator grants transport the unmasked `mobile` of Person for 'emergency-contact', an hour long. */
+export async function grantEmergencyContact(hub: TestHub, admin: string): Promise<void> {
+  const grant = await hub.request({
+    method: 'POST',
+    url: '/api/v1/grants',
+    headers: bearer(admin),
+    payload: {
+      department: 'transport',
+      entityType: 'Person',
+      attrs: ['mobile'],
+      purpose: 'emergency-contact',
+      validUntil: new Date(Date.now() + 3_600_000).toISOString(),
+    },
+  });
+  expect(grant.statusCode, grant.body).toBe(201);
+}
+
+/** An account `auditor` with the auditor role (created once), and its token. */
+export async function auditorToken(hub: TestHub, admin: string): Promise<string> {
+  if (!(await hub.access!.store.getUserByName('auditor'))) {
+    const r = await hub.request({
+      method: 'POST',
+      url: '/api/v1/users',
+      headers: bearer(admin),
+      payload: { username: 'auditor', password: USER_PASSWORD, roles: ['auditor'] },
+    });
+    expect(r.statusCode, r.body).toBe(201);
+  }
+  return tokenOf(hub, 'auditor');
+}

@@ -6,7 +6,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JSON_CT, json, type TestHub } from '../support/test-hub.js';
-import { authHub, bearer, expectProblem, flow, person, seedDepartments } from './access-support.js';
+import {
+  authHub,
+  bearer,
+  expectProblem,
+  flow,
+  grantEmergencyContact,
+  person,
+  seedDepartments,
+} from './access-support.js';
 
 describe('filters on masked or hidden attributes', () => {
   let hub: TestHub;
@@ -126,19 +134,7 @@ describe('filters on masked or hidden attributes', () => {
   });
 
   it('allows the filter under a purpose grant that unmasks the attribute', async () => {
-    const grant = await hub.request({
-      method: 'POST',
-      url: '/api/v1/grants',
-      headers: as(t.admin),
-      payload: {
-        department: 'transport',
-        entityType: 'Person',
-        attrs: ['mobile'],
-        purpose: 'emergency-contact',
-        validUntil: new Date(Date.now() + 3_600_000).toISOString(),
-      },
-    });
-    expect(grant.statusCode, grant.body).toBe(201);
+    await grantEmergencyContact(hub, t.admin);
     const q = 'type=Person&q=mobile=="13812345678"';
     expectProblem(await get(t.transport, q), 403);
     const r = await get(t.transport, q, { 'CityPivot-Purpose': 'emergency-contact' });

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JSON_CT, json, type TestHub } from '../support/test-hub.js';
 import {
+  auditorToken,
   authHub,
   bearer,
   expectProblem,
   flow,
+  grantEmergencyContact,
   person,
   seedDepartments,
-  USER_PASSWORD,
-  tokenOf,
 } from './access-support.js';
 import { verifyAuditLog } from '../../src/api/access-audit-routes.js';
 
@@ -139,19 +139,7 @@ describe('data sharing between departments, the ledger, and the audit chain', ()
   });
 
   it('shows tagged values unmasked only under a grant for the stated purpose', async () => {
-    const grant = await hub.request({
-      method: 'POST',
-      url: '/api/v1/grants',
-      headers: as(t.admin),
-      payload: {
-        department: 'transport',
-        entityType: 'Person',
-        attrs: ['mobile'],
-        purpose: 'emergency-contact',
-        validUntil: new Date(Date.now() + 3_600_000).toISOString(),
-      },
-    });
-    expect(grant.statusCode, grant.body).toBe(201);
+    await grantEmergencyContact(hub, t.admin);
     const url = '/ngsi-ld/v1/entities/urn:ngsi-ld:Person:1?options=keyValues';
     const masked = json<{ mobile: string }>(
       await hub.request({ method: 'GET', url, headers: as(t.transport) }),
@@ -175,19 +163,7 @@ describe('data sharing between departments, the ledger, and the audit chain', ()
     expect(clear.mobile).toBe('13812345678');
   });
 
-  async function makeAuditor(): Promise<string> {
-    const exists = await hub.access!.store.getUserByName('auditor');
-    if (!exists) {
-      const r = await hub.request({
-        method: 'POST',
-        url: '/api/v1/users',
-        headers: as(t.admin),
-        payload: { username: 'auditor', password: USER_PASSWORD, roles: ['auditor'] },
-      });
-      expect(r.statusCode, r.body).toBe(201);
-    }
-    return tokenOf(hub, 'auditor');
-  }
+  const makeAuditor = () => auditorToken(hub, t.admin);
 
   it('keeps a hash-chained audit log the auditor reads and verifies, and detects an edited or deleted record', async () => {
     const auditor = await makeAuditor();

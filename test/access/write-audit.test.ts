@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { JSON_CT, json, type TestHub } from '../support/test-hub.js';
-import { authHub, bearer, flow, person, seedDepartments, tokenOf, USER_PASSWORD } from './access-support.js';
+import { auditorToken, authHub, bearer, flow, person, seedDepartments } from './access-support.js';
 
 interface Rec {
   seq: number;
@@ -42,14 +42,7 @@ describe('audit of every write', () => {
   beforeAll(async () => {
     hub = await authHub();
     t = await seedDepartments(hub);
-    const r = await hub.request({
-      method: 'POST',
-      url: '/api/v1/users',
-      headers: as(t.admin),
-      payload: { username: 'auditor', password: USER_PASSWORD, roles: ['auditor'] },
-    });
-    expect(r.statusCode, r.body).toBe(201);
-    auditor = await tokenOf(hub, 'auditor');
+    auditor = await auditorToken(hub, t.admin);
     await newRecords();
   });
   afterAll(async () => {
