@@ -257,11 +257,12 @@ export async function createHubAccess(opts: AccessOptions) {
     },
 
     /**
-     * Write checks in each entity write's transaction, and the write's audit record staged in
-     * the same transaction (chained within a second by the chainer, or before the log is read).
+     * Write checks on each writer's own changes, in its request's context, and its audit record
+     * staged in the write's transaction (chained within a second by the chainer, or before the log
+     * is read); when writes share a transaction, a refused one is refused alone.
      */
     attach(entities: EntityService): void {
-      entities.onTransaction(async (tx, changes) => {
+      entities.onOwnChanges(async (tx, changes) => {
         await checkWrites(changes);
         const a = currentAccess();
         if (a) await tx.auditTrail.stage(writeAudit(a, changes), now());

@@ -3,6 +3,7 @@
  * transaction each, read-modify-write under a row lock. API, IoT ingestion and later rules all
  * write through here, so that history and notifications follow every change.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ActiveContext } from '../core/context/active-context.js';
 import type { StoredAttribute, StoredEntity } from '../core/entity-model.js';
 import {
@@ -54,7 +55,46 @@ export interface EntityServiceOptions {
   /** Told about a change listener that threw (the write stays committed). */
   onListenerError?: (err: unknown) => void;
   clock?: () => Date;
+  /**
+   * Changes to existing entities that arrive while an earlier one is being written share the next
+   * transaction (group commit; default on). Off: each in a transaction of its own.
+   */
+  groupWrites?: boolean;
 }
+
+/**
+ * One change to an existing entity, computed from its state under the row lock: the entity after
+ * it (none: nothing to write) and what the caller gets back. `apply` throws the change's own error
+ * (a HubError) and must not touch `before`.
+ */
+interface Mutation<T> {
+  tenant: string;
+  id: string;
+  apply(before: StoredEntity): { after?: StoredEntity; result: T };
+}
+
+/** A mutation waiting for its group, with the async context of its caller. */
+interface Queued {
+  m: Mutation<unknown>;
+  runIn: <R>(fn: () => R) => R;
+  resolve: (v: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Group commit so far: transactions shared by several writes, those writes, groups written again one by one. */
+export interface WriteGroupStats {
+  groups: number;
+  grouped: number;
+  fallbacks: number;
+}
+
+type Outcome<T> = { ok: true; result: T } | { ok: false; error: unknown };
+
+/**
+ * An error that belongs to one write of a group (not found, refused, bad data), as opposed to a
+ * database failure, which the store reports as a HubError with a cause and which ends the group.
+ */
+const isOwnError = (err: unknown) => err instanceof HubError && err.cause === undefined;
 
 export type EntityService = ReturnType<typeof createEntityService>;
 
@@ -63,27 +103,155 @@ export function createEntityService(opts: EntityServiceOptions) {
   const clock = opts.clock ?? (() => new Date());
   const listeners: ((changes: EntityChange[]) => void)[] = [];
   const hooks: TransactionHook[] = [];
+  const ownHooks: TransactionHook[] = [];
   const now = () => clock().toISOString();
 
   async function write<T>(fn: (tx: StoreTx, changes: EntityChange[]) => Promise<T>): Promise<T> {
     const changes: EntityChange[] = [];
     const result = await store.transaction(async (tx) => {
       const r = await fn(tx, changes);
+      if (changes.length > 0) for (const h of ownHooks) await h(tx, changes);
       // History and the notification outbox commit with the change or not at all.
       if (changes.length > 0) for (const h of hooks) await h(tx, changes);
       return r;
     });
-    // Committed is committed: a failing listener must not turn the write into an error.
-    if (changes.length > 0) {
-      for (const l of listeners) {
+    tell(changes);
+    return result;
+  }
+
+  /** Committed is committed: a failing listener must not turn the write into an error. */
+  function tell(changes: EntityChange[]): void {
+    if (changes.length === 0) return;
+    for (const l of listeners) {
+      try {
+        l(changes);
+      } catch (err) {
+        opts.onListenerError?.(err);
+      }
+    }
+  }
+
+  /** A mutation in a transaction of its own. */
+  function mutateAlone<T>(m: Mutation<T>): Promise<T> {
+    return write(async (tx, changes) => {
+      const before = await mustGet(tx, m.tenant, m.id);
+      const { after, result } = m.apply(before);
+      if (after) await save(tx, m.tenant, before, after, changes);
+      return result;
+    });
+  }
+
+  /**
+   * Mutations in one transaction, in the order given (an entity named twice gets both, in order).
+   * The entities are locked up front in one statement per tenant, in id order (so two groups
+   * cannot deadlock); each mutation then runs in its caller's async context (`runIn`), and so do
+   * the per-writer hooks with its own changes (access checks, audit records): its own error fails
+   * it alone and leaves the entity as the earlier ones made it. The rows are written in a few
+   * multi-row statements and the transaction hooks run once with every change. Rejects when the
+   * transaction fails as a whole (a database error, a transaction hook that throws).
+   */
+  async function runTogether(
+    items: { m: Mutation<unknown>; runIn: <R>(fn: () => R) => R }[],
+  ): Promise<Outcome<unknown>[]> {
+    const changes: EntityChange[] = [];
+    const outcomes = await store.transaction(async (tx) => {
+      changes.length = 0;
+      const held = new Map<string, Map<string, StoredEntity>>();
+      const ids = new Map<string, Set<string>>();
+      for (const { m } of items) ids.set(m.tenant, (ids.get(m.tenant) ?? new Set()).add(m.id));
+      for (const [tenant, set] of [...ids].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+        held.set(tenant, await tx.getEntities(tenant, [...set], { forUpdate: true }));
+      const written = new Map<string, Map<string, StoredEntity>>();
+      const results: Outcome<unknown>[] = [];
+      for (const { m, runIn } of items) {
         try {
-          l(changes);
+          const result = await runIn(async () => {
+            const mine = held.get(m.tenant) as Map<string, StoredEntity>;
+            // Not held: read again in the caller's context, which says 404 or, to a department
+            // without rights on the tenant, 403.
+            const before = mine.get(m.id) ?? (await mustGet(tx, m.tenant, m.id));
+            const { after, result } = m.apply(before);
+            if (!after) return result;
+            after.modifiedAt = now();
+            const own: EntityChange[] = [{ tenant: m.tenant, id: m.id, kind: 'updated', before, after }];
+            for (const h of ownHooks) await h(tx, own);
+            mine.set(m.id, after);
+            written.set(m.tenant, (written.get(m.tenant) ?? new Map()).set(m.id, after));
+            changes.push(...own);
+            return result;
+          });
+          results.push({ ok: true, result });
         } catch (err) {
-          opts.onListenerError?.(err);
+          if (!isOwnError(err)) throw err;
+          results.push({ ok: false, error: err });
+        }
+      }
+      for (const [tenant, rows] of written) await tx.writeEntities(tenant, [], [...rows.values()]);
+      if (changes.length > 0) for (const h of hooks) await h(tx, changes);
+      return results;
+    });
+    tell(changes);
+    return outcomes;
+  }
+
+  /**
+   * Group commit of mutations: one group in flight; what arrives meanwhile waits and goes in the
+   * next transaction, at most `MAX_GROUP` at a time, in arrival order. A lone mutation starts at
+   * once. A group whose transaction fails is written again one mutation at a time, each in its
+   * caller's context, so one write's database error never fails the others.
+   */
+  const MAX_GROUP = 200;
+  const groupWrites = opts.groupWrites ?? true;
+  let waiting: Queued[] = [];
+  let inFlight = false;
+  const groupStats: WriteGroupStats = { groups: 0, grouped: 0, fallbacks: 0 };
+  /** Groups run in the context the service was made in (hub start-up), never in a request's. */
+  const neutral = AsyncLocalStorage.snapshot();
+
+  function mutate<T>(m: Mutation<T>): Promise<T> {
+    if (!groupWrites) return mutateAlone(m);
+    return new Promise<T>((resolve, reject) => {
+      waiting.push({
+        m: m,
+        runIn: AsyncLocalStorage.snapshot(),
+        resolve: resolve as (v: unknown) => void,
+        reject,
+      });
+      if (!inFlight) void neutral(nextGroup);
+    });
+  }
+
+  async function nextGroup(): Promise<void> {
+    inFlight = true;
+    while (waiting.length > 0) {
+      const group = waiting.slice(0, MAX_GROUP);
+      waiting = waiting.slice(group.length);
+      let outcomes: Outcome<unknown>[] | undefined;
+      try {
+        outcomes = group.length === 1 ? undefined : await runTogether(group);
+      } catch {
+        outcomes = undefined;
+      }
+      if (outcomes) {
+        groupStats.groups++;
+        groupStats.grouped += group.length;
+        outcomes.forEach((o, i) => {
+          const q = group[i] as Queued;
+          if (o.ok) q.resolve(o.result);
+          else q.reject(o.error);
+        });
+        continue;
+      }
+      if (group.length > 1) groupStats.fallbacks++;
+      for (const q of group) {
+        try {
+          q.resolve(await q.runIn(() => mutateAlone(q.m)));
+        } catch (err) {
+          q.reject(err);
         }
       }
     }
-    return result;
+    inFlight = false;
   }
 
   async function mustGet(tx: StoreTx, tenant: string, id: string): Promise<StoredEntity> {
@@ -116,6 +284,21 @@ export function createEntityService(opts: EntityServiceOptions) {
      */
     onTransaction(hook: TransactionHook): void {
       hooks.push(hook);
+    },
+
+    /**
+     * Registers a hook run inside the transaction with one writer's own changes, in that writer's
+     * async context (its request), before the transaction hooks: when writes share a transaction
+     * (group commit), each writer's changes are checked and recorded as its own, and a hook that
+     * throws a HubError refuses that write alone. Otherwise it rolls the whole write back.
+     */
+    onOwnChanges(hook: TransactionHook): void {
+      ownHooks.push(hook);
+    },
+
+    /** What group commit has done so far (for metrics and tests). */
+    writeGroups(): WriteGroupStats {
+      return { ...groupStats };
     },
 
     /** NGSI-LD §5.6.1 Create Entity. */
@@ -165,10 +348,10 @@ export function createEntityService(opts: EntityServiceOptions) {
       const next = parseEntity(withId, ctx, { now: t });
       if (next.id !== id)
         throw badRequest(`The id in the body (${next.id}) is not the id in the path (${id})`);
-      await write(async (tx, changes) => {
-        const before = await mustGet(tx, tenant, id);
-        next.createdAt = before.createdAt ?? t;
-        await save(tx, tenant, before, next, changes);
+      await mutate({
+        tenant,
+        id,
+        apply: (before) => ({ after: { ...next, createdAt: before.createdAt ?? t }, result: undefined }),
       });
     },
 
@@ -184,10 +367,10 @@ export function createEntityService(opts: EntityServiceOptions) {
       const frag = parseFragment(body, ctx, { now: t, allowNull: true });
       if (frag.id !== undefined && frag.id !== id)
         throw badRequest(`The id in the body (${frag.id}) is not the id in the path (${id})`);
-      await write(async (tx, changes) => {
-        const before = await mustGet(tx, tenant, id);
-        const after = mergeInto(before, frag, t, ctx, opts.observedAt);
-        await save(tx, tenant, before, after, changes);
+      await mutate({
+        tenant,
+        id,
+        apply: (before) => ({ after: mergeInto(before, frag, t, ctx, opts.observedAt), result: undefined }),
       });
     },
 
@@ -203,31 +386,35 @@ export function createEntityService(opts: EntityServiceOptions) {
       const frag = parseFragment(body, ctx, { now: t });
       if (frag.id !== undefined && frag.id !== id)
         throw badRequest(`The id in the body (${frag.id}) is not the id in the path (${id})`);
-      return write(async (tx, changes) => {
-        const before = await mustGet(tx, tenant, id);
-        const after = clone(before);
-        const outcome: AttributeOutcome = { updated: [], notUpdated: [] };
-        if (frag.types) for (const ty of frag.types) if (!after.types.includes(ty)) after.types.push(ty);
-        if (frag.scopes)
-          after.scopes = noOverwrite ? [...new Set([...(after.scopes ?? []), ...frag.scopes])] : frag.scopes;
-        for (const [iri, instances] of Object.entries(frag.attrs)) {
-          let list = after.attrs[iri] ?? [];
-          for (const inst of instances ?? []) {
-            if (noOverwrite && findInstance(list, inst.datasetId)) {
-              outcome.notUpdated.push({
-                attributeName: iri,
-                reason: 'The attribute exists and noOverwrite was asked',
-              });
-              continue;
+      return mutate({
+        tenant,
+        id,
+        apply(before) {
+          const after = clone(before);
+          const outcome: AttributeOutcome = { updated: [], notUpdated: [] };
+          if (frag.types) for (const ty of frag.types) if (!after.types.includes(ty)) after.types.push(ty);
+          if (frag.scopes)
+            after.scopes = noOverwrite
+              ? [...new Set([...(after.scopes ?? []), ...frag.scopes])]
+              : frag.scopes;
+          for (const [iri, instances] of Object.entries(frag.attrs)) {
+            let list = after.attrs[iri] ?? [];
+            for (const inst of instances ?? []) {
+              if (noOverwrite && findInstance(list, inst.datasetId)) {
+                outcome.notUpdated.push({
+                  attributeName: iri,
+                  reason: 'The attribute exists and noOverwrite was asked',
+                });
+                continue;
+              }
+              list = putInstance(list, inst);
+              if (!outcome.updated.includes(iri)) outcome.updated.push(iri);
             }
-            list = putInstance(list, inst);
-            if (!outcome.updated.includes(iri)) outcome.updated.push(iri);
+            after.attrs[iri] = list;
           }
-          after.attrs[iri] = list;
-        }
-        if (outcome.updated.length > 0 || frag.types || frag.scopes)
-          await save(tx, tenant, before, after, changes);
-        return outcome;
+          const changed = outcome.updated.length > 0 || frag.types || frag.scopes;
+          return changed ? { after, result: outcome } : { result: outcome };
+        },
       });
     },
 
@@ -248,11 +435,10 @@ export function createEntityService(opts: EntityServiceOptions) {
       if (frag.id !== undefined && frag.id !== id) {
         throw badRequest(`The id in the body (${frag.id}) is not the id in the path (${id})`);
       }
-      return write(async (tx, changes) => {
-        const before = await mustGet(tx, tenant, id);
-        const { after, outcome, changed } = applyAttributeUpdate(before, frag);
-        if (changed) await save(tx, tenant, before, after, changes);
-        return outcome;
+      return mutate({
+        tenant,
+        id,
+        apply: (before) => attributeMutation(before, frag),
       });
     },
 
@@ -266,32 +452,27 @@ export function createEntityService(opts: EntityServiceOptions) {
      */
     async updateAttributesMany(updates: AttributeUpdate[]): Promise<AttributeUpdateResult[]> {
       const parsed = updates.map((u) => parseUpdate(u, now()));
-      return write(async (tx, changes) => {
-        const results: AttributeUpdateResult[] = [];
-        const held = await lockAll(tx, parsed);
-        const writers = new Map<string, Map<string, StoredEntity>>();
-        for (const p of parsed) {
-          if ('error' in p) {
-            results.push({ ok: false, error: p.error });
-            continue;
-          }
-          const before = held.get(p.tenant)?.get(p.id);
-          if (!before) {
-            results.push({ ok: false, error: notFound(`Entity ${p.id} does not exist`, p.id) });
-            continue;
-          }
-          const { after, outcome, changed } = applyAttributeUpdate(before, p.frag);
-          if (changed) {
-            after.modifiedAt = now();
-            held.get(p.tenant)?.set(p.id, after);
-            const rows = writers.get(p.tenant) ?? new Map<string, StoredEntity>();
-            writers.set(p.tenant, rows.set(p.id, after));
-            changes.push({ tenant: p.tenant, id: p.id, kind: 'updated', before, after });
-          }
-          results.push({ ok: true, outcome });
-        }
-        for (const [tenant, rows] of writers) await tx.writeEntities(tenant, [], [...rows.values()]);
-        return results;
+      const direct = <R>(fn: () => R) => fn();
+      const items = parsed.flatMap((p) =>
+        'error' in p
+          ? []
+          : [
+              {
+                m: {
+                  tenant: p.tenant,
+                  id: p.id,
+                  apply: (before: StoredEntity) => attributeMutation(before, p.frag),
+                },
+                runIn: direct,
+              },
+            ],
+      );
+      const outcomes = items.length > 0 ? await runTogether(items) : [];
+      let next = 0;
+      return parsed.map((p): AttributeUpdateResult => {
+        if ('error' in p) return { ok: false, error: p.error };
+        const o = outcomes[next++] as Outcome<unknown>;
+        return o.ok ? { ok: true, outcome: o.result as AttributeOutcome } : { ok: false, error: o.error };
       });
     },
 
@@ -320,34 +501,37 @@ export function createEntityService(opts: EntityServiceOptions) {
       }
       const fragment = body as Record<string, unknown>;
       const datasetId = typeof fragment.datasetId === 'string' ? fragment.datasetId : undefined;
-      await write(async (tx, changes) => {
-        const before = await mustGet(tx, tenant, id);
-        const after = clone(before);
-        const held = findInstance(after.attrs[iri], datasetId);
-        if (!held)
-          throw notFound(
-            `Entity ${id} has no attribute ${attrName}${datasetId ? ` with datasetId ${datasetId}` : ''}`,
-          );
-        if (fragment.type !== undefined && fragment.type !== held.type) {
-          throw badRequest(
-            `Attribute ${attrName} is a ${held.type}; a partial update cannot make it a ${JSON.stringify(fragment.type)}`,
-          );
-        }
-        // The fragment is read as a whole attribute of the held kind: members it lacks come from the held instance.
-        const member = VALUE_MEMBER[held.type];
-        const whole = { type: held.type, [member]: held[member], ...fragment };
-        const [patch] = parseAttributeInstances(attrName, whole, ctx, { now: t, allowNull: true });
-        if (!patch) return;
-        if (isNullMarker(patch)) {
-          setInstances(
-            after,
-            iri,
-            (after.attrs[iri] ?? []).filter((x) => x.datasetId !== datasetId),
-          );
-        } else {
-          after.attrs[iri] = putInstance(after.attrs[iri] ?? [], mergeInstance(held, patch, t, true));
-        }
-        await save(tx, tenant, before, after, changes);
+      await mutate({
+        tenant,
+        id,
+        apply(before) {
+          const after = clone(before);
+          const held = findInstance(after.attrs[iri], datasetId);
+          if (!held)
+            throw notFound(
+              `Entity ${id} has no attribute ${attrName}${datasetId ? ` with datasetId ${datasetId}` : ''}`,
+            );
+          if (fragment.type !== undefined && fragment.type !== held.type) {
+            throw badRequest(
+              `Attribute ${attrName} is a ${held.type}; a partial update cannot make it a ${JSON.stringify(fragment.type)}`,
+            );
+          }
+          // The fragment is read as a whole attribute of the held kind: members it lacks come from the held instance.
+          const member = VALUE_MEMBER[held.type];
+          const whole = { type: held.type, [member]: held[member], ...fragment };
+          const [patch] = parseAttributeInstances(attrName, whole, ctx, { now: t, allowNull: true });
+          if (!patch) return { result: undefined };
+          if (isNullMarker(patch)) {
+            setInstances(
+              after,
+              iri,
+              (after.attrs[iri] ?? []).filter((x) => x.datasetId !== datasetId),
+            );
+          } else {
+            after.attrs[iri] = putInstance(after.attrs[iri] ?? [], mergeInstance(held, patch, t, true));
+          }
+          return { after, result: undefined };
+        },
       });
     },
 
@@ -363,18 +547,21 @@ export function createEntityService(opts: EntityServiceOptions) {
       if (attrName === 'scope') throw badRequest('scope is not an attribute: replace it through the entity');
       const iri = ctx.expand(attrName);
       const instances = parseAttributeInstances(attrName, body, ctx, { now: t });
-      await write(async (tx, changes) => {
-        const before = await mustGet(tx, tenant, id);
-        const after = clone(before);
-        for (const inst of instances) {
-          if (!findInstance(after.attrs[iri], inst.datasetId)) {
-            throw notFound(
-              `Entity ${id} has no attribute ${attrName}${inst.datasetId ? ` with datasetId ${inst.datasetId}` : ''}`,
-            );
+      await mutate({
+        tenant,
+        id,
+        apply(before) {
+          const after = clone(before);
+          for (const inst of instances) {
+            if (!findInstance(after.attrs[iri], inst.datasetId)) {
+              throw notFound(
+                `Entity ${id} has no attribute ${attrName}${inst.datasetId ? ` with datasetId ${inst.datasetId}` : ''}`,
+              );
+            }
+            after.attrs[iri] = putInstance(after.attrs[iri] ?? [], inst);
           }
-          after.attrs[iri] = putInstance(after.attrs[iri] ?? [], inst);
-        }
-        await save(tx, tenant, before, after, changes);
+          return { after, result: undefined };
+        },
       });
     },
 
@@ -387,30 +574,32 @@ export function createEntityService(opts: EntityServiceOptions) {
       opts: { datasetId?: string; deleteAll?: boolean },
     ): Promise<void> {
       const iri = ctx.expand(attrName);
-      await write(async (tx, changes) => {
-        const before = await mustGet(tx, tenant, id);
-        const after = clone(before);
-        if (attrName === 'scope') {
-          // NGSI-LD §4.18: scope is deleted like an attribute.
-          if (!after.scopes || after.scopes.length === 0) throw notFound(`Entity ${id} has no scope`);
-          delete after.scopes;
-          await save(tx, tenant, before, after, changes);
-          return;
-        }
-        const list = after.attrs[iri];
-        if (!list || list.length === 0) throw notFound(`Entity ${id} has no attribute ${attrName}`);
-        let next: StoredAttribute[];
-        if (opts.deleteAll) next = [];
-        else {
-          if (!findInstance(list, opts.datasetId)) {
-            throw notFound(
-              `Entity ${id} has no instance of ${attrName} ${opts.datasetId ? `with datasetId ${opts.datasetId}` : 'without datasetId'}`,
-            );
+      await mutate({
+        tenant,
+        id,
+        apply(before) {
+          const after = clone(before);
+          if (attrName === 'scope') {
+            // NGSI-LD §4.18: scope is deleted like an attribute.
+            if (!after.scopes || after.scopes.length === 0) throw notFound(`Entity ${id} has no scope`);
+            delete after.scopes;
+            return { after, result: undefined };
           }
-          next = list.filter((x) => x.datasetId !== opts.datasetId);
-        }
-        setInstances(after, iri, next);
-        await save(tx, tenant, before, after, changes);
+          const list = after.attrs[iri];
+          if (!list || list.length === 0) throw notFound(`Entity ${id} has no attribute ${attrName}`);
+          let next: StoredAttribute[];
+          if (opts.deleteAll) next = [];
+          else {
+            if (!findInstance(list, opts.datasetId)) {
+              throw notFound(
+                `Entity ${id} has no instance of ${attrName} ${opts.datasetId ? `with datasetId ${opts.datasetId}` : 'without datasetId'}`,
+              );
+            }
+            next = list.filter((x) => x.datasetId !== opts.datasetId);
+          }
+          setInstances(after, iri, next);
+          return { after, result: undefined };
+        },
       });
     },
 
@@ -539,6 +728,15 @@ function applyAttributeUpdate(
   return { after, outcome, changed: outcome.updated.length > 0 || frag.types !== undefined };
 }
 
+/** Update Entity Attributes as a mutation: the entity to write when changed, and the UpdateResult. */
+function attributeMutation(
+  before: StoredEntity,
+  frag: Fragment,
+): { after?: StoredEntity; result: AttributeOutcome } {
+  const { after, outcome, changed } = applyAttributeUpdate(before, frag);
+  return changed ? { after, result: outcome } : { result: outcome };
+}
+
 type ParsedUpdate = { tenant: string; id: string; frag: Fragment } | { error: unknown };
 
 /** Parses an update's body outside the transaction; a bad body is that update's error. */
@@ -551,20 +749,6 @@ function parseUpdate(u: AttributeUpdate, now: string): ParsedUpdate {
   } catch (err) {
     return { error: err };
   }
-}
-
-/** Reads and locks the entities of the parsed updates, one statement per tenant. */
-async function lockAll(tx: StoreTx, parsed: ParsedUpdate[]): Promise<Map<string, Map<string, StoredEntity>>> {
-  const ids = new Map<string, Set<string>>();
-  for (const p of parsed) {
-    if ('error' in p) continue;
-    const set = ids.get(p.tenant) ?? new Set<string>();
-    ids.set(p.tenant, set.add(p.id));
-  }
-  const held = new Map<string, Map<string, StoredEntity>>();
-  for (const [tenant, set] of ids)
-    held.set(tenant, await tx.getEntities(tenant, [...set], { forUpdate: true }));
-  return held;
 }
 
 /** Sets an attribute's instances; an attribute left with none is gone. */

@@ -1,6 +1,7 @@
 /**
  * Concurrent writers never lose each other's changes: attribute writes to one entity serialise on
- * its row lock, and concurrent creates of one id give exactly one entity.
+ * its row lock, and concurrent creates of one id give exactly one entity. Writes arriving together
+ * share a transaction (group commit), and each still gets its own outcome.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHub, JSON_CT, json } from '../support/test-hub.js';
@@ -77,5 +78,87 @@ describe('concurrent writes', () => {
       await hub.request({ method: 'GET', url: `${E}/urn:ngsi-ld:Lamp:7?options=keyValues` }),
     );
     expect([lamp.w1, lamp.w2, lamp.w3, lamp.w4]).toEqual([1, 2, 3, 4]);
+  });
+
+  it('shares transactions between concurrent writes, each with its own outcome', async () => {
+    for (let i = 0; i < 5; i++)
+      await hub.request({
+        method: 'POST',
+        url: E,
+        headers: JSON_CT,
+        payload: { id: `urn:ngsi-ld:Bin:${i}`, type: 'Bin', fill: 0 },
+      });
+    const before = hub.entities.writeGroups();
+    const results = await Promise.all([
+      ...Array.from({ length: 40 }, (_, k) =>
+        hub.request({
+          method: 'PATCH',
+          url: `${E}/urn:ngsi-ld:Bin:${k % 5}/attrs/fill`,
+          headers: JSON_CT,
+          payload: { value: k },
+        }),
+      ),
+      hub.request({
+        method: 'PATCH',
+        url: `${E}/urn:ngsi-ld:Bin:none/attrs/fill`,
+        headers: JSON_CT,
+        payload: { value: 1 },
+      }),
+      hub.request({
+        method: 'PATCH',
+        url: `${E}/urn:ngsi-ld:Bin:0/attrs/level`,
+        headers: JSON_CT,
+        payload: { value: 1 },
+      }),
+    ]);
+    expect(results.map((r) => r.statusCode)).toEqual([...Array(40).fill(204), 404, 404]);
+    const after = hub.entities.writeGroups();
+    expect(after.grouped - before.grouped).toBeGreaterThan(20);
+    expect(after.fallbacks).toBe(before.fallbacks);
+    // Each entity got its writes in arrival order: the last one wins.
+    for (let i = 0; i < 5; i++) {
+      const bin = json<{ fill: number }>(
+        await hub.request({ method: 'GET', url: `${E}/urn:ngsi-ld:Bin:${i}?options=keyValues` }),
+      );
+      expect(bin.fill).toBe(35 + i);
+    }
+    const history = json<{ fill: unknown[] }>(
+      await hub.request({ method: 'GET', url: `/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:Bin:2?lastN=100` }),
+    );
+    expect(history.fill).toHaveLength(9); // the first value and the eight PATCHes
+  });
+
+  it('writes a group again one by one when the database refuses it, so one bad write fails alone', async () => {
+    await hub.request({
+      method: 'POST',
+      url: E,
+      headers: JSON_CT,
+      payload: { id: 'urn:ngsi-ld:Bin:nul', type: 'Bin', note: 'a' },
+    });
+    const before = hub.entities.writeGroups();
+    const results = await Promise.all([
+      ...Array.from({ length: 10 }, (_, k) =>
+        hub.request({
+          method: 'PATCH',
+          url: `${E}/urn:ngsi-ld:Bin:nul/attrs`,
+          headers: JSON_CT,
+          payload: { [`n${k}`]: k },
+        }),
+      ),
+      // PostgreSQL cannot store NUL in jsonb text: the whole group's transaction fails.
+      hub.request({
+        method: 'PATCH',
+        url: `${E}/urn:ngsi-ld:Bin:nul/attrs`,
+        headers: JSON_CT,
+        payload: { note: 'a\u0000b' },
+      }),
+    ]);
+    expect(results.map((r) => r.statusCode)).toEqual([...Array(10).fill(204), 400]);
+    expect(hub.entities.writeGroups().fallbacks).toBeGreaterThan(before.fallbacks);
+    const bin = json<Record<string, unknown>>(
+      await hub.request({ method: 'GET', url: `${E}/urn:ngsi-ld:Bin:nul?options=keyValues` }),
+    );
+    expect(bin.note).toBe('a');
+    for (let k = 0; k < 10; k++) expect(bin[`n${k}`]).toBe(k);
   });
 });

@@ -5,6 +5,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { createHubServices } from '../../src/server/hub-services.js';
 import { createPostgresStore } from '../../src/store/postgres-store.js';
 import type { Store } from '../../src/core/store.js';
+import type { EntityService } from '../../src/broker/entity-service.js';
 import type { DeliveryOptions } from '../../src/server/notification-services.js';
 import { createTestDatabase } from './db.js';
 import type { AccessOptions, HubAccess } from '../../src/access/access-setup.js';
@@ -18,6 +19,7 @@ export interface TestHub {
   close(): Promise<void>;
   /** The access layer, when the hub was made with `auth`. */
   access?: HubAccess;
+  entities: EntityService;
 }
 
 /** A hub on a fresh database; it never fetches @context URLs unless `fetchContexts`. */
@@ -44,6 +46,7 @@ export async function createTestHub(
     store,
     url: db.url,
     request: (opts) => app.inject(opts),
+    entities: services.entities,
     ...(services.access ? { access: services.access } : {}),
     async close() {
       await services.stop();
