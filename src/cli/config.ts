@@ -24,6 +24,8 @@ export interface ServeConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
   /** Instances per attribute in one temporal response before pagination (NGSI-LD §6.3.10). */
   temporalLimit?: number;
+  /** Entities held by the read-through entity cache; 0 turns it off (default 20,000). */
+  entityCache?: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const;
@@ -45,6 +47,7 @@ export const SERVE_OPTIONS = {
   'oidc-jwks-url': { type: 'string' },
   'oidc-audience': { type: 'string' },
   'temporal-limit': { type: 'string' },
+  'entity-cache': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -106,6 +109,9 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCon
     (!/^\d+$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > 1_000_000)
   )
     throw new UsageError(`--temporal-limit must be an integer 1-1000000 (got ${JSON.stringify(limitRaw)})`);
+  const cacheRaw = pick('entity-cache', 'CITYPIVOT_ENTITY_CACHE');
+  if (cacheRaw !== undefined && (!/^\d+$/.test(cacheRaw) || Number(cacheRaw) > 10_000_000))
+    throw new UsageError(`--entity-cache must be an integer 0-10000000 (got ${JSON.stringify(cacheRaw)})`);
   return {
     port,
     host,
@@ -126,6 +132,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCon
     fetchContexts,
     logLevel,
     ...(limitRaw !== undefined ? { temporalLimit: Number(limitRaw) } : {}),
+    ...(cacheRaw !== undefined ? { entityCache: Number(cacheRaw) } : {}),
     help: values.help === true,
   };
 }

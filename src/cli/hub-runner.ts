@@ -21,6 +21,7 @@ export async function startHubFromConfig(cfg: ServeConfig, log: (line: string) =
     db: cfg.db,
     fetchContexts: cfg.fetchContexts,
     ...(cfg.temporalLimit !== undefined ? { temporalLimit: cfg.temporalLimit } : {}),
+    ...(cfg.entityCache !== undefined ? { entityCache: cfg.entityCache } : {}),
     logger: cfg.logLevel === 'silent' ? false : { level: cfg.logLevel },
     log,
     mqtt: cfg.mqtt.mode === 'embedded' ? { ...cfg.mqtt, host: cfg.host } : cfg.mqtt,

@@ -44,6 +44,9 @@ serve options (each also as an environment variable):
   --temporal-limit N  CITYPIVOT_TEMPORAL_LIMIT
                                           instances per attribute in one temporal answer (default
                                           1000); past it the answer is 206 with Content-Range
+  --entity-cache N    CITYPIVOT_ENTITY_CACHE
+                                          entities kept in memory for GET by id (default 20000;
+                                          0: off)
 
 contexts options:
   --db SETTING        CITYPIVOT_DB        as for serve

@@ -18,6 +18,8 @@ import { createHubAccess, type AccessOptions } from '../access/access-setup.js';
 import { accessRoutes } from '../api/access-routes.js';
 import { dashboardRoutes } from './dashboard-routes.js';
 import { registerExportRoutes } from '../api/export-routes.js';
+import { createEntityCache, type EntityCacheOptions } from '../store/entity-cache.js';
+import { CHANGES_CHANNEL } from '../broker/change-stream.js';
 
 /** Builds everything but the listening socket (tests use app.inject). */
 export async function createHubServices(
@@ -38,11 +40,22 @@ export async function createHubServices(
     temporalLimit?: number;
     /** Serve the dashboard from this directory (web/dist) at `/`. */
     dashboardDir?: string;
+    /** The read-through cache of entity rows (Retrieve Entity); on by default, `false` turns it off. */
+    entityCache?: false | Pick<EntityCacheOptions, 'maxEntries' | 'ttlMs'>;
   } = {},
 ) {
   const access = opts.access ? await createHubAccess(opts.access) : undefined;
-  // Reads made while serving a request pass the access layer (filtered, masked, decrypted).
-  const store = access ? access.guardStore(rawStore) : rawStore;
+  const cache =
+    opts.entityCache === false
+      ? undefined
+      : createEntityCache(rawStore, {
+          ...opts.entityCache,
+          channel: CHANGES_CHANNEL,
+          ...(opts.onError ? { onError: opts.onError } : {}),
+        });
+  // Reads made while serving a request pass the access layer (filtered, masked, decrypted), above the cache.
+  const cachedStore = cache?.store ?? rawStore;
+  const store = access ? access.guardStore(cachedStore) : cachedStore;
   await access?.bootstrap();
   const bundled = await loadBundledContexts();
   const coreDoc = [...bundled.entries()].find(([url]) => url.includes('ngsi-ld-core-context'))?.[1];
@@ -148,8 +161,10 @@ export async function createHubServices(
     history,
     iot,
     access,
-    /** Starts the background workers (notification delivery, periodic subscriptions). */
+    cache,
+    /** Starts the background workers (notification delivery, periodic subscriptions) and the entity cache. */
     async start(): Promise<void> {
+      await cache?.start();
       await notifications.start();
       await history.jobs.start();
       if (access) stopAccessWork = access.startBackground();
@@ -160,6 +175,7 @@ export async function createHubServices(
       await history.jobs.stop();
       await notifications.stop();
       await iot?.stop();
+      await cache?.stop();
     },
   };
 }

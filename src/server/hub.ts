@@ -30,6 +30,8 @@ export interface HubConfig {
   fetchContexts?: boolean;
   /** Instances per attribute in one temporal answer before pagination (default 1000). */
   temporalLimit?: number;
+  /** Entities held by the read-through entity cache (GET by id); 0: off; default 20,000. */
+  entityCache?: number;
   logger?: boolean | object;
   log?: (line: string) => void;
   /** MQTT for devices: embedded broker (port 0 picks one), external broker, or off (default). */
@@ -87,6 +89,9 @@ export async function startHub(config: HubConfig): Promise<Hub> {
       ...(https ? { https } : {}),
       ...(config.fetchContexts === undefined ? {} : { fetchContexts: config.fetchContexts }),
       ...(config.temporalLimit === undefined ? {} : { temporalLimit: config.temporalLimit }),
+      ...(config.entityCache === undefined
+        ? {}
+        : { entityCache: config.entityCache === 0 ? false : { maxEntries: config.entityCache } }),
       ...(config.logger === undefined ? {} : { logger: config.logger }),
       ...(config.dashboardDir === false
         ? {}

@@ -394,16 +394,32 @@ export function subscriptionStoreOps(baseRun: Run, url: string): SubscriptionSto
         [tenant, id, nextRunAt],
       );
     },
-    async listen(channel, onMessage) {
+    async listen(channel, onMessage, onLost) {
       const client = new pg.Client({ connectionString: url });
-      client.on('error', () => undefined); // the owner notices through its poll fallback
+      let closing = false;
+      let lost = false;
+      const gone = () => {
+        if (closing || lost) return;
+        lost = true;
+        onLost?.();
+      };
+      // Owners without onLost notice through their poll fallback.
+      client.on('error', gone);
+      client.on('end', gone);
       await client.connect();
       client.on('notification', (m) => {
         if (m.channel === channel) onMessage(m.payload ?? '');
       });
-      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      try {
+        await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      } catch (err) {
+        closing = true;
+        await client.end().catch(() => undefined);
+        throw err;
+      }
       return {
         async close() {
+          closing = true;
           await client.end().catch(() => undefined);
         },
       };

@@ -30,6 +30,9 @@ describe('serve flags and environment', () => {
     });
     expect(parseServeArgs(['--mqtt-anonymous'], {}).mqttAnonymous).toBe(true);
     expect(parseServeArgs([], { CITYPIVOT_MQTT_ANONYMOUS: 'yes' }).mqttAnonymous).toBe(true);
+    expect(parseServeArgs([], {}).entityCache).toBeUndefined();
+    expect(parseServeArgs(['--entity-cache', '0'], {}).entityCache).toBe(0);
+    expect(parseServeArgs([], { CITYPIVOT_ENTITY_CACHE: '50000' }).entityCache).toBe(50000);
   });
 
   it.each([
@@ -40,6 +43,8 @@ describe('serve flags and environment', () => {
     [['--unknown']],
     [['extra']],
     [['--log-level', 'loud']],
+    [['--entity-cache', '-1']],
+    [['--entity-cache', 'lots']],
   ])('refuses %j with a usage error', (argv) => {
     expect(() => parseServeArgs(argv, {})).toThrow(UsageError);
   });

@@ -140,8 +140,15 @@ export interface SubscriptionStore {
   claimPeriodic(now: string, limit: number): Promise<StoredSubscription[]>;
   /** Sets when a periodic subscription runs next. */
   schedule(tenant: string, id: string, nextRunAt: string | null): Promise<void>;
-  /** Calls `onMessage` for every NOTIFY on `channel`, from any instance; resolves when listening. */
-  listen(channel: string, onMessage: (payload: string) => void): Promise<{ close(): Promise<void> }>;
+  /**
+   * Calls `onMessage` for every NOTIFY on `channel`, from any instance; resolves when listening.
+   * `onLost` is called once if the connection ends other than by `close` (messages may be missed).
+   */
+  listen(
+    channel: string,
+    onMessage: (payload: string) => void,
+    onLost?: () => void,
+  ): Promise<{ close(): Promise<void> }>;
 }
 
 /** What one principal may see of entities (the access layer's read filter, reduced to this). */
