@@ -12,7 +12,14 @@ import type { EntityQuery } from '../core/store.js';
 import { isDateTime, isUri, isValidName } from '../core/validation.js';
 import type { EntityService } from '../broker/entity-service.js';
 import type { ContextResolverPort, ResponseMedia } from './ngsi-request.js';
-import { bodyContextValue, linkContextUrl, negotiate, tenantOf, withContext } from './ngsi-request.js';
+import {
+  bodyContextValue,
+  contextHeaders,
+  linkContextUrl,
+  negotiate,
+  tenantOf,
+  withContext,
+} from './ngsi-request.js';
 import type { Params } from './query-options.js';
 import { entityQueryOf, list, optionSet, renderOptionsOf, str } from './query-options.js';
 import type { TenantGuard } from './tenant-guard.js';
@@ -29,6 +36,7 @@ const BASE = '/ngsi-ld/v1';
 
 export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps): void {
   const { entities, contexts, tenants } = deps;
+  const answers = renderedAnswers();
 
   const getCtx = async (req: FastifyRequest): Promise<ActiveContext> => contexts.resolve(linkContextUrl(req));
   const bodyCtx = async (req: FastifyRequest): Promise<ActiveContext> =>
@@ -115,13 +123,21 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
       // Flat with nothing linked is just the entity.
       return withContext(reply, media, ctx, join.mode === 'flat' && bodies.length > 1 ? bodies : bodies[0]);
     }
+    const key = `${media} ${req.url.slice(req.url.indexOf('?') + 1 || req.url.length)}`;
+    const known = answers.get(e, ctx, key);
+    if (known !== undefined) {
+      contextHeaders(reply, media, ctx);
+      return reply.send(known);
+    }
     const body = renderEntity(e, ctx, ro);
     // NGSI-LD §4.21: a projection that leaves nothing finds nothing.
     if (Object.keys(body).length === 0)
       throw new HubError('ResourceNotFound', `Nothing of entity ${id} is left after pick/omit`, {
         instance: id,
       });
-    return withContext(reply, media, ctx, body);
+    const text = JSON.stringify(withContext(reply, media, ctx, body));
+    answers.set(e, ctx, key, text);
+    return reply.send(text);
   });
 
   app.put(`${BASE}/entities/:entityId`, cfg(PARAMS.writeEntity), async (req, reply) => {
@@ -313,4 +329,30 @@ export function assertArrayBody(body: unknown, what: string): unknown[] {
   if (!Array.isArray(body)) throw badRequest(`${what} needs a JSON array`);
   if (body.length === 0) throw badRequest(`${what} needs at least one item`);
   return body;
+}
+
+/**
+ * Rendered answers of Retrieve Entity for entities that cannot change: the entity cache's rows
+ * are frozen, and a new version is a new object, so an answer is kept with the row it was made
+ * of (and dies with it) for the same @context, media type and query string. Rows the access
+ * layer filtered or masked are fresh objects each time and are never kept.
+ */
+function renderedAnswers() {
+  /** A few query strings per row and context: a client varying them endlessly gains nothing. */
+  const PER_ROW = 4;
+  const byRow = new WeakMap<StoredEntity, WeakMap<ActiveContext, Map<string, string>>>();
+  return {
+    get(e: StoredEntity, ctx: ActiveContext, key: string): string | undefined {
+      return byRow.get(e)?.get(ctx)?.get(key);
+    },
+    set(e: StoredEntity, ctx: ActiveContext, key: string, text: string): void {
+      if (!Object.isFrozen(e)) return;
+      let byCtx = byRow.get(e);
+      if (!byCtx) byRow.set(e, (byCtx = new WeakMap()));
+      let texts = byCtx.get(ctx);
+      if (!texts) byCtx.set(ctx, (texts = new Map()));
+      if (texts.size >= PER_ROW) texts.clear();
+      texts.set(key, text);
+    },
+  };
 }

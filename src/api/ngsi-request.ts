@@ -111,17 +111,22 @@ export function withContext(
   ctx: ActiveContext,
   body: unknown,
 ): unknown {
+  contextHeaders(reply, media, ctx);
   if (media === 'application/ld+json' || media === 'application/geo+json') {
     const value = ctx.source ?? CORE_CONTEXT_URL;
     const add = (o: unknown) =>
       typeof o === 'object' && o !== null && !Array.isArray(o) ? { ...o, '@context': value } : o;
-    void reply.type(media);
     return Array.isArray(body) ? body.map(add) : add(body);
   }
-  void reply.header(
-    'Link',
-    `<${contextLinkUrl(ctx.source)}>; rel="${JSONLD_CONTEXT_REL}"; type="application/ld+json"`,
-  );
-  void reply.type(media);
   return body;
+}
+
+/** The headers withContext sets: the media type, and the Link to the @context for plain JSON. */
+export function contextHeaders(reply: FastifyReply, media: ResponseMedia, ctx: ActiveContext): void {
+  if (media !== 'application/ld+json' && media !== 'application/geo+json')
+    void reply.header(
+      'Link',
+      `<${contextLinkUrl(ctx.source)}>; rel="${JSONLD_CONTEXT_REL}"; type="application/ld+json"`,
+    );
+  void reply.type(media);
 }

@@ -59,6 +59,8 @@ export function createChangeStream(store: Store, onError?: (err: unknown) => voi
   }
 
   return {
+    /** This instance's mark on its announcements. */
+    origin,
     /** The transaction hook: tells the other instances what changed, at commit. */
     async announce(tx: StoreTx, changes: EntityChange[]): Promise<void> {
       const byTenant = new Map<string, Announcement>();

@@ -51,6 +51,7 @@ export async function createHubServices(
       : createEntityCache(rawStore, {
           ...opts.entityCache,
           channel: CHANGES_CHANNEL,
+          ownOrigin: () => notifications.stream.origin,
           ...(opts.onError ? { onError: opts.onError } : {}),
         });
   // Reads made while serving a request pass the access layer (filtered, masked, decrypted), above the cache.

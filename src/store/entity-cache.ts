@@ -25,8 +25,10 @@ export interface EntityCacheOptions {
   maxEntries?: number;
   /** Longest a row is served from the cache, in ms: the bound for changes made outside the hub; default 30,000. */
   ttlMs?: number;
-  /** The channel other instances announce their changes on, as JSON `{tenant, changes: [{id}]}`. */
+  /** The channel other instances announce their changes on, as JSON `{origin, tenant, changes: [{id}]}`. */
   channel: string;
+  /** The origin of this instance's own announcements, whose rows were already dropped. */
+  ownOrigin?: () => string | undefined;
   /** How long to wait before listening again after the LISTEN connection was lost; default 1,000 ms. */
   relistenMs?: number;
   onError?: (err: unknown) => void;
@@ -173,8 +175,9 @@ export function createEntityCache(inner: Store, opts: EntityCacheOptions) {
 
   function onAnnouncement(payload: string): void {
     try {
-      const a = JSON.parse(payload) as { tenant?: unknown; changes?: { id?: unknown }[] };
+      const a = JSON.parse(payload) as { origin?: unknown; tenant?: unknown; changes?: { id?: unknown }[] };
       if (typeof a.tenant !== 'string' || !Array.isArray(a.changes)) throw new Error('unexpected shape');
+      if (a.origin !== undefined && a.origin === opts.ownOrigin?.()) return;
       drop(
         a.tenant,
         a.changes.flatMap((c) => (typeof c.id === 'string' ? [c.id] : [])),

@@ -15,6 +15,7 @@ import type { StoredEntity } from '../../src/core/entity-model.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
 const CORE = 'https://uri.etsi.org/ngsi-ld/default-context/';
+const NO2 = 'https://smartdatamodels.org/dataModel.Environment/no2';
 const room = (id: string, temperature: number) => ({
   id,
   type: 'Room',
@@ -75,7 +76,7 @@ describe('entity cache', () => {
       method: 'POST',
       url: '/ngsi-ld/v1/entities',
       headers: { 'content-type': 'application/json' },
-      payload: room(id, 20),
+      payload: { ...room(id, 20), [NO2]: { type: 'Property', value: 3 } },
     });
     expect(created.statusCode, created.body).toBe(201);
     expect(await temperatureOf(a, id)).toBe(20);
@@ -83,6 +84,32 @@ describe('entity cache', () => {
     expect(await temperatureOf(a, id)).toBe(20);
     expect(a.cache?.stats().hits).toBe((before?.hits ?? 0) + 1);
 
+    // Answers kept with a cached row differ by query string, media type and @context.
+    const answer = async (query: string, headers: Record<string, string> = {}) =>
+      (await a.app.inject({ method: 'GET', url: `/ngsi-ld/v1/entities/${id}${query}`, headers })).body;
+    for (let round = 0; round < 2; round++) {
+      expect(JSON.parse(await answer('?options=keyValues'))).toEqual({
+        id,
+        type: 'Room',
+        temperature: 20,
+        [NO2]: 3,
+      });
+      expect(JSON.parse(await answer(''))).toMatchObject({ temperature: { type: 'Property', value: 20 } });
+      expect(JSON.parse(await answer('?pick=id,temperature&options=keyValues'))).toEqual({
+        id,
+        temperature: 20,
+      });
+      expect(JSON.parse(await answer('', { accept: 'application/ld+json' }))).toHaveProperty('@context');
+      expect(JSON.parse(await answer('', { accept: 'application/json' }))).not.toHaveProperty('@context');
+      expect(
+        JSON.parse(
+          await answer('?options=keyValues', {
+            link: '<https://smart-data-models.github.io/dataModel.Environment/context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"',
+          }),
+        ),
+      ).toMatchObject({ no2: 3 });
+      expect(JSON.parse(await answer('?options=keyValues'))).toMatchObject({ [NO2]: 3 });
+    }
     for (let v = 21; v <= 25; v++) {
       expect((await patch(a, id, v)).statusCode).toBe(204);
       expect(await temperatureOf(a, id)).toBe(v);
