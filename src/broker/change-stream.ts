@@ -63,18 +63,24 @@ export function createChangeStream(store: Store, onError?: (err: unknown) => voi
     origin,
     /** The transaction hook: tells the other instances what changed, at commit. */
     async announce(tx: StoreTx, changes: EntityChange[]): Promise<void> {
-      const byTenant = new Map<string, Announcement>();
+      // Each tenant's announcement with its size so far (measured change by change, not re-serialised).
+      const byTenant = new Map<string, { a: Announcement; size: number }>();
       const payloads: string[] = [];
       for (const ch of changes) {
-        const a = byTenant.get(ch.tenant) ?? { origin, tenant: ch.tenant, changes: [] };
-        byTenant.set(ch.tenant, a);
-        a.changes.push({ id: ch.id, kind: ch.kind, types: (ch.after ?? ch.before)?.types ?? [] });
-        if (JSON.stringify(a).length > MAX_PAYLOAD) {
-          payloads.push(JSON.stringify(a));
+        let held = byTenant.get(ch.tenant);
+        if (!held) {
+          const a: Announcement = { origin, tenant: ch.tenant, changes: [] };
+          byTenant.set(ch.tenant, (held = { a, size: JSON.stringify(a).length }));
+        }
+        const c = { id: ch.id, kind: ch.kind, types: (ch.after ?? ch.before)?.types ?? [] };
+        held.a.changes.push(c);
+        held.size += JSON.stringify(c).length + 1;
+        if (held.size > MAX_PAYLOAD) {
+          payloads.push(JSON.stringify(held.a));
           byTenant.delete(ch.tenant);
         }
       }
-      for (const a of byTenant.values()) payloads.push(JSON.stringify(a));
+      for (const { a } of byTenant.values()) payloads.push(JSON.stringify(a));
       await tx.outbox.announce(CHANGES_CHANNEL, payloads);
     },
     /** This instance's committed changes. */

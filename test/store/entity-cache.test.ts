@@ -139,6 +139,27 @@ describe('entity cache', () => {
       204,
     );
     await expect.poll(async () => (await get(b, id)).statusCode, { timeout: 5000 }).toBe(404);
+
+    // A batch's announcement is split into several NOTIFYs (each under PostgreSQL's 8000 bytes): all arrive.
+    const upsert = async (value: number) => {
+      const r = await a.app.inject({
+        method: 'POST',
+        url: '/ngsi-ld/v1/entityOperations/upsert',
+        headers: { 'content-type': 'application/json' },
+        payload: Array.from({ length: 300 }, (_, n) => room(`urn:ngsi-ld:Room:batch-${n}`, value)),
+      });
+      expect(r.statusCode, r.body).toBeLessThan(300);
+    };
+    const all = async () =>
+      new Set(
+        await Promise.all(
+          Array.from({ length: 300 }, (_, n) => temperatureOf(b, `urn:ngsi-ld:Room:batch-${n}`)),
+        ),
+      );
+    await upsert(1);
+    expect(await all()).toEqual(new Set([1]));
+    await upsert(2);
+    await expect.poll(all, { timeout: 5000 }).toEqual(new Set([2]));
   });
 
   it('sees a change made outside the hub after its time to live', async () => {
