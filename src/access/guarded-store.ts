@@ -111,11 +111,12 @@ export function createGuardedStore(inner: Store, deps: GuardDeps): Store {
       },
       insertEntity: (tenant, e) => tx.insertEntity(tenant, encrypt(tenant, e)),
       updateEntity: (tenant, e) => tx.updateEntity(tenant, encrypt(tenant, e)),
-      writeEntities: (tenant, ins, upd) =>
+      writeEntities: (tenant, ins, upd, previous) =>
         tx.writeEntities(
           tenant,
           ins.map((e) => encrypt(tenant, e)),
           upd.map((e) => encrypt(tenant, e)),
+          previous,
         ),
       async deleteMatching(tenant, query) {
         await mustTouchTenant(tenant);

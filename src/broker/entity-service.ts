@@ -161,6 +161,8 @@ export function createEntityService(opts: EntityServiceOptions) {
       for (const { m } of items) ids.set(m.tenant, (ids.get(m.tenant) ?? new Set()).add(m.id));
       for (const [tenant, set] of [...ids].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
         held.set(tenant, await tx.getEntities(tenant, [...set], { forUpdate: true }));
+      // The rows as read under lock, for the store to leave unmoved geometry alone.
+      const read = new Map([...held].map(([tenant, rows]) => [tenant, new Map(rows)]));
       const written = new Map<string, Map<string, StoredEntity>>();
       const results: Outcome<unknown>[] = [];
       for (const { m, runIn } of items) {
@@ -169,7 +171,11 @@ export function createEntityService(opts: EntityServiceOptions) {
             const mine = held.get(m.tenant) as Map<string, StoredEntity>;
             // Not held: read again in the caller's context, which says 404 or, to a department
             // without rights on the tenant, 403.
-            const before = mine.get(m.id) ?? (await mustGet(tx, m.tenant, m.id));
+            let before = mine.get(m.id);
+            if (!before) {
+              before = await mustGet(tx, m.tenant, m.id);
+              read.get(m.tenant)?.set(m.id, before);
+            }
             const { after, result } = m.apply(before);
             if (!after) return result;
             after.modifiedAt = now();
@@ -186,7 +192,8 @@ export function createEntityService(opts: EntityServiceOptions) {
           results.push({ ok: false, error: err });
         }
       }
-      for (const [tenant, rows] of written) await tx.writeEntities(tenant, [], [...rows.values()]);
+      for (const [tenant, rows] of written)
+        await tx.writeEntities(tenant, [], [...rows.values()], read.get(tenant));
       if (changes.length > 0) for (const h of hooks) await h(tx, changes);
       return results;
     });
@@ -201,6 +208,8 @@ export function createEntityService(opts: EntityServiceOptions) {
    * caller's context, so one write's database error never fails the others.
    */
   const MAX_GROUP = 200;
+  const GROUP_WAIT_MS = 1;
+  const LOADED_MS = 5;
   const groupWrites = opts.groupWrites ?? true;
   let waiting: Queued[] = [];
   let inFlight = false;
@@ -218,20 +227,51 @@ export function createEntityService(opts: EntityServiceOptions) {
         reject,
       });
       if (!inFlight) void neutral(nextGroup);
+      else if (filled && waiting.length >= lastSize) filled();
+    });
+  }
+
+  /** Size of the last group written, and the wake-up of a wait for the next one to fill. */
+  let lastSize = 0;
+  /** When the last group ended: a write soon after it comes from a hub under load. */
+  let lastEnded = 0;
+  let filled: (() => void) | undefined;
+
+  /**
+   * Under load the writers of one group send their next writes together once it commits: without
+   * a pause, the next group would hold only the few that arrived meanwhile, and groups would
+   * alternate between a handful and nearly all (or, when all writers were in one group, between
+   * one write and all the others). So a group that starts within LOADED_MS of the end of one of
+   * several writes waits up to GROUP_WAIT_MS for as many writes as that one had; on a hub that
+   * was idle, a lone write starts at once.
+   */
+  async function fill(): Promise<void> {
+    if (lastSize <= 1 || waiting.length >= lastSize || performance.now() - lastEnded > LOADED_MS) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(done, GROUP_WAIT_MS);
+      function done() {
+        clearTimeout(t);
+        filled = undefined;
+        resolve();
+      }
+      filled = done;
     });
   }
 
   async function nextGroup(): Promise<void> {
     inFlight = true;
     while (waiting.length > 0) {
+      await fill();
       const group = waiting.slice(0, MAX_GROUP);
       waiting = waiting.slice(group.length);
+      lastSize = group.length;
       let outcomes: Outcome<unknown>[] | undefined;
       try {
         outcomes = group.length === 1 ? undefined : await runTogether(group);
       } catch {
         outcomes = undefined;
       }
+      lastEnded = performance.now();
       if (outcomes) {
         groupStats.groups++;
         groupStats.grouped += group.length;

@@ -95,7 +95,13 @@ export interface StoreTx {
    * Writes many entities in a few statements (batch operations): `inserts` must be new ids,
    * `updates` existing ones. Same effect as insertEntity/updateEntity one by one.
    */
-  writeEntities(tenant: string, inserts: StoredEntity[], updates: StoredEntity[]): Promise<void>;
+  writeEntities(
+    tenant: string,
+    inserts: StoredEntity[],
+    updates: StoredEntity[],
+    /** The updated entities as this transaction read them (under lock): geometry not moved is not rewritten. */
+    previous?: ReadonlyMap<string, StoredEntity>,
+  ): Promise<void>;
   deleteEntity(tenant: string, id: string): Promise<boolean>;
   /** Deletes all matches of a query; returns the entities as they were. */
   deleteMatching(tenant: string, query: EntityQuery): Promise<StoredEntity[]>;

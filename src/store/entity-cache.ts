@@ -130,10 +130,10 @@ export function createEntityCache(inner: Store, opts: EntityCacheOptions) {
         touched.push({ tenant, id: e.id });
         await tx.updateEntity(tenant, e);
       },
-      async writeEntities(tenant, inserts, updates) {
+      async writeEntities(tenant, inserts, updates, previous) {
         for (const e of inserts) touched.push({ tenant, id: e.id });
         for (const e of updates) touched.push({ tenant, id: e.id });
-        await tx.writeEntities(tenant, inserts, updates);
+        await tx.writeEntities(tenant, inserts, updates, previous);
       },
       async deleteEntity(tenant, id) {
         touched.push({ tenant, id });

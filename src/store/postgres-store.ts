@@ -165,7 +165,7 @@ function txOps(db: Queryable, knownPairs: Set<string>): StoreTx {
         [e],
         () => new HubError('ResourceNotFound', `Entity ${e.id} does not exist`),
       ),
-    writeEntities: (tenant, inserts, updates) =>
+    writeEntities: (tenant, inserts, updates, previous) =>
       writeRows(
         run,
         pairs,
@@ -173,6 +173,7 @@ function txOps(db: Queryable, knownPairs: Set<string>): StoreTx {
         inserts,
         updates,
         () => new HubError('Conflict', 'Some entities of the batch changed while it ran'),
+        previous,
       ),
     async deleteEntity(tenant, id) {
       const r = await run('DELETE FROM entities WHERE tenant = $1 AND id = $2', [tenant, id]);
@@ -226,6 +227,7 @@ async function writeRows(
   inserts: StoredEntity[],
   updates: StoredEntity[],
   missing?: () => HubError,
+  previous?: ReadonlyMap<string, StoredEntity>,
 ): Promise<void> {
   const rows = (list: StoredEntity[]) =>
     JSON.stringify(
@@ -256,8 +258,15 @@ async function writeRows(
     );
     if (r.rowCount !== updates.length && missing) throw missing();
   }
-  await writeSideTablesMany(run, pairs, tenant, inserts, updates);
+  await writeSideTablesMany(run, pairs, tenant, inserts, updates, previous);
 }
+
+/** An entity's geometry boxes as one comparable string. */
+const boxesKey = (e: StoredEntity) =>
+  [...geoBoxes(e)]
+    .map(([iri, box]) => `${iri} ${box.join(' ')}`)
+    .sort()
+    .join('\n');
 
 /**
  * Geometry boxes and discovery pairs. New entities: their boxes inserted. Changed entities: one
@@ -271,6 +280,7 @@ async function writeSideTablesMany(
   tenant: string,
   inserts: StoredEntity[],
   updates: StoredEntity[],
+  previous?: ReadonlyMap<string, StoredEntity>,
 ): Promise<void> {
   const boxesOf = (list: StoredEntity[]) => {
     const out = { ids: [] as string[], attrs: [] as string[], b: [[], [], [], []] as number[][] };
@@ -306,8 +316,15 @@ async function writeSideTablesMany(
       [tenant, ins.ids, ins.attrs, ...ins.b],
     );
   }
-  if (updates.length > 0) {
-    const upd = boxesOf(updates);
+  // Entities whose boxes are those they had when this transaction read them need no statement.
+  const moved = previous
+    ? updates.filter((e) => {
+        const was = previous.get(e.id);
+        return !was || boxesKey(was) !== boxesKey(e);
+      })
+    : updates;
+  if (moved.length > 0) {
+    const upd = boxesOf(moved);
     await run(
       hot(`WITH new AS (
          SELECT i, a, box(point(x1, y1), point(x2, y2)) AS bbox
@@ -320,7 +337,7 @@ async function writeSideTablesMany(
        SELECT $1, i, a, bbox FROM new
        ON CONFLICT (tenant, entity_id, attr) DO UPDATE SET bbox = EXCLUDED.bbox
          WHERE NOT (g.bbox ~= EXCLUDED.bbox)`),
-      [tenant, updates.map((e) => e.id), upd.ids, upd.attrs, ...upd.b],
+      [tenant, moved.map((e) => e.id), upd.ids, upd.attrs, ...upd.b],
     );
   }
   if (pt.length > 0) {

@@ -161,4 +161,44 @@ describe('concurrent writes', () => {
     expect(bin.note).toBe('a');
     for (let k = 0; k < 10; k++) expect(bin[`n${k}`]).toBe(k);
   });
+
+  it('moves, keeps and drops geometry of writes that share a transaction', async () => {
+    const at = (x: number) => ({ type: 'GeoProperty', value: { type: 'Point', coordinates: [x, 30] } });
+    for (let i = 0; i < 6; i++)
+      await hub.request({
+        method: 'POST',
+        url: E,
+        headers: JSON_CT,
+        payload: { id: `urn:ngsi-ld:Pole:${i}`, type: 'Pole', height: 1, location: at(100 + i) },
+      });
+    const near = async (x: number) =>
+      json<{ id: string }[]>(
+        await hub.request({
+          method: 'GET',
+          url: `${E}?type=Pole&georel=near;maxDistance==1000&geometry=Point&coordinates=[${x},30]`,
+        }),
+      ).map((e) => e.id);
+    const results = await Promise.all([
+      ...[0, 1, 2, 3].map((i) =>
+        hub.request({
+          method: 'PATCH',
+          url: `${E}/urn:ngsi-ld:Pole:${i}/attrs`,
+          headers: JSON_CT,
+          payload: { height: 2 },
+        }),
+      ),
+      hub.request({
+        method: 'PATCH',
+        url: `${E}/urn:ngsi-ld:Pole:4/attrs`,
+        headers: JSON_CT,
+        payload: { location: at(120) },
+      }),
+      hub.request({ method: 'DELETE', url: `${E}/urn:ngsi-ld:Pole:5/attrs/location` }),
+    ]);
+    expect(results.map((r) => r.statusCode)).toEqual(Array(6).fill(204));
+    for (const i of [0, 1, 2, 3]) expect(await near(100 + i)).toEqual([`urn:ngsi-ld:Pole:${i}`]);
+    expect(await near(104)).toEqual([]);
+    expect(await near(120)).toEqual(['urn:ngsi-ld:Pole:4']);
+    expect(await near(105)).toEqual([]);
+  });
 });
