@@ -5,8 +5,9 @@
  * never serves a row older than what it was told about:
  *
  * - This instance's writes (every entity row write goes through the store's insert, update,
- *   write, delete and purge) drop their rows when the write returns, before the writer answers:
- *   a client always reads its own writes.
+ *   write, delete and purge) drop their rows once their transaction is over (after COMMIT, so a
+ *   read in between cannot keep the old row) and before the writer answers: a client always
+ *   reads its own writes.
  * - Other instances' writes arrive by NOTIFY on the change channel (announced in the writing
  *   transaction, so at commit) and drop their rows; until that message arrives (milliseconds), a
  *   reader there may still see the earlier row, as if its read had come first.
@@ -163,11 +164,14 @@ export function createEntityCache(inner: Store, opts: EntityCacheOptions) {
     for (const [tenant, ids] of byTenant) drop(tenant, ids);
   }
 
-  /** Runs a write and drops the rows it touched, whether it succeeded or not. */
-  async function tracked<T>(fn: (tx: StoreTx) => Promise<T>, tx: StoreTx): Promise<T> {
+  /**
+   * Runs writes and drops the rows they touched once they are over (committed or not). Never
+   * before: a read between the drop and the COMMIT would see the old row and keep it.
+   */
+  async function tracked<T>(run: (track: (tx: StoreTx) => StoreTx) => Promise<T>): Promise<T> {
     const touched: { tenant: string; id: string }[] = [];
     try {
-      return await fn(tracking(tx, touched));
+      return await run((tx) => tracking(tx, touched));
     } finally {
       dropTouched(touched);
     }
@@ -214,12 +218,14 @@ export function createEntityCache(inner: Store, opts: EntityCacheOptions) {
   const store: Store = {
     ...inner,
     getEntity,
-    transaction: (fn) => inner.transaction((tx) => tracked(fn, tx)),
-    insertEntity: (tenant, e) => tracked((tx) => tx.insertEntity(tenant, e), inner),
-    updateEntity: (tenant, e) => tracked((tx) => tx.updateEntity(tenant, e), inner),
-    writeEntities: (tenant, ins, upd) => tracked((tx) => tx.writeEntities(tenant, ins, upd), inner),
-    deleteEntity: (tenant, id) => tracked((tx) => tx.deleteEntity(tenant, id), inner),
-    deleteMatching: (tenant, query) => tracked((tx) => tx.deleteMatching(tenant, query), inner),
+    transaction: (fn) => tracked((track) => inner.transaction((tx) => fn(track(tx)))),
+    // Outside a transaction each statement commits when it returns.
+    insertEntity: (tenant, e) => tracked((track) => track(inner).insertEntity(tenant, e)),
+    updateEntity: (tenant, e) => tracked((track) => track(inner).updateEntity(tenant, e)),
+    writeEntities: (tenant, ins, upd, prev) =>
+      tracked((track) => track(inner).writeEntities(tenant, ins, upd, prev)),
+    deleteEntity: (tenant, id) => tracked((track) => track(inner).deleteEntity(tenant, id)),
+    deleteMatching: (tenant, query) => tracked((track) => track(inner).deleteMatching(tenant, query)),
   };
 
   return {

@@ -230,6 +230,43 @@ describe('entity cache', () => {
     }
   });
 
+  it("drops a transaction's rows after its commit, not before", async () => {
+    const real = await createPostgresStore({ url: db.url, max: 3 });
+    stores.push(real);
+    let commit: () => void = () => undefined;
+    let committing: Promise<void> | undefined;
+    let reachedCommit: () => void = () => undefined;
+    const atCommit = new Promise<void>((r) => (reachedCommit = r));
+    // A store whose transactions wait at COMMIT until told: a reader can come in between.
+    const slow: Store = {
+      ...real,
+      transaction: (fn) =>
+        real.transaction(async (tx) => {
+          const r = await fn(tx);
+          reachedCommit();
+          await committing;
+          return r;
+        }),
+    };
+    const cache = createEntityCache(slow, { channel: CHANGES_CHANNEL });
+    await cache.start();
+    try {
+      const id = 'urn:ngsi-ld:Room:commit';
+      const value = async () =>
+        (await cache.store.getEntity('', id))?.attrs[`${CORE}temperature`]?.[0]?.value;
+      await cache.store.insertEntity('', stored(id, 1));
+      committing = new Promise<void>((r) => (commit = r));
+      const writing = cache.store.transaction((tx) => tx.updateEntity('', stored(id, 2)));
+      await atCommit;
+      expect(await value()).toBe(1); // not committed yet: read from the database, and kept
+      commit();
+      await writing;
+      expect(await value()).toBe(2);
+    } finally {
+      await cache.stop();
+    }
+  });
+
   it('serves nothing while its LISTEN connection is lost, and listens again', async () => {
     const real = await createPostgresStore({ url: db.url, max: 2 });
     stores.push(real);
