@@ -34,6 +34,12 @@ export interface EntityCacheOptions {
   relistenMs?: number;
   onError?: (err: unknown) => void;
   clock?: () => number;
+  /**
+   * Dropped keys remembered, so that a read in flight when its key was dropped does not fill it;
+   * past this many, the record starts afresh and every read then in flight is distrusted.
+   * Default 10,000.
+   */
+  rememberDrops?: number;
 }
 
 export interface EntityCacheStats {
@@ -49,19 +55,20 @@ interface Entry {
   at: number;
 }
 
-/** Keys dropped lately, remembered so a racing read does not fill them; beyond this, all reads in flight are distrusted. */
-const MAX_DROPPED = 10_000;
-
 export function createEntityCache(inner: Store, opts: EntityCacheOptions) {
   const maxEntries = Math.max(1, opts.maxEntries ?? 20_000);
   const ttlMs = opts.ttlMs ?? 30_000;
   const clock = opts.clock ?? Date.now;
+  const rememberDrops = opts.rememberDrops ?? 10_000;
   const entries = new Map<string, Entry>();
   /** Bumped by every drop; a read remembers it at its start. */
   let epoch = 0;
-  /** Epoch of the latest drop of each key, for the last MAX_DROPPED drops. */
+  /** Epoch of the latest drop of each key, for the last `rememberDrops` keys dropped. */
   let dropped = new Map<string, number>();
-  /** Reads that started before this epoch may not fill the cache (the drop record was reset). */
+  /**
+   * Reads that started before this epoch may not fill the cache: what was dropped while they ran
+   * is no longer known (the drop record was reset, or everything was dropped).
+   */
   let floor = 0;
   let serving = false;
   let stopped = false;
@@ -80,16 +87,16 @@ export function createEntityCache(inner: Store, opts: EntityCacheOptions) {
       dropped.delete(k);
       dropped.set(k, epoch);
     }
-    if (dropped.size > MAX_DROPPED) {
+    if (dropped.size > rememberDrops) {
       dropped = new Map();
-      floor = epoch + 1;
+      floor = epoch;
     }
   }
 
   function dropAll(): void {
     entries.clear();
     dropped = new Map();
-    floor = ++epoch + 1;
+    floor = ++epoch;
   }
 
   function fill(k: string, started: number, entity: StoredEntity | undefined): void {

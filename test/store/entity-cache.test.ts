@@ -31,6 +31,37 @@ const stored = (id: string, temperature: number): StoredEntity => ({
   modifiedAt: '2026-12-03T00:00:00.000Z',
 });
 
+/** Reads through `store` that, once `hold()` was called, read the database and then wait for `release()`. */
+function holdingReads(real: Store) {
+  let gate: Promise<void> | undefined;
+  let open: () => void = () => undefined;
+  let haveRead: () => void = () => undefined;
+  const store: Store = {
+    ...real,
+    async getEntity(tenant, id, o) {
+      const e = await real.getEntity(tenant, id, o);
+      const g = gate;
+      if (g) {
+        haveRead();
+        await g;
+      }
+      return e;
+    },
+  };
+  return {
+    store,
+    /** Holds the next read; resolves once it has read the database. */
+    hold(): Promise<void> {
+      gate = new Promise<void>((r) => (open = r));
+      return new Promise<void>((r) => (haveRead = r));
+    },
+    release(): void {
+      gate = undefined;
+      open();
+    },
+  };
+}
+
 type Services = Awaited<ReturnType<typeof createHubServices>>;
 
 describe('entity cache', () => {
@@ -162,6 +193,22 @@ describe('entity cache', () => {
     await expect.poll(all, { timeout: 5000 }).toEqual(new Set([2]));
   });
 
+  it('keeps rows read after it starts even when nothing was written since', async () => {
+    const real = await createPostgresStore({ url: db.url, max: 2 });
+    stores.push(real);
+    const id = 'urn:ngsi-ld:Room:quiet';
+    await real.insertEntity('', stored(id, 7));
+    const cache = createEntityCache(real, { channel: CHANGES_CHANNEL });
+    await cache.start();
+    try {
+      expect((await cache.store.getEntity('', id))?.id).toBe(id);
+      expect((await cache.store.getEntity('', id))?.id).toBe(id);
+      expect(cache.stats()).toMatchObject({ hits: 1, misses: 1 });
+    } finally {
+      await cache.stop();
+    }
+  });
+
   it('sees a change made outside the hub after its time to live', async () => {
     const real = await createPostgresStore({ url: db.url, max: 2 });
     stores.push(real);
@@ -192,39 +239,42 @@ describe('entity cache', () => {
   it('does not keep a row read while a write dropped it', async () => {
     const real = await createPostgresStore({ url: db.url, max: 2 });
     stores.push(real);
-    let release: () => void = () => undefined;
-    let gate: Promise<void> | undefined;
-    const slow: Store = {
-      ...real,
-      async getEntity(tenant, id, o) {
-        const e = await real.getEntity(tenant, id, o);
-        await gate;
-        return e;
-      },
-    };
-    const cache = createEntityCache(slow, { channel: CHANGES_CHANNEL });
+    const slow = holdingReads(real);
+    const cache = createEntityCache(slow.store, { channel: CHANGES_CHANNEL, rememberDrops: 2 });
     await cache.start();
     try {
       const id = 'urn:ngsi-ld:Room:race';
       const e = stored(id, 1);
       await cache.store.insertEntity('', e);
-      gate = new Promise<void>((r) => (release = r));
-      const racing = cache.store.getEntity('', id); // reads value 1, then waits at the gate
-      await expect.poll(() => cache.stats().misses).toBe(1);
+      const held = slow.hold();
+      const racing = cache.store.getEntity('', id); // reads value 1, then waits
+      await held;
       await cache.store.updateEntity('', stored(id, 2));
-      release();
-      gate = undefined;
+      slow.release();
       expect((await racing)?.attrs[`${CORE}temperature`]?.[0]?.value).toBe(1);
       // The racing read did not fill the cache: the next read goes to the database.
       const next = await cache.store.getEntity('', id);
       expect(next?.attrs[`${CORE}temperature`]?.[0]?.value).toBe(2);
       expect(cache.stats()).toMatchObject({ hits: 0, misses: 2 });
       // Now it is kept, and frozen.
-      const held = (await cache.store.getEntity('', id)) as StoredEntity;
+      const kept = (await cache.store.getEntity('', id)) as StoredEntity;
       expect(cache.stats().hits).toBe(1);
       expect(() => {
-        held.attrs.x = [];
+        kept.attrs.x = [];
       }).toThrow(TypeError);
+      // A read in flight when its key was dropped is not kept either once the drop record has
+      // started afresh (three keys dropped, two remembered).
+      const valueOf = (e: StoredEntity | undefined) => e?.attrs[`${CORE}temperature`]?.[0]?.value;
+      await cache.store.updateEntity('', stored(id, 3));
+      const heldAgain = slow.hold();
+      const again = cache.store.getEntity('', id);
+      await heldAgain;
+      await cache.store.updateEntity('', stored(id, 4));
+      for (let n = 0; n < 2; n++) await cache.store.insertEntity('', stored(`${id}-${n}`, 0));
+      slow.release();
+      expect(valueOf(await again)).toBe(3);
+      expect(cache.stats().entries).toBe(0);
+      expect(valueOf(await cache.store.getEntity('', id))).toBe(4);
     } finally {
       await cache.stop();
     }
@@ -238,7 +288,7 @@ describe('entity cache', () => {
     let reachedCommit: () => void = () => undefined;
     const atCommit = new Promise<void>((r) => (reachedCommit = r));
     // A store whose transactions wait at COMMIT until told: a reader can come in between.
-    const slow: Store = {
+    const atCommitStore: Store = {
       ...real,
       transaction: (fn) =>
         real.transaction(async (tx) => {
@@ -248,7 +298,7 @@ describe('entity cache', () => {
           return r;
         }),
     };
-    const cache = createEntityCache(slow, { channel: CHANGES_CHANNEL });
+    const cache = createEntityCache(atCommitStore, { channel: CHANGES_CHANNEL });
     await cache.start();
     try {
       const id = 'urn:ngsi-ld:Room:commit';
@@ -270,12 +320,19 @@ describe('entity cache', () => {
   it('serves nothing while its LISTEN connection is lost, and listens again', async () => {
     const real = await createPostgresStore({ url: db.url, max: 2 });
     stores.push(real);
-    const cache = createEntityCache(real, { channel: CHANGES_CHANNEL, relistenMs: 500 });
+    const slow = holdingReads(real);
+    const cache = createEntityCache(slow.store, { channel: CHANGES_CHANNEL, relistenMs: 500 });
     await cache.start();
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
+    const id = 'urn:ngsi-ld:Room:deaf';
+    await real.insertEntity('', stored(id, 1));
     try {
       expect(cache.stats().serving).toBe(true);
+      // A read in flight across the loss is not kept: what changed meanwhile was not heard.
+      const held = slow.hold();
+      const reading = cache.store.getEntity('', id);
+      await held;
       const killed = await client.query<{ n: number }>(
         `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
           WHERE datname = current_database() AND query ILIKE 'LISTEN%'`,
@@ -283,6 +340,9 @@ describe('entity cache', () => {
       expect(killed.rows[0]?.n).toBeGreaterThan(0);
       await expect.poll(() => cache.stats().serving, { timeout: 5000 }).toBe(false);
       await expect.poll(() => cache.stats().serving, { timeout: 5000 }).toBe(true);
+      slow.release();
+      expect((await reading)?.id).toBe(id);
+      expect(cache.stats().entries).toBe(0);
     } finally {
       await client.end();
       await cache.stop();
