@@ -52,8 +52,12 @@ export function createNotificationDispatcher(opts: DispatcherOptions) {
   const maxAttempts = opts.maxAttempts ?? 12;
   const pollMs = opts.pollMs ?? 2_000;
   const stopGraceMs = opts.stopGraceMs ?? 3_000;
+  /** Rows claimed and not yet finished (waiting or being delivered), per endpoint. */
   const inflight = new Map<string, number>();
   const running = new Set<Promise<void>>();
+  /** Rows claimed, waiting for a free slot. */
+  const queued: ClaimedNotification[] = [];
+  let drained: (() => void) | undefined;
   let total = 0;
   let stopped = true;
   let pumping = false;
@@ -126,9 +130,11 @@ export function createNotificationDispatcher(opts: DispatcherOptions) {
     try {
       for (;;) {
         again = false;
-        const room = concurrency - total;
+        // Claimed ahead: up to `concurrency` rows wait here for a free slot, so that a slot
+        // freed by a delivery starts the next one at once instead of waiting for a claim.
+        const room = 2 * concurrency - total - queued.length;
         // Claim in chunks: one claim statement per quarter of the slots, not one per delivery.
-        if (room <= 0 || (total > 0 && room < lowWater)) return;
+        if (room <= 0 || (total + queued.length > 0 && room < lowWater)) return;
         const claimed = await opts.store.claim({
           owner,
           limit: room,
@@ -136,7 +142,11 @@ export function createNotificationDispatcher(opts: DispatcherOptions) {
           leaseMs,
           inFlight: [...inflight.entries()].map(([endpoint, count]) => ({ endpoint, count })),
         });
-        for (const n of claimed) start(n);
+        for (const n of claimed) {
+          inflight.set(n.endpoint, (inflight.get(n.endpoint) ?? 0) + 1);
+          queued.push(n);
+        }
+        startQueued();
         if (claimed.length < room && !again) break;
       }
       await arm();
@@ -160,15 +170,21 @@ export function createNotificationDispatcher(opts: DispatcherOptions) {
     timer.unref();
   }
 
+  /** Starts claimed rows while slots are free (also while stopping: they are leased to us). */
+  function startQueued(): void {
+    while (total < concurrency && queued.length > 0) start(queued.shift() as ClaimedNotification);
+    if (queued.length === 0) drained?.();
+  }
+
   function start(n: ClaimedNotification): void {
     total++;
-    inflight.set(n.endpoint, (inflight.get(n.endpoint) ?? 0) + 1);
     const p = deliver(n).finally(() => {
       total--;
       const left = (inflight.get(n.endpoint) ?? 1) - 1;
       if (left <= 0) inflight.delete(n.endpoint);
       else inflight.set(n.endpoint, left);
       running.delete(p);
+      startQueued();
       wake();
     });
     running.add(p);
@@ -208,16 +224,24 @@ export function createNotificationDispatcher(opts: DispatcherOptions) {
       clearTimeout(timer);
       await listener?.close();
       listener = undefined;
-      // Deliveries in flight get a moment to finish; any still running keep their lease, which
-      // runs out, so that the next instance delivers them (at least once, never lost).
+      // Deliveries in flight and those claimed for them get a moment to finish; any left keep
+      // their lease, which runs out, so that the next instance delivers them (at least once,
+      // never lost).
       let grace: NodeJS.Timeout | undefined;
+      const settled = (async () => {
+        if (queued.length > 0) await new Promise<void>((resolve) => (drained = resolve));
+        await Promise.allSettled([...running]);
+      })();
       await Promise.race([
-        Promise.allSettled([...running]),
+        settled,
         new Promise<void>((resolve) => {
           grace = setTimeout(resolve, stopGraceMs);
         }),
       ]);
       clearTimeout(grace);
+      drained = undefined;
+      // Claimed rows never started keep their lease: the next instance delivers them.
+      queued.length = 0;
       await flush();
       await opts.senders.http.close();
       await opts.senders.mqtt.close();

@@ -228,18 +228,23 @@ export function subscriptionStoreOps(baseRun: Run, url: string): SubscriptionSto
       const r = await run<ClaimRow>(
         `WITH candidates AS (
            SELECT seq FROM (
-             SELECT o.seq, o.endpoint,
-                    row_number() OVER (PARTITION BY o.endpoint ORDER BY o.next_attempt_at, o.seq) AS rn
-             FROM notification_outbox o
-             WHERE o.state = 'pending' AND o.next_attempt_at <= now()
-               AND (o.lease_until IS NULL OR o.lease_until < now())
-               AND NOT (o.endpoint = ANY($5::text[]))
-               AND NOT EXISTS (
-                 SELECT 1 FROM notification_outbox p
-                 WHERE p.state = 'pending' AND p.tenant = o.tenant AND p.subscription_id = o.subscription_id
-                   AND p.order_key = o.order_key AND p.seq < o.seq)
-             ORDER BY o.next_attempt_at, o.seq
-             LIMIT $2 * 4
+             -- The first due rows in order (the index's order, stopping early), then ranked per
+             -- endpoint: ranking first would test and sort every pending row at each claim.
+             SELECT f.seq, f.endpoint,
+                    row_number() OVER (PARTITION BY f.endpoint ORDER BY f.next_attempt_at, f.seq) AS rn
+             FROM (
+               SELECT o.seq, o.endpoint, o.next_attempt_at
+               FROM notification_outbox o
+               WHERE o.state = 'pending' AND o.next_attempt_at <= now()
+                 AND (o.lease_until IS NULL OR o.lease_until < now())
+                 AND NOT (o.endpoint = ANY($5::text[]))
+                 AND NOT EXISTS (
+                   SELECT 1 FROM notification_outbox p
+                   WHERE p.state = 'pending' AND p.tenant = o.tenant AND p.subscription_id = o.subscription_id
+                     AND p.order_key = o.order_key AND p.seq < o.seq)
+               ORDER BY o.next_attempt_at, o.seq
+               LIMIT $2 * 4
+             ) f
            ) ranked
            LEFT JOIN unnest($5::text[], $6::int[]) AS used(endpoint, n) USING (endpoint)
            WHERE rn <= $3 - coalesce(used.n, 0) LIMIT $2

@@ -17,6 +17,7 @@ let db: TestDatabase;
 const stores: Store[] = [];
 const instances: Services[] = [];
 const receivers: Receiver[] = [];
+const cleanups: (() => Promise<void>)[] = [];
 
 async function instance(): Promise<Services> {
   const store = await createPostgresStore({ url: db.url, max: 4 });
@@ -45,6 +46,7 @@ afterAll(async () => {
     await s.app.close();
   }
   for (const st of stores) await st.close();
+  for (const c of cleanups) await c();
   await db.drop();
 });
 
@@ -136,6 +138,32 @@ describe('isolation between endpoints', () => {
     // At most perEndpoint (2) deliveries per instance wait on the dead endpoint at any time.
     expect(a.notifications.dispatcher.inFlightTo(dead.url)).toBeLessThanOrEqual(2);
     expect(a.notifications.dispatcher.inFlightTo(dead.url)).toBeGreaterThan(0);
+  });
+});
+
+describe('claiming ahead', () => {
+  it('runs at most `concurrency` deliveries while as many more wait claimed, and delivers them all', async () => {
+    // A database of its own: the other tests' instances would claim these rows too.
+    const own = await createTestDatabase();
+    const store = await createPostgresStore({ url: own.url, max: 4 });
+    stores.push(store);
+    const s = await createHubServices(store, {
+      delivery: { baseDelayMs: 50, maxDelayMs: 200, pollMs: 100, timeoutMs: 1000, concurrency: 3 },
+    });
+    cleanups.push(() => own.drop());
+    await s.start();
+    instances.push(s);
+    const slow = await Promise.all(Array.from({ length: 8 }, () => receiver()));
+    for (const r of slow) {
+      r.mode = 'hang';
+      await subscribe(s, 'Gate', r.url);
+    }
+    await write(s, 'urn:ngsi-ld:Gate:1', 'Gate', 0);
+    const claimed = () => slow.reduce((n, r) => n + s.notifications.dispatcher.inFlightTo(r.url), 0);
+    await expect.poll(claimed, { timeout: 5000 }).toBe(6);
+    expect(s.notifications.dispatcher.inFlight).toBe(3);
+    for (const r of slow) r.mode = 'ok';
+    await Promise.all(slow.map((r) => r.waitFor(1, 15_000)));
   });
 });
 
