@@ -27,21 +27,18 @@ describe('writes sharing a transaction', () => {
   beforeAll(async () => {
     hub = await authHub();
     t = await seedDepartments(hub);
+    const create = async (token: string, payload: object) => {
+      const r = await hub.request({
+        method: 'POST',
+        url: '/ngsi-ld/v1/entities',
+        headers: as(token),
+        payload,
+      });
+      expect(r.statusCode, r.body).toBe(201);
+    };
     for (let n = 0; n < 10; n++) {
-      const f = await hub.request({
-        method: 'POST',
-        url: '/ngsi-ld/v1/entities',
-        headers: as(t.transport),
-        payload: flow(n),
-      });
-      expect(f.statusCode, f.body).toBe(201);
-      const p = await hub.request({
-        method: 'POST',
-        url: '/ngsi-ld/v1/entities',
-        headers: as(t.health),
-        payload: person(n),
-      });
-      expect(p.statusCode, p.body).toBe(201);
+      await create(t.transport, flow(n));
+      await create(t.health, person(n));
     }
   });
   afterAll(async () => {
