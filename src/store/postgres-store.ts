@@ -40,6 +40,24 @@ interface EntityRow extends QueryResultRow {
 }
 
 const ENTITY_COLUMNS = 'e.id, e.types, e.scopes, e.created_at, e.modified_at, e.attrs';
+
+/** The write path's constant statements, built and marked for preparing once. */
+const BY_ID = `SELECT ${ENTITY_COLUMNS} FROM entities e WHERE e.tenant = $1 AND e.id = $2`;
+const BY_IDS = `SELECT ${ENTITY_COLUMNS} FROM entities e WHERE e.tenant = $1 AND e.id = ANY($2::text[]) ORDER BY e.id`;
+const ENTITY_READS = {
+  one: hot(BY_ID),
+  oneLocked: hot(`${BY_ID} FOR UPDATE`),
+  many: hot(BY_IDS),
+  manyLocked: hot(`${BY_IDS} FOR UPDATE`),
+};
+const ROW_SHAPE =
+  'x(id text, types text[], scopes text[], c timestamptz, m timestamptz, attrs jsonb, names text[])';
+const INSERT_ENTITIES =
+  hot(`INSERT INTO entities (tenant, id, types, scopes, created_at, modified_at, attrs, attr_names)
+       SELECT $1, x.id, x.types, x.scopes, x.c, x.m, x.attrs, x.names FROM jsonb_to_recordset($2::jsonb) AS ${ROW_SHAPE}`);
+const UPDATE_ENTITIES =
+  hot(`UPDATE entities e SET types = x.types, scopes = x.scopes, modified_at = x.m, attrs = x.attrs, attr_names = x.names
+       FROM jsonb_to_recordset($2::jsonb) AS ${ROW_SHAPE} WHERE e.tenant = $1 AND e.id = x.id`);
 const GEO_SCAN_PAGE = 1000;
 
 export interface PostgresStoreOptions {
@@ -137,22 +155,18 @@ function txOps(db: Queryable, knownPairs: Set<string>): StoreTx {
       await run(hot('INSERT INTO tenants (name) VALUES ($1) ON CONFLICT DO NOTHING'), [tenant]);
     },
     async getEntity(tenant, id, opts) {
-      const r = await run<EntityRow>(
-        hot(
-          `SELECT ${ENTITY_COLUMNS} FROM entities e WHERE e.tenant = $1 AND e.id = $2${opts?.forUpdate ? ' FOR UPDATE' : ''}`,
-        ),
-        [tenant, id],
-      );
+      const r = await run<EntityRow>(opts?.forUpdate ? ENTITY_READS.oneLocked : ENTITY_READS.one, [
+        tenant,
+        id,
+      ]);
       const row = r.rows[0];
       return row ? toEntity(row) : undefined;
     },
     async getEntities(tenant, ids, opts) {
-      const r = await run<EntityRow>(
-        hot(
-          `SELECT ${ENTITY_COLUMNS} FROM entities e WHERE e.tenant = $1 AND e.id = ANY($2::text[]) ORDER BY e.id${opts?.forUpdate ? ' FOR UPDATE' : ''}`,
-        ),
-        [tenant, ids],
-      );
+      const r = await run<EntityRow>(opts?.forUpdate ? ENTITY_READS.manyLocked : ENTITY_READS.many, [
+        tenant,
+        ids,
+      ]);
       return new Map(r.rows.map((row) => [row.id, toEntity(row)]));
     },
     insertEntity: (tenant, e) => writeRows(run, pairs, tenant, [e], []),
@@ -241,21 +255,9 @@ async function writeRows(
         names: Object.keys(e.attrs),
       })),
     );
-  const shape =
-    'x(id text, types text[], scopes text[], c timestamptz, m timestamptz, attrs jsonb, names text[])';
-  if (inserts.length > 0) {
-    await run(
-      hot(`INSERT INTO entities (tenant, id, types, scopes, created_at, modified_at, attrs, attr_names)
-       SELECT $1, x.id, x.types, x.scopes, x.c, x.m, x.attrs, x.names FROM jsonb_to_recordset($2::jsonb) AS ${shape}`),
-      [tenant, rows(inserts)],
-    );
-  }
+  if (inserts.length > 0) await run(INSERT_ENTITIES, [tenant, rows(inserts)]);
   if (updates.length > 0) {
-    const r = await run(
-      hot(`UPDATE entities e SET types = x.types, scopes = x.scopes, modified_at = x.m, attrs = x.attrs, attr_names = x.names
-       FROM jsonb_to_recordset($2::jsonb) AS ${shape} WHERE e.tenant = $1 AND e.id = x.id`),
-      [tenant, rows(updates)],
-    );
+    const r = await run(UPDATE_ENTITIES, [tenant, rows(updates)]);
     if (r.rowCount !== updates.length && missing) throw missing();
   }
   await writeSideTablesMany(run, pairs, tenant, inserts, updates, previous);
