@@ -176,13 +176,18 @@ export function createNotificationDispatcher(opts: DispatcherOptions) {
     if (queued.length === 0) drained?.();
   }
 
+  /** A claimed row is done with (delivered, failed, or left to its lease at stop). */
+  function release(n: ClaimedNotification): void {
+    const left = (inflight.get(n.endpoint) ?? 1) - 1;
+    if (left <= 0) inflight.delete(n.endpoint);
+    else inflight.set(n.endpoint, left);
+  }
+
   function start(n: ClaimedNotification): void {
     total++;
     const p = deliver(n).finally(() => {
       total--;
-      const left = (inflight.get(n.endpoint) ?? 1) - 1;
-      if (left <= 0) inflight.delete(n.endpoint);
-      else inflight.set(n.endpoint, left);
+      release(n);
       running.delete(p);
       startQueued();
       wake();
@@ -241,7 +246,7 @@ export function createNotificationDispatcher(opts: DispatcherOptions) {
       clearTimeout(grace);
       drained = undefined;
       // Claimed rows never started keep their lease: the next instance delivers them.
-      queued.length = 0;
+      for (const n of queued.splice(0)) release(n);
       await flush();
       await opts.senders.http.close();
       await opts.senders.mqtt.close();
