@@ -487,7 +487,7 @@ function auditedBy(a: RequestAccess | undefined, ip?: string) {
   };
 }
 
-/** One audit record per tenant a transaction wrote: who, and which entities were created, changed, deleted. */
+/** One audit record per tenant one write touched: who, and which entities were created, changed, deleted. */
 function writeAudit(a: RequestAccess, changes: EntityChange[]): AuditEvent[] {
   const byTenant = new Map<string, Record<string, string[]>>();
   for (const c of changes) {

@@ -13,7 +13,7 @@ import type { ContextRouteDeps } from '../api/context-routes.js';
 import { registerDiscoveryRoutes } from '../api/discovery-routes.js';
 import { registerEntityRoutes } from '../api/entity-routes.js';
 import type { ContextResolverPort } from '../api/ngsi-request.js';
-import { createTenantGuard } from '../api/tenant-guard.js';
+import { createTenantGuard, type TenantGuard } from '../api/tenant-guard.js';
 import { NOT_SUPPORTED } from '../api/route-params.js';
 import { InvalidContextError } from '../core/context/context-source.js';
 import { LdContextNotAvailableError } from '../broker/context-resolver.js';
@@ -32,6 +32,8 @@ export interface HttpAppDeps {
   prepare?: (app: FastifyInstance) => Promise<void>;
   /** TLS: serve HTTPS with this PEM key and certificate. */
   https?: { key: string | Buffer; cert: string | Buffer };
+  /** The known-tenant check, shared with the routes added through `routes`; default: one of its own. */
+  tenants?: TenantGuard;
 }
 
 const JSON_TYPES = [
@@ -135,7 +137,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     return reply.send({ status: 'ok' });
   });
 
-  const tenants = createTenantGuard(deps.store);
+  const tenants = deps.tenants ?? createTenantGuard(deps.store);
   registerEntityRoutes(app, { entities: deps.entities, contexts: deps.contexts, tenants });
   registerBatchRoutes(app, { entities: deps.entities, contexts: deps.contexts, tenants });
   registerDiscoveryRoutes(app, { store: deps.store, contexts: deps.contexts, tenants });

@@ -110,6 +110,7 @@ export async function createHubServices(
       },
     },
     coreContextDocument: coreDoc,
+    tenants,
     ...(access ? { prepare: (a: FastifyInstance) => access.prepare(a) } : {}),
     ...(opts.https ? { https: opts.https } : {}),
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
