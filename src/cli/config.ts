@@ -3,6 +3,7 @@
  * variable, then the default. Pure, so that it is tested without starting anything.
  */
 import { parseArgs } from 'node:util';
+import { formatCidr, parseCidrList } from '../core/net/cidr.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -26,6 +27,15 @@ export interface ServeConfig {
   temporalLimit?: number;
   /** Entities held by the read-through entity cache; 0 turns it off (default 20,000). */
   entityCache?: number;
+  /**
+   * Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); empty: none, the
+   * address of the connection is the client's (rate limits, audit).
+   */
+  trustProxy: string[];
+  /** Outbound requests (notifications, @context fetches): ranges refused besides the built-in ones. */
+  denyEndpoints: string[];
+  /** Outbound requests: ranges allowed even where the built-in rules refuse them. */
+  allowEndpoints: string[];
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const;
@@ -48,6 +58,9 @@ export const SERVE_OPTIONS = {
   'oidc-audience': { type: 'string' },
   'temporal-limit': { type: 'string' },
   'entity-cache': { type: 'string' },
+  'trust-proxy': { type: 'string' },
+  'deny-endpoints': { type: 'string' },
+  'allow-endpoints': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -112,6 +125,18 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCon
   const cacheRaw = pick('entity-cache', 'CITYPIVOT_ENTITY_CACHE');
   if (cacheRaw !== undefined && (!/^\d+$/.test(cacheRaw) || Number(cacheRaw) > 10_000_000))
     throw new UsageError(`--entity-cache must be an integer 0-10000000 (got ${JSON.stringify(cacheRaw)})`);
+  const ranges = (flag: string, envName: string): string[] => {
+    const text = pick(flag, envName);
+    if (text === undefined || text === 'none') return [];
+    try {
+      return parseCidrList(text).map(formatCidr);
+    } catch (err) {
+      throw new UsageError(`--${flag}: ${(err as Error).message}`);
+    }
+  };
+  const trustProxy = ranges('trust-proxy', 'CITYPIVOT_TRUST_PROXY');
+  const denyEndpoints = ranges('deny-endpoints', 'CITYPIVOT_DENY_ENDPOINTS');
+  const allowEndpoints = ranges('allow-endpoints', 'CITYPIVOT_ALLOW_ENDPOINTS');
   return {
     port,
     host,
@@ -133,6 +158,9 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCon
     logLevel,
     ...(limitRaw !== undefined ? { temporalLimit: Number(limitRaw) } : {}),
     ...(cacheRaw !== undefined ? { entityCache: Number(cacheRaw) } : {}),
+    trustProxy,
+    denyEndpoints,
+    allowEndpoints,
     help: values.help === true,
   };
 }

@@ -22,6 +22,8 @@ export async function startHubFromConfig(cfg: ServeConfig, log: (line: string) =
     fetchContexts: cfg.fetchContexts,
     ...(cfg.temporalLimit !== undefined ? { temporalLimit: cfg.temporalLimit } : {}),
     ...(cfg.entityCache !== undefined ? { entityCache: cfg.entityCache } : {}),
+    trustProxy: cfg.trustProxy,
+    outbound: { deny: cfg.denyEndpoints, allow: cfg.allowEndpoints },
     logger: cfg.logLevel === 'silent' ? false : { level: cfg.logLevel },
     log,
     mqtt: cfg.mqtt.mode === 'embedded' ? { ...cfg.mqtt, host: cfg.host } : cfg.mqtt,

@@ -34,6 +34,11 @@ export interface HttpAppDeps {
   https?: { key: string | Buffer; cert: string | Buffer };
   /** The known-tenant check, shared with the routes added through `routes`; default: one of its own. */
   tenants?: TenantGuard;
+  /**
+   * Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges). Default none: the
+   * client's address is the connection's, whatever headers it sends (rate limits, audit).
+   */
+  trustProxy?: string[];
 }
 
 const JSON_TYPES = [
@@ -49,7 +54,8 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     bodyLimit: deps.bodyLimit ?? 8 * 1024 * 1024,
     // Entity ids are URIs: colons and encoded slashes in path segments are normal.
     routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: true },
-    trustProxy: true,
+    // Only named proxies may say who the client is: anyone can send X-Forwarded-For.
+    trustProxy: deps.trustProxy && deps.trustProxy.length > 0 ? deps.trustProxy : false,
     ...(deps.https ? { https: deps.https } : {}),
   });
 

@@ -21,6 +21,12 @@ import { registerExportRoutes } from '../api/export-routes.js';
 import { createEntityCache, type EntityCacheOptions } from '../store/entity-cache.js';
 import { CHANGES_CHANNEL } from '../broker/change-stream.js';
 
+/** Address ranges (CIDR) outbound requests are refused or allowed besides the built-in rules. */
+export interface OutboundRules {
+  deny?: string[];
+  allow?: string[];
+}
+
 /** Builds everything but the listening socket (tests use app.inject). */
 export async function createHubServices(
   rawStore: Store,
@@ -42,6 +48,10 @@ export async function createHubServices(
     dashboardDir?: string;
     /** The read-through cache of entity rows (Retrieve Entity); on by default, `false` turns it off. */
     entityCache?: false | Pick<EntityCacheOptions, 'maxEntries' | 'ttlMs'>;
+    /** Proxies whose X-Forwarded-For counts (addresses or CIDR ranges); default none. */
+    trustProxy?: string[];
+    /** Outbound address rules (notifications, @context fetches). */
+    outbound?: OutboundRules;
   } = {},
 ) {
   const access = opts.access ? await createHubAccess(opts.access) : undefined;
@@ -114,6 +124,7 @@ export async function createHubServices(
     ...(access ? { prepare: (a: FastifyInstance) => access.prepare(a) } : {}),
     ...(opts.https ? { https: opts.https } : {}),
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
+    ...(opts.trustProxy ? { trustProxy: opts.trustProxy } : {}),
     routes: [
       notifications.routes,
       (a) =>

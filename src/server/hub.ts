@@ -20,6 +20,7 @@ import type { HubAccess } from '../access/access-setup.js';
 import type { ActiveContext } from '../core/context/active-context.js';
 import type { IotService } from '../iot/iot-service.js';
 import { defaultDashboardDir } from './dashboard-routes.js';
+import type { OutboundRules } from './hub-services.js';
 
 export interface HubConfig {
   port: number;
@@ -46,6 +47,10 @@ export interface HubConfig {
   tls?: { cert: string; key: string };
   /** The dashboard's built files (web/dist) served at `/`; default: this package's, false: none. */
   dashboardDir?: string | false;
+  /** Proxies whose X-Forwarded-For counts (addresses or CIDR ranges); default none. */
+  trustProxy?: string[];
+  /** Where outbound requests (notifications, @context fetches) may go besides the built-in rules. */
+  outbound?: OutboundRules;
 }
 
 export interface Hub {
@@ -93,6 +98,8 @@ export async function startHub(config: HubConfig): Promise<Hub> {
         ? {}
         : { entityCache: config.entityCache === 0 ? false : { maxEntries: config.entityCache } }),
       ...(config.logger === undefined ? {} : { logger: config.logger }),
+      ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
+      ...(config.outbound ? { outbound: config.outbound } : {}),
       ...(config.dashboardDir === false
         ? {}
         : { dashboardDir: config.dashboardDir ?? defaultDashboardDir() }),

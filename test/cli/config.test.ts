@@ -45,8 +45,29 @@ describe('serve flags and environment', () => {
     [['--log-level', 'loud']],
     [['--entity-cache', '-1']],
     [['--entity-cache', 'lots']],
+    [['--trust-proxy', '10.0.0.0/33']],
+    [['--trust-proxy', 'proxy.example']],
+    [['--deny-endpoints', '1.2.3']],
+    [['--allow-endpoints', 'fe80::/129']],
   ])('refuses %j with a usage error', (argv) => {
     expect(() => parseServeArgs(argv, {})).toThrow(UsageError);
+  });
+
+  it('reads proxy and outbound address ranges', () => {
+    const c = parseServeArgs([], {});
+    expect(c.trustProxy).toEqual([]);
+    expect(c.denyEndpoints).toEqual([]);
+    expect(c.allowEndpoints).toEqual([]);
+    expect(parseServeArgs(['--trust-proxy', '10.0.0.5, 192.168.0.0/16'], {}).trustProxy).toEqual([
+      '10.0.0.5/32',
+      '192.168.0.0/16',
+    ]);
+    expect(parseServeArgs([], { CITYPIVOT_TRUST_PROXY: '::1' }).trustProxy).toEqual(['::1/128']);
+    expect(parseServeArgs(['--trust-proxy', 'none'], {}).trustProxy).toEqual([]);
+    const out = parseServeArgs(['--deny-endpoints', '10.0.0.0/8', '--allow-endpoints', '169.254.10.0/24'], {});
+    expect(out.denyEndpoints).toEqual(['10.0.0.0/8']);
+    expect(out.allowEndpoints).toEqual(['169.254.10.0/24']);
+    expect(() => parseServeArgs(['--trust-proxy', 'x/8'], {})).toThrow(/--trust-proxy: "x\/8"/);
   });
 
   it('knows loopback hosts', () => {
