@@ -63,11 +63,27 @@ export function subscriptionTxOps(run: Run): SubscriptionTx {
     },
     async enqueue(entries) {
       if (entries.length === 0) return;
-      // The rows, and the wake-up of every instance's dispatcher (delivered at COMMIT), in one statement.
+      // The rows, and the wake-up of every instance's dispatcher (delivered at COMMIT), in one
+      // statement. Rows are written only for subscriptions that still exist, and those are locked
+      // FOR KEY SHARE until this transaction ends: the subscriptions were chosen from a list read
+      // earlier, and one may have been deleted since. Under READ COMMITTED a delete that committed
+      // before this statement is not seen, and one still running is waited for and its row then
+      // skipped, so that the write goes on without that notification instead of failing the
+      // foreign key; a delete that comes later waits for this transaction (and its cascade then
+      // removes these rows). An update of a subscription (not of its key) does not conflict.
       await run(
-        hot(`WITH queued AS (
-           INSERT INTO notification_outbox (tenant, subscription_id, notification_id, order_key, endpoint, payload)
+        hot(`WITH entry AS (
            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
+             WITH ORDINALITY AS e(tenant, subscription_id, notification_id, order_key, endpoint, payload, n)
+         ), live AS (
+           SELECT s.tenant, s.id FROM subscriptions s
+           WHERE (s.tenant, s.id) IN (SELECT tenant, subscription_id FROM entry)
+           FOR KEY SHARE OF s
+         ), queued AS (
+           INSERT INTO notification_outbox (tenant, subscription_id, notification_id, order_key, endpoint, payload)
+           SELECT e.tenant, e.subscription_id, e.notification_id, e.order_key, e.endpoint, e.payload
+           FROM entry e JOIN live l ON l.tenant = e.tenant AND l.id = e.subscription_id
+           ORDER BY e.n -- seq in the order of the entries: deliveries keep the order of the changes
            RETURNING 1)
          SELECT pg_notify($7, '') FROM (SELECT count(*) FROM queued) AS q`),
         [
