@@ -4,7 +4,9 @@
  */
 import type { QueryResultRow } from 'pg';
 import type { AccessGrant, Area } from '../core/access/access-model.js';
+import { HubError } from '../core/errors.js';
 import type { Run } from './postgres-access.js';
+import { noDepartment, onMissingReference } from './foreign-keys.js';
 
 export interface Dataset {
   id: string;
@@ -108,6 +110,10 @@ function grantOf(r: QueryResultRow): AccessGrant {
   };
 }
 
+/** The department of the one asking, or of the request decided, deleted meanwhile: 409. */
+const goneDepartment = (id: string) => (cause: unknown) =>
+  new HubError('Conflict', `Department ${id} no longer exists`, { cause });
+
 export function createAccessSharingStore(run: Run, inTx: <T>(fn: (run: Run) => Promise<T>) => Promise<T>) {
   return {
     async createDataset(d: Dataset): Promise<void> {
@@ -125,6 +131,8 @@ export function createAccessSharingStore(run: Run, inTx: <T>(fn: (run: Run) => P
           d.description ?? null,
           d.createdBy ?? null,
         ],
+      ).catch(
+        onMissingReference({ access_datasets_owner_department_fkey: goneDepartment(d.ownerDepartment) }),
       );
     },
     async getDataset(id: string): Promise<Dataset | undefined> {
@@ -143,6 +151,12 @@ export function createAccessSharingStore(run: Run, inTx: <T>(fn: (run: Run) => P
         `INSERT INTO access_share_requests (id, dataset_id, department, purpose, valid_from, valid_until, state, requested_by)
          VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)`,
         [q.id, q.datasetId, q.department, q.purpose, q.validFrom, q.validUntil, q.requestedBy ?? null],
+      ).catch(
+        onMissingReference({
+          access_share_requests_dataset_id_fkey: (cause) =>
+            new HubError('ResourceNotFound', `No dataset ${q.datasetId}`, { cause }),
+          access_share_requests_department_fkey: goneDepartment(q.department),
+        }),
       );
     },
     async getRequest(id: string): Promise<ShareRequest | undefined> {
@@ -176,7 +190,9 @@ export function createAccessSharingStore(run: Run, inTx: <T>(fn: (run: Run) => P
         );
         if ((r.rowCount ?? 0) === 0) return false;
         if (approved) {
-          await insertGrant(q, approved.grant, decision.by);
+          await insertGrant(q, approved.grant, decision.by).catch(
+            onMissingReference({ access_grants_department_fkey: goneDepartment(approved.grant.department) }),
+          );
           await insertLedger(q, approved.ledger);
         }
         return true;
@@ -184,7 +200,9 @@ export function createAccessSharingStore(run: Run, inTx: <T>(fn: (run: Run) => P
     },
 
     async createGrant(g: AccessGrant, by: string): Promise<void> {
-      await insertGrant(run, g, by);
+      await insertGrant(run, g, by).catch(
+        onMissingReference({ access_grants_department_fkey: noDepartment(g.department) }),
+      );
     },
     /** Grants of these departments that have not ended and are not revoked (at `now`). */
     async activeGrants(departments: string[], now: Date): Promise<AccessGrant[]> {

@@ -18,6 +18,7 @@ import type { MaskKind } from '../core/access/masking.js';
 import { translate } from './postgres-store.js';
 import { createAccessSharingStore } from './access-sharing-store.js';
 import { createAccessAuditStore } from './access-audit-store.js';
+import { noDepartment, onMissingReference } from './foreign-keys.js';
 
 export interface Department {
   id: string;
@@ -168,14 +169,16 @@ export function createPostgresAccessStore(opts: { url: string; max?: number }) {
         d.id,
         d.name,
         d.parent,
-      ]).catch(exists(`Department ${d.id}`));
+      ])
+        .catch(onMissingReference({ access_departments_parent_fkey: noDepartment(d.parent) }))
+        .catch(exists(`Department ${d.id}`));
     },
     async updateDepartment(id: string, patch: { name?: string; parent?: string | null }): Promise<boolean> {
       const r = await run(
         `UPDATE access_departments SET name = COALESCE($2, name),
            parent = CASE WHEN $4 THEN $3 ELSE parent END WHERE id = $1`,
         [id, patch.name ?? null, patch.parent ?? null, 'parent' in patch],
-      );
+      ).catch(onMissingReference({ access_departments_parent_fkey: noDepartment(patch.parent) }));
       return (r.rowCount ?? 0) > 0;
     },
     async deleteDepartment(id: string): Promise<boolean> {
@@ -208,7 +211,9 @@ export function createPostgresAccessStore(opts: { url: string; max?: number }) {
         `INSERT INTO access_users (id, username, display_name, department, roles, password_hash, password_changed_at)
          VALUES ($1, $2, $3, $4, $5, $6, now())`,
         [u.id, u.username, u.displayName, u.department, u.roles, u.passwordHash],
-      ).catch(exists(`User ${u.username}`));
+      )
+        .catch(onMissingReference({ access_users_department_fkey: noDepartment(u.department) }))
+        .catch(exists(`User ${u.username}`));
     },
     async getUserByName(username: string): Promise<UserRecord | undefined> {
       const r = await run('SELECT * FROM access_users WHERE username = $1', [username]);
@@ -243,7 +248,9 @@ export function createPostgresAccessStore(opts: { url: string; max?: number }) {
         }
       }
       if (sets.length === 0) return (await this.getUser(id)) !== undefined;
-      const r = await run(`UPDATE access_users SET ${sets.join(', ')} WHERE id = $1`, params);
+      const r = await run(`UPDATE access_users SET ${sets.join(', ')} WHERE id = $1`, params).catch(
+        onMissingReference({ access_users_department_fkey: noDepartment(patch.department) }),
+      );
       return (r.rowCount ?? 0) > 0;
     },
     async setPassword(id: string, hash: string): Promise<void> {
@@ -300,6 +307,12 @@ export function createPostgresAccessStore(opts: { url: string; max?: number }) {
       await run(
         'INSERT INTO access_sessions (id, user_id, scope, last_seen_at, expires_at) VALUES ($1, $2, $3, now(), $4)',
         [s.id, s.userId, s.scope, s.expiresAt],
+      ).catch(
+        // the account was deleted while its holder logged in
+        onMissingReference({
+          access_sessions_user_id_fkey: (cause) =>
+            new HubError('Unauthorized', 'The account no longer exists', { cause }),
+        }),
       );
     },
     async getSession(id: string): Promise<SessionRecord | undefined> {
@@ -337,7 +350,7 @@ export function createPostgresAccessStore(opts: { url: string; max?: number }) {
         `INSERT INTO access_api_keys (id, name, secret_hash, department, roles, created_by, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)`,
         [k.id, k.name, k.secretHash, k.department, k.roles, k.createdBy, k.expiresAt],
-      );
+      ).catch(onMissingReference({ access_api_keys_department_fkey: noDepartment(k.department) }));
     },
     async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
       const r = await run('SELECT * FROM access_api_keys WHERE id = $1', [id]);
@@ -377,7 +390,7 @@ export function createPostgresAccessStore(opts: { url: string; max?: number }) {
           p.actions,
           p.area ? JSON.stringify(p.area) : null,
         ],
-      );
+      ).catch(onMissingReference({ access_policies_department_fkey: noDepartment(p.department) }));
     },
     async deletePolicy(id: string): Promise<AccessPolicy | undefined> {
       const r = await run('DELETE FROM access_policies WHERE id = $1 RETURNING *', [id]);
