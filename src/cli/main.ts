@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { createPostgresStore } from '../store/postgres-store.js';
 import { openDatabase } from '../store/database-setting.js';
 import { UsageError, isLoopback, parseServeArgs } from './config.js';
-import { startHubFromConfig, untilSignal, version } from './hub-runner.js';
+import { listenForStopSignals, startHubFromConfig, untilSignal, version } from './hub-runner.js';
 import { DEMO_USAGE, demoCommand } from './demo-command.js';
 import { devicesCommand } from './device-commands.js';
 import { HISTORY_USAGE, historyCommand } from './history-commands.js';
@@ -106,8 +106,14 @@ async function serve(argv: string[]): Promise<number> {
     );
   }
   const log = (line: string) => console.log(line);
-  const hub = await startHubFromConfig(cfg, log);
-  await untilSignal(hub, log);
+  // Listening from before the start: a signal while starting abandons the start in order (exit 1).
+  const signals = listenForStopSignals();
+  try {
+    const hub = await startHubFromConfig(cfg, log, signals);
+    await untilSignal(hub, log, signals);
+  } finally {
+    signals.close();
+  }
   log('stopped');
   return 0;
 }

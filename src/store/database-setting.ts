@@ -79,15 +79,20 @@ export function assertSupportedServerVersion(versionNum: number, version: string
 }
 
 /** Connects once to an external server to check it is reachable and new enough. */
-async function checkExternalServer(url: string): Promise<void> {
+async function checkExternalServer(url: string, signal: AbortSignal): Promise<void> {
   const where = redactUrl(url);
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
   client.on('error', () => undefined);
+  const abandon = () => void client.end().catch(() => undefined);
+  signal.addEventListener('abort', abandon, { once: true });
   try {
     await client.connect();
   } catch (err) {
     await client.end().catch(() => undefined);
+    signal.throwIfAborted();
     throw new Error(`Cannot connect to ${where}: ${(err as Error).message || String(err)}`, { cause: err });
+  } finally {
+    signal.removeEventListener('abort', abandon);
   }
   try {
     const { rows } = await client.query<{ num: string; version: string }>(
@@ -100,6 +105,19 @@ async function checkExternalServer(url: string): Promise<void> {
   }
 }
 
+/** The database starts under way in this process, for {@link interruptDatabaseStarts}. */
+const starting = new Set<AbortController>();
+
+/**
+ * Abandons every {@link openDatabase} under way in this process (the CLI calls it on SIGTERM or
+ * SIGINT while the hub starts): each stops what it started (initdb, the server), removes the
+ * temporary directory of memory://, and rejects with `reason`. A start that completed is not
+ * touched: its owner stops it.
+ */
+export function interruptDatabaseStarts(reason: Error): void {
+  for (const c of starting) c.abort(reason);
+}
+
 /**
  * Opens the database a setting names (ARCHITECTURE.md, store/):
  * - `postgres://…` or `postgresql://…`: an external server, checked to be reachable and
@@ -108,30 +126,62 @@ async function checkExternalServer(url: string): Promise<void> {
  *   the server's watchdog, when the process dies without stopping.
  * - anything else: a directory for the embedded server (default `./data`, created if missing).
  * Other `scheme://` settings are refused rather than taken for a directory.
+ *
+ * Aborting `signal`, or {@link interruptDatabaseStarts}, abandons the start: it stops what it
+ * started, and rejects with the abort's reason.
  */
 export async function openDatabase(
   setting: string,
   log: (line: string) => void = () => undefined,
+  signal?: AbortSignal,
 ): Promise<DatabaseHandle> {
   const parsed = parseSetting(setting);
+  if (parsed.kind === 'unsupported') {
+    throw new Error(
+      `Unsupported database setting ${describeDatabase(setting)}: use a directory, memory:// or postgres://user:password@host:port/database`,
+    );
+  }
+  const abort = new AbortController();
+  const follow = () => abort.abort(signal?.reason);
+  signal?.addEventListener('abort', follow, { once: true });
+  if (signal?.aborted) follow();
+  starting.add(abort);
+  try {
+    const handle = await open(parsed, log, abort.signal).catch((err: unknown) => {
+      abort.signal.throwIfAborted(); // whatever failed on the way out, the reason is the abort
+      throw err;
+    });
+    if (abort.signal.aborted) {
+      // Interrupted just as the start completed: undone here, as the caller gets no handle.
+      await handle.stop().catch(() => undefined);
+      abort.signal.throwIfAborted();
+    }
+    return handle;
+  } finally {
+    starting.delete(abort);
+    signal?.removeEventListener('abort', follow);
+  }
+}
+
+async function open(
+  parsed: Exclude<Setting, { kind: 'unsupported' }>,
+  log: (line: string) => void,
+  signal: AbortSignal,
+): Promise<DatabaseHandle> {
   switch (parsed.kind) {
     case 'external':
-      await checkExternalServer(parsed.url);
+      await checkExternalServer(parsed.url, signal);
       return { url: parsed.url, embedded: false, stop: () => Promise.resolve() };
     case 'memory': {
       const dir = await mkdtemp(join(tmpdir(), 'citypivot-memory-'));
       try {
-        return await startEmbeddedPostgres({ dataDir: dir, temporary: true, log });
+        return await startEmbeddedPostgres({ dataDir: dir, temporary: true, log, signal });
       } catch (err) {
         await rm(dir, { recursive: true, force: true });
         throw err;
       }
     }
     case 'directory':
-      return startEmbeddedPostgres({ dataDir: parsed.path, log });
-    case 'unsupported':
-      throw new Error(
-        `Unsupported database setting ${describeDatabase(setting)}: use a directory, memory:// or postgres://user:password@host:port/database`,
-      );
+      return startEmbeddedPostgres({ dataDir: parsed.path, log, signal });
   }
 }

@@ -29,36 +29,102 @@ export const exists = (path: string) =>
     () => false,
   );
 
-export async function waitUntil(done: () => Promise<boolean>, ms: number, every: number): Promise<boolean> {
+/**
+ * Polls `done` every `every` ms until it is true (true) or `ms` have passed (false); rejects with
+ * the signal's reason once `signal` is aborted.
+ */
+export async function waitUntil(
+  done: () => Promise<boolean>,
+  ms: number,
+  every: number,
+  signal?: AbortSignal,
+): Promise<boolean> {
   const deadline = Date.now() + ms;
   for (;;) {
+    signal?.throwIfAborted();
     if (await done()) return true;
     if (Date.now() > deadline) return false;
     await sleep(every);
   }
 }
 
-/** Runs a command to completion; never throws (a spawn failure is exit code -1). */
+/** How long the processes of an aborted command get for SIGTERM before SIGKILL. */
+const ABORT_GRACE_MS = 5_000;
+
+/**
+ * Runs a command to completion; never throws (a spawn failure is exit code -1). With `signal`, the
+ * command runs in a process group of its own (initdb runs postgres processes of its own), and an
+ * abort stops the whole group, SIGTERM then SIGKILL; the result then comes once the group is gone.
+ */
 export function runProcess(
   cmd: string,
   args: string[],
-  opts: { runAs?: RunAs | undefined; cwd?: string; input?: string } = {},
+  opts: { runAs?: RunAs | undefined; cwd?: string; input?: string; signal?: AbortSignal | undefined } = {},
 ) {
+  const { signal } = opts;
   return new Promise<{ code: number; output: string }>((done) => {
+    if (signal?.aborted) {
+      done({ code: -1, output: 'aborted before it started' });
+      return;
+    }
     const child = spawn(cmd, args, {
       cwd: opts.cwd ?? '/',
       env: childEnv(),
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: signal !== undefined,
       ...asUser(opts.runAs),
     });
     let output = '';
+    let aborted = false;
+    const group = child.pid;
+    const kill = (sig: NodeJS.Signals) => {
+      if (group === undefined) return;
+      try {
+        process.kill(-group, sig);
+      } catch {
+        // the group is gone already
+      }
+    };
+    let escalation: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      aborted = true;
+      kill('SIGTERM');
+      escalation = setTimeout(() => kill('SIGKILL'), ABORT_GRACE_MS);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const finish = (result: { code: number; output: string }) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (!aborted || group === undefined) {
+        done(result);
+        return;
+      }
+      // The group's last processes may outlive the one we started by a moment.
+      void waitUntil(() => Promise.resolve(!groupAlive(group)), ABORT_GRACE_MS, 20)
+        .then((gone) => {
+          if (!gone) kill('SIGKILL');
+        })
+        .finally(() => {
+          clearTimeout(escalation);
+          done(result);
+        });
+    };
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
     child.stdin.on('error', () => undefined);
-    child.on('error', (err) => done({ code: -1, output: err.message }));
-    child.on('close', (code) => done({ code: code ?? -1, output }));
+    child.on('error', (err) => finish({ code: -1, output: err.message }));
+    child.on('close', (code) => finish({ code: code ?? -1, output }));
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** Whether a process group still has a member (a zombie counts until it is reaped). */
+function groupAlive(group: number): boolean {
+  try {
+    process.kill(-group, 0);
+    return true;
+  } catch (err) {
+    return errno(err) === 'EPERM';
+  }
 }
 
 export function childEnv(): NodeJS.ProcessEnv {
@@ -120,7 +186,11 @@ export async function lockLineAlive(line: string | undefined): Promise<boolean> 
  * Takes `hub.lock`: refused while the process that holds it lives; waits while only its watchdog
  * lives (it is stopping the server); breaks it otherwise (atomically, by renaming it aside).
  */
-export async function acquireDirectoryLock(lockPath: string, dir: string): Promise<void> {
+export async function acquireDirectoryLock(
+  lockPath: string,
+  dir: string,
+  signal?: AbortSignal,
+): Promise<void> {
   if (held.has(lockPath)) throw new Error(`The data directory ${dir} is already in use by this process.`);
   const mine = `${await lockLine(process.pid)}\n`;
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -142,7 +212,7 @@ export async function acquireDirectoryLock(lockPath: string, dir: string): Promi
         `The data directory ${dir} is in use by another CityPivot (process ${hubPid}). Stop it first, or use another --db directory.`,
       );
     }
-    if (!(await waitUntil(async () => !(await lockLineAlive(watchdog)), 90_000, 50))) {
+    if (!(await waitUntil(async () => !(await lockLineAlive(watchdog)), 90_000, 50, signal))) {
       throw new Error(
         `The PostgreSQL server of a previous CityPivot in ${dir} is still stopping; try again.`,
       );

@@ -90,6 +90,12 @@ export interface EmbeddedOptions {
    * this process dies without stopping; fsync is off. Default false.
    */
   temporary?: boolean;
+  /**
+   * Abandons the start when aborted (a SIGTERM while starting): initdb and a server being started
+   * are stopped, the directory lock is released, and the start rejects with the signal's reason.
+   * The directory itself stays (openDatabase removes a memory:// one, which it made).
+   */
+  signal?: AbortSignal;
 }
 
 interface Binaries {
@@ -178,6 +184,7 @@ async function initCluster(
   password: string,
   runAs: RunAs | undefined,
   temporary: boolean,
+  signal: AbortSignal | undefined,
 ) {
   const scratch = `${clusterDir}.initdb`;
   await rm(scratch, { recursive: true, force: true });
@@ -202,8 +209,13 @@ async function initCluster(
     const r = await runProcess(bins.initdb, temporary ? [...args, '--no-sync'] : args, {
       runAs,
       cwd: dataDir,
+      signal,
     });
+    signal?.throwIfAborted();
     if (r.code !== 0) throw new Error(`initdb failed (exit ${r.code}):\n${tailOf(r.output, 15)}`);
+  } catch (err) {
+    await rm(scratch, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
   } finally {
     await unlink(pwfile).catch(() => undefined);
   }
@@ -212,13 +224,21 @@ async function initCluster(
 }
 
 /** Sets the superuser password in single-user mode (the password file was lost; server stopped). */
-async function resetPassword(bins: Binaries, clusterDir: string, password: string, runAs: RunAs | undefined) {
+async function resetPassword(
+  bins: Binaries,
+  clusterDir: string,
+  password: string,
+  runAs: RunAs | undefined,
+  signal: AbortSignal | undefined,
+) {
   const input = `ALTER ROLE ${SUPERUSER} PASSWORD '${password}';\n`; // base64url: nothing to quote
   const r = await runProcess(bins.postgres, ['--single', '-D', clusterDir, 'postgres'], {
     runAs,
     cwd: dirname(clusterDir),
     input,
+    signal,
   });
+  signal?.throwIfAborted();
   if (r.code !== 0)
     throw new Error(`Could not reset the PostgreSQL password (exit ${r.code}):\n${tailOf(r.output, 10)}`);
 }
@@ -296,7 +316,12 @@ async function startWatchdog(pid: number, clusterDir: string, removeDir: string,
  * Deals with a postmaster.pid left behind: adopts its server when it is ready and we can log in,
  * stops it otherwise; removes the file when its pid is not this cluster's postmaster.
  */
-async function adoptLeftover(clusterDir: string, password: string, log: Log): Promise<Running | undefined> {
+async function adoptLeftover(
+  clusterDir: string,
+  password: string,
+  log: Log,
+  signal: AbortSignal | undefined,
+): Promise<Running | undefined> {
   const pidFile = join(clusterDir, 'postmaster.pid');
   if (!(await exists(pidFile))) return undefined;
   const found = await readPostmasterPid(clusterDir);
@@ -317,7 +342,7 @@ async function adoptLeftover(clusterDir: string, password: string, log: Log): Pr
   const gone = async () => !(await isPostmasterOf(found.pid, clusterDir));
   const settled = async () =>
     (await gone()) || ['ready', 'stopping'].includes((await readPostmasterPid(clusterDir))?.status ?? '');
-  if (!(await waitUntil(settled, READY_DEADLINE_MS, 50)))
+  if (!(await waitUntil(settled, READY_DEADLINE_MS, 50, signal)))
     throw new Error(`PostgreSQL (pid ${found.pid}) in ${clusterDir} neither became ready nor stopped`);
   const now = await readPostmasterPid(clusterDir);
   if (now?.pid === found.pid && now.status === 'ready' && !(await gone())) {
@@ -346,6 +371,7 @@ async function launch(
   const logPath = join(dataDir, 'postgres.log');
   await rename(logPath, `${logPath}.1`).catch(() => undefined);
   for (let attempt = 1; ; attempt++) {
+    opts.signal?.throwIfAborted();
     const port = opts.port ?? (await freeLoopbackPort());
     const settings = [
       'listen_addresses=127.0.0.1',
@@ -378,18 +404,27 @@ async function launch(
       ? await startWatchdog(pid, clusterDir, opts.temporary ? dataDir : '', lockPath)
       : undefined;
     let noted = Date.now();
-    const ready = await waitUntil(
-      async () => {
-        if (Date.now() - noted > 10_000) {
-          noted = Date.now();
-          log('PostgreSQL: still starting (recovering after an unclean stop?)');
-        }
-        const pidFile = await readPostmasterPid(clusterDir);
-        return exited || (pidFile?.pid === pid && pidFile.status === 'ready');
-      },
-      READY_DEADLINE_MS,
-      25,
-    );
+    let ready: boolean;
+    try {
+      ready = await waitUntil(
+        async () => {
+          if (Date.now() - noted > 10_000) {
+            noted = Date.now();
+            log('PostgreSQL: still starting (recovering after an unclean stop?)');
+          }
+          const pidFile = await readPostmasterPid(clusterDir);
+          return exited || (pidFile?.pid === pid && pidFile.status === 'ready');
+        },
+        READY_DEADLINE_MS,
+        25,
+        opts.signal,
+      );
+    } catch (err) {
+      // Abandoned while the server starts: a fast shutdown (it may still be in recovery).
+      if (!exited && pid) await stopPostmaster(pid, clusterDir).catch(() => undefined);
+      watchdog?.disarm();
+      throw err;
+    }
     if (ready && !exited && pid)
       return { pid, port, child, tookOver: false, ...(watchdog ? { watchdog } : {}) };
     if (!exited && pid) await stopPostmaster(pid, clusterDir).catch(() => undefined);
@@ -416,16 +451,20 @@ async function launch(
  */
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedServer> {
   const log = opts.log ?? (() => undefined);
+  const { signal } = opts;
   const started = performance.now();
+  signal?.throwIfAborted();
   await mkdir(resolve(opts.dataDir), { recursive: true, mode: 0o711 });
   const dataDir = await realpath(resolve(opts.dataDir));
   const lockPath = join(dataDir, 'hub.lock');
-  await acquireDirectoryLock(lockPath, dataDir);
+  await acquireDirectoryLock(lockPath, dataDir, signal);
   let clusterDir = join(dataDir, 'postgres');
   let running: Running | undefined;
   try {
+    signal?.throwIfAborted();
     const bins = await findBinaries();
     const runAs = await resolvePostgresUser(log);
+    signal?.throwIfAborted();
     if (runAs) {
       const st = await stat(dataDir);
       if (st.uid === process.getuid?.() && (st.mode & 0o001) === 0) await chmod(dataDir, st.mode | 0o001); // let it pass through
@@ -453,11 +492,12 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
       }
       log(`PostgreSQL ${bins.major}: initialising a new cluster in ${clusterDir}`);
       const t = performance.now();
-      await initCluster(bins, dataDir, clusterDir, password, runAs, opts.temporary === true);
+      await initCluster(bins, dataDir, clusterDir, password, runAs, opts.temporary === true, signal);
       log(`PostgreSQL: cluster initialised in ${seconds(t)}`);
     }
     clusterDir = await realpath(clusterDir);
-    running = await adoptLeftover(clusterDir, password, log);
+    signal?.throwIfAborted();
+    running = await adoptLeftover(clusterDir, password, log, signal);
     if (running) {
       running.watchdog = await startWatchdog(
         running.pid,
@@ -469,7 +509,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
       if (hasCluster && created) {
         log('PostgreSQL: the password file was missing; setting a new superuser password');
         // On failure, drop the new file so that the next start tries again.
-        await resetPassword(bins, clusterDir, password, runAs).catch(async (err: unknown) => {
+        await resetPassword(bins, clusterDir, password, runAs, signal).catch(async (err: unknown) => {
           await unlink(join(dataDir, 'postgres.password')).catch(() => undefined);
           throw err;
         });
@@ -477,6 +517,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
       running = await launch(bins, dataDir, clusterDir, opts, runAs, lockPath, log);
       await ensureDatabase(password, running.port);
     }
+    signal?.throwIfAborted(); // the catch below stops the server
     log(`PostgreSQL: ready on 127.0.0.1:${running.port} (${seconds(started)})`);
     const { pid, port, watchdog, child, tookOver } = running;
     const cluster = clusterDir;
