@@ -84,6 +84,16 @@ export default tseslint.config(
     },
   },
   {
+    // Address ranges are computation: Node's BlockList and isIP (node:net) hold no socket.
+    files: ['src/core/addresses/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/store/*', '**/broker/*', '**/api/*', '**/server/*', '**/cli/*'] }] },
+      ],
+    },
+  },
+  {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },

@@ -4,6 +4,10 @@
  * references and `@import`, appends the core context last (NGSI-LD §5.5.7) and memoises compiled
  * contexts in an LRU, so that a request with a known context costs one map lookup.
  */
+import http from 'node:http';
+import https from 'node:https';
+import { pipeline, type Readable } from 'node:stream';
+import zlib from 'node:zlib';
 import {
   compileContext,
   type CompiledContext,
@@ -22,6 +26,8 @@ import {
 } from '../core/context/context-source.js';
 import { CORE_CONTEXT_URL, isCoreContextUrl } from '../core/context/core-context.js';
 import { HubError } from '../core/errors.js';
+import type { EndpointRules } from '../core/addresses/endpoint-rules.js';
+import { createOutboundGuard, type OutboundGuard } from './outbound-guard.js';
 
 /** A remote @context URL could not be loaded: NGSI-LD LdContextNotAvailable (503). */
 export class LdContextNotAvailableError extends HubError {
@@ -45,8 +51,10 @@ export interface ContextResolverOptions {
   bundled: Map<string, unknown>;
   /** Cache of fetched documents; without it, fetched documents are kept in memory only. */
   store?: ContextDocumentStore;
-  /** Loads a remote document; default: {@link fetchContextDocument}. */
+  /** Loads a remote document; default: {@link fetchContextDocument} under `outbound`. */
   fetchDocument?: (url: string) => Promise<unknown>;
+  /** Where the default fetcher may connect besides the built-in rules (`--deny-endpoints`, `--allow-endpoints`). */
+  outbound?: EndpointRules;
   /** Compiled contexts kept in the LRU; default 1000. */
   maxCompiled?: number;
   /** Nesting limit for URL references inside loaded documents; default 8. */
@@ -74,27 +82,111 @@ export interface ContextResolver {
 
 const FETCH_TIMEOUT_MS = 5_000;
 const MAX_DOCUMENT_BYTES = 1 << 20;
+const MAX_REDIRECTS = 5;
 
 /**
- * Fetches a context document over HTTP(S) with the global `fetch`: Accept `application/ld+json`,
- * redirects followed, 5 s timeout, at most 1 MiB, body parsed as JSON whatever its content type
- * (raw.githubusercontent.com serves contexts as text/plain).
+ * Fetches a context document over HTTP(S) with Node's http client: Accept `application/ld+json`,
+ * up to 5 redirects followed, 5 s timeout in all, at most 1 MiB (after decompression), body parsed
+ * as JSON whatever its content type (raw.githubusercontent.com serves contexts as text/plain).
+ * Every connection, the redirects' included, goes only where `guard` allows (default: the
+ * built-in rules); a refusal rejects with an EndpointRefusedError naming the rule.
  */
-export async function fetchContextDocument(url: string): Promise<unknown> {
-  const protocol = new URL(url).protocol;
-  if (protocol !== 'http:' && protocol !== 'https:') throw new Error(`${protocol} URLs cannot be fetched`);
-  const res = await fetch(url, {
-    headers: { accept: 'application/ld+json, application/json;q=0.9, */*;q=0.1' },
-    redirect: 'follow',
-    signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-  });
-  if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`.trim());
-  if (Number(res.headers.get('content-length') ?? 0) > MAX_DOCUMENT_BYTES) {
-    throw new Error('document larger than 1 MiB');
+export async function fetchContextDocument(
+  url: string,
+  guard: OutboundGuard = builtInGuard(),
+): Promise<unknown> {
+  const signal = AbortSignal.timeout(FETCH_TIMEOUT_MS);
+  let target = new URL(url);
+  try {
+    for (let redirects = 0; ; redirects++) {
+      const res = await get(target, guard, signal);
+      const status = res.statusCode ?? 0;
+      const location = res.headers.location;
+      if (status >= 300 && status <= 399 && location !== undefined) {
+        res.resume();
+        if (redirects === MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects`);
+        target = new URL(location, target);
+        continue;
+      }
+      if (status < 200 || status > 299) {
+        res.resume();
+        throw new Error(`HTTP ${status} ${res.statusMessage ?? ''}`.trim());
+      }
+      if (Number(res.headers['content-length'] ?? 0) > MAX_DOCUMENT_BYTES) {
+        res.destroy();
+        throw new Error('document larger than 1 MiB');
+      }
+      return JSON.parse(await readBody(res)) as unknown;
+    }
+  } catch (err) {
+    // Aborted mid-way: say it was the time limit (describe() words it), not "aborted".
+    if (signal.aborted) throw signal.reason;
+    throw err;
   }
-  const text = await res.text();
-  if (text.length > MAX_DOCUMENT_BYTES) throw new Error('document larger than 1 MiB');
-  return JSON.parse(text) as unknown;
+}
+
+/** {@link fetchContextDocument} under the built-in rules and `rules`. */
+function guardedFetcher(rules: EndpointRules | undefined): (url: string) => Promise<unknown> {
+  const guard = createOutboundGuard(rules ? { rules } : {});
+  return (url) => fetchContextDocument(url, guard);
+}
+
+let defaultGuard: OutboundGuard | undefined;
+function builtInGuard(): OutboundGuard {
+  defaultGuard ??= createOutboundGuard();
+  return defaultGuard;
+}
+
+/** One GET, no redirect followed; resolves with the response head. */
+async function get(url: URL, guard: OutboundGuard, signal: AbortSignal): Promise<http.IncomingMessage> {
+  const protocol = url.protocol;
+  if (protocol !== 'http:' && protocol !== 'https:') throw new Error(`${protocol} URLs cannot be fetched`);
+  guard.checkHost(url.hostname);
+  const client = protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = client.get(url, {
+      headers: {
+        accept: 'application/ld+json, application/json;q=0.9, */*;q=0.1',
+        'accept-encoding': 'gzip, deflate, br',
+        'user-agent': 'CityPivot',
+      },
+      // A fresh agent per request: a fetch is rare, and nothing is kept alive.
+      agent: guard.agent(protocol),
+      signal,
+    });
+    req.on('response', resolve);
+    req.on('error', reject);
+  });
+}
+
+/** The body as text, decompressed, refused past MAX_DOCUMENT_BYTES. */
+async function readBody(res: http.IncomingMessage): Promise<string> {
+  const encoding = (res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const decoder =
+    encoding === 'gzip' || encoding === 'x-gzip'
+      ? zlib.createGunzip()
+      : encoding === 'deflate'
+        ? zlib.createInflate()
+        : encoding === 'br'
+          ? zlib.createBrotliDecompress()
+          : undefined;
+  if (decoder === undefined && encoding !== 'identity') {
+    res.destroy();
+    throw new Error(`unsupported content-encoding ${encoding}`);
+  }
+  const body: Readable = decoder ? pipeline(res, decoder, () => undefined) : res;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_DOCUMENT_BYTES) {
+      body.destroy();
+      res.destroy();
+      throw new Error('document larger than 1 MiB');
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** A small LRU on top of Map's insertion order. */
@@ -153,7 +245,7 @@ function describe(err: unknown): string {
  * nesting deeper than `maxDepth`.
  */
 export function createContextResolver(opts: ContextResolverOptions): ContextResolver {
-  const fetchDocument = opts.fetchDocument ?? fetchContextDocument;
+  const fetchDocument = opts.fetchDocument ?? guardedFetcher(opts.outbound);
   const maxDepth = opts.maxDepth ?? 8;
   const warn = opts.onWarning ?? (() => undefined);
   const coreEntry =

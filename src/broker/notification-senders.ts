@@ -9,6 +9,8 @@ import https from 'node:https';
 import mqtt from 'mqtt';
 import type { NotificationEndpoint } from '../core/subscription/subscription-model.js';
 import type { ClaimedNotification } from '../core/subscription/subscription-store.js';
+import { EndpointRefusedError } from '../core/addresses/endpoint-rules.js';
+import { createOutboundGuard, type OutboundGuard } from './outbound-guard.js';
 
 const JSONLD_CONTEXT_REL = 'http://www.w3.org/ns/json-ld#context';
 const CORE_CONTEXT = 'https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld';
@@ -65,16 +67,25 @@ export interface NotificationSender {
   close(): Promise<void>;
 }
 
+/** Options of the senders. */
+export interface SenderOptions {
+  /** Where connections may go; default: the built-in rules only. */
+  guard?: OutboundGuard;
+}
+
 /**
  * HTTP(S) POST with Node's http client over keep-alive connections; any 2xx is a success. (Not
  * fetch: per notification it built request, response and abort objects that cost the dispatcher
- * about half its time under a fan-out.) Redirects are not followed.
+ * about half its time under a fan-out.) Redirects are not followed. Every new connection goes to
+ * an address the guard allows (an IP literal checked before the request, a name's addresses when
+ * it is resolved); a refusal is a failed delivery whose message names the rule.
  */
-export function createHttpSender(): NotificationSender {
+export function createHttpSender(opts: SenderOptions = {}): NotificationSender {
+  const guard = opts.guard ?? createOutboundGuard();
   // Idle connections are closed after 4 s, before the receiver's own keep-alive timeout (5 s in
   // Node's server, more elsewhere) could close one under a new request.
   const keep = { keepAlive: true, timeout: 4000 };
-  const agents = { 'http:': new http.Agent(keep), 'https:': new https.Agent(keep) };
+  const agents = { 'http:': guard.agent('http:', keep), 'https:': guard.agent('https:', keep) };
   return {
     send(n, target, at, timeoutMs) {
       const msg = notificationMessage(n, target, at);
@@ -89,12 +100,13 @@ export function createHttpSender(): NotificationSender {
       if (!client) return Promise.reject(new Error(`${target.uri}: not an http(s) URL`));
       return new Promise<void>((resolve, reject) => {
         const fail = (err: Error & { code?: string }) =>
-          reject(
-            new Error(
-              `${target.uri}: ${err.name === 'AbortError' ? `no answer within ${timeoutMs} ms` : (err.code ?? err.message)}`,
-              { cause: err },
-            ),
-          );
+          reject(new Error(`${target.uri}: ${failure(err, timeoutMs)}`, { cause: err }));
+        try {
+          guard.checkHost(url.hostname);
+        } catch (err) {
+          fail(err as Error);
+          return;
+        }
         const req = client.request(
           url,
           {
@@ -126,8 +138,20 @@ export function createHttpSender(): NotificationSender {
   };
 }
 
-/** MQTT(S) publish; one connection per broker, opened on first use. */
-export function createMqttSender(): NotificationSender {
+/** Why a request failed, for lastFailure: the rule that refused it, a timeout, or the error code. */
+function failure(err: Error & { code?: string }, timeoutMs: number): string {
+  if (err instanceof EndpointRefusedError) return err.message;
+  if (err.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
+  return err.code ?? err.message;
+}
+
+/**
+ * MQTT(S) publish; one connection per broker, opened on first use. The broker's host is resolved
+ * and checked by the guard first, and the client connects to that checked address (keeping the
+ * name for TLS: SNI and the certificate check).
+ */
+export function createMqttSender(opts: SenderOptions = {}): NotificationSender {
+  const guard = opts.guard ?? createOutboundGuard();
   const clients = new Map<string, Promise<mqtt.MqttClient>>();
 
   function keyOf(url: URL, target: NotificationEndpoint): string {
@@ -157,17 +181,36 @@ export function createMqttSender(): NotificationSender {
       if (c?.connected) return c;
       evict(key);
     }
-    const opts: mqtt.IClientOptions = {
+    const options: mqtt.IClientOptions = {
       protocolVersion: versionOf(target),
       connectTimeout: timeoutMs,
       reconnectPeriod: 0,
     };
-    if (url.username) opts.username = decodeURIComponent(url.username);
-    if (url.password) opts.password = decodeURIComponent(url.password);
-    const p = mqtt.connectAsync(`${url.protocol}//${url.host}`, opts);
+    if (url.username) options.username = decodeURIComponent(url.username);
+    if (url.password) options.password = decodeURIComponent(url.password);
+    const p = connectChecked(url, options);
     clients.set(key, p);
     p.catch(() => clients.delete(key));
     return p;
+  }
+
+  async function connectChecked(url: URL, options: mqtt.IClientOptions): Promise<mqtt.MqttClient> {
+    const secure = url.protocol === 'mqtts:';
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    let address: string;
+    try {
+      // The first address, as net would pick with autoSelectFamily off; all of them are allowed.
+      address = ((await guard.resolve(host))[0] as { address: string }).address;
+    } catch (err) {
+      throw new Error(`${url.protocol}//${url.host}: ${(err as Error).message}`, { cause: err });
+    }
+    return mqtt.connectAsync({
+      ...options,
+      protocol: secure ? 'mqtts' : 'mqtt',
+      host: address,
+      ...(url.port ? { port: Number(url.port) } : {}),
+      ...(secure && address !== host ? { servername: host } : {}),
+    });
   }
 
   return {

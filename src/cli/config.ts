@@ -3,7 +3,7 @@
  * variable, then the default. Pure, so that it is tested without starting anything.
  */
 import { parseArgs } from 'node:util';
-import { formatCidr, parseCidrList } from '../core/net/cidr.js';
+import { formatCidr, parseCidrList } from '../core/addresses/cidr.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';

@@ -74,6 +74,7 @@ export async function createHubServices(
   const resolver = createContextResolver({
     bundled,
     store: documents,
+    ...(opts.outbound ? { outbound: opts.outbound } : {}),
     ...(opts.fetchContexts === false
       ? {
           fetchDocument: (url: string) =>
@@ -98,6 +99,7 @@ export async function createHubServices(
     resolve: (v) => resolver.resolve(v),
     ...(opts.delivery ? { delivery: opts.delivery } : {}),
     ...(access ? { access } : {}),
+    ...(opts.outbound ? { outbound: opts.outbound } : {}),
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
   const iot = opts.iot

@@ -15,9 +15,12 @@ import { SUBSCRIPTIONS_CHANNEL } from '../core/subscription/subscription-store.j
 import type { EntityService } from '../broker/entity-service.js';
 import { createNotificationDispatcher, type DispatcherOptions } from '../broker/notification-dispatcher.js';
 import { createHttpSender, createMqttSender } from '../broker/notification-senders.js';
+import { createOutboundGuard } from '../broker/outbound-guard.js';
+import { hostRefusal, type EndpointRules } from '../core/addresses/endpoint-rules.js';
+import { checkNotificationEndpoint } from '../core/subscription/subscription-input.js';
 import { createPeriodicNotifier } from '../broker/periodic-notifier.js';
 import { createSubscriptionMatcher } from '../broker/subscription-matcher.js';
-import { createSubscriptionService } from '../broker/subscription-service.js';
+import { createSubscriptionService, type SubscriptionService } from '../broker/subscription-service.js';
 import { registerSubscriptionRoutes } from '../api/subscription-routes.js';
 import { registerStreamRoutes } from '../api/stream-routes.js';
 import { registerMetricsRoutes, type MetricFamily } from '../api/metrics-routes.js';
@@ -32,9 +35,12 @@ export function createNotificationServices(opts: {
   delivery?: DeliveryOptions;
   /** With authentication on: who asks, and what a principal may read. */
   access?: NotificationAccess;
+  /** Where notifications may go besides the built-in rules (`--deny-endpoints`, `--allow-endpoints`). */
+  outbound?: EndpointRules;
   onError?: (err: unknown) => void;
 }) {
   const { store, entities } = opts;
+  const guard = createOutboundGuard(opts.outbound ? { rules: opts.outbound } : {});
   const views = opts.access ? cachedViews(opts.access) : undefined;
   const matcher = createSubscriptionMatcher({
     subscriptions: store.subscriptions,
@@ -47,16 +53,19 @@ export function createNotificationServices(opts: {
   const checkFilters = access
     ? { checkFilters: (tenant: string, q: EntityQuery) => access.checkFilters(tenant, q) }
     : {};
-  const subscriptions = createSubscriptionService({
-    subscriptions: store.subscriptions,
-    resolve: opts.resolve,
-    ...checkFilters,
-    onChanged: (tenant) => matcher.invalidate(tenant),
-  });
+  const subscriptions = refusingEndpoints(
+    createSubscriptionService({
+      subscriptions: store.subscriptions,
+      resolve: opts.resolve,
+      ...checkFilters,
+      onChanged: (tenant) => matcher.invalidate(tenant),
+    }),
+    (body) => checkNotificationEndpoint(body, (host) => hostRefusal(guard.policy, host)),
+  );
   const dispatcher = createNotificationDispatcher({
     ...opts.delivery,
     store: store.subscriptions,
-    senders: { http: createHttpSender(), mqtt: createMqttSender() },
+    senders: { http: createHttpSender({ guard }), mqtt: createMqttSender({ guard }) },
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
   const periodic = createPeriodicNotifier({
@@ -137,6 +146,27 @@ export function createNotificationServices(opts: {
       await dispatcher.stop();
       await stream.stop();
       await listener?.close();
+    },
+  };
+}
+
+/**
+ * The subscription service, refusing a body whose endpoint is an IP address the outbound rules
+ * refuse before the service reads it (the service parses the body itself, and knows no rules).
+ */
+function refusingEndpoints(
+  service: SubscriptionService,
+  check: (body: unknown) => void,
+): SubscriptionService {
+  return {
+    ...service,
+    async create(tenant, body, ctx, owner) {
+      check(body);
+      return service.create(tenant, body, ctx, owner);
+    },
+    async update(tenant, id, body, ctx, caller) {
+      check(body);
+      return service.update(tenant, id, body, ctx, caller);
     },
   };
 }

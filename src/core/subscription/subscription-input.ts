@@ -302,6 +302,30 @@ function memberList(value: unknown, member: string, ctx: ActiveContext): string[
   });
 }
 
+/**
+ * Refuses a body (create, or update fragment) whose `notification.endpoint.uri` has a host the
+ * outbound rules refuse: BadRequestData with the reason. `refusal(host)` gives that reason for a
+ * URL host (core/addresses/endpoint-rules.ts `hostRefusal`): only IP addresses are judged here; a name is
+ * judged on the addresses it resolves to, at each delivery (a refusal then is the subscription's
+ * lastFailure). A body without a readable endpoint URI passes, for the parser to report.
+ */
+export function checkNotificationEndpoint(
+  body: unknown,
+  refusal: (host: string) => string | undefined,
+): void {
+  if (!isPlainObject(body) || !isPlainObject(body.notification)) return;
+  const endpoint = body.notification.endpoint;
+  if (!isPlainObject(endpoint) || typeof endpoint.uri !== 'string') return;
+  let host: string;
+  try {
+    host = new URL(endpoint.uri).hostname;
+  } catch {
+    return;
+  }
+  const reason = refusal(host);
+  if (reason !== undefined) throw badRequest(`notification.endpoint.uri ${endpoint.uri}: ${reason}`);
+}
+
 function parseEndpoint(value: unknown): NotificationEndpoint {
   if (!isPlainObject(value)) throw badRequest('notification.endpoint must be an object with a uri');
   if (!isUri(value.uri)) throw badRequest('notification.endpoint.uri must be a URI');
