@@ -12,13 +12,23 @@ import type { EntityChange, EntityService } from '../broker/entity-service.js';
 import type { EntityQuery, Store } from '../core/store.js';
 import { HubError } from '../core/errors.js';
 import { tenantOf } from '../api/ngsi-request.js';
+import { matchedRoute, routeAccessOf } from '../api/route-access.js';
 import type { AccessGrant, AccessPolicy, CatalogEntry, Principal } from '../core/access/access-model.js';
-import { buildReadFilter, canWrite, canWriteTenant, type ReadFilter } from '../core/access/read-filter.js';
+import {
+  buildReadFilter,
+  canWrite,
+  canWriteTenant,
+  changedAttributes,
+  typesOfChange,
+  type ReadFilter,
+} from '../core/access/read-filter.js';
 import type { AuditEvent } from '../core/access/audit-chain.js';
 import type { MqttAuthority, MqttPrincipal } from '../iot/mqtt-gateway.js';
+import type { IotAuthority } from '../iot/iot-authority.js';
+import type { StoredEntity } from '../core/entity-model.js';
 import type { AccessStore } from '../store/postgres-access.js';
 import { createFieldCrypto } from './field-crypto.js';
-import { createGuardedStore, filterScope } from './guarded-store.js';
+import { createGuardedStore, filterScope, namedTypes } from './guarded-store.js';
 import { createIdentityService } from './identity-service.js';
 import { createRequestAccess, currentAccess, runWithAccess, type RequestAccess } from './request-access.js';
 import { createSecurityEvents } from './security-events.js';
@@ -141,73 +151,81 @@ export async function createHubAccess(opts: AccessOptions) {
     }
   }
 
-  /** A write inside the transaction: refused (and rolled back) unless a policy allows it. */
-  async function checkWrites(changes: EntityChange[]): Promise<void> {
+  /** A change inside its write's transaction: refused (403) unless the department may write it. */
+  async function checkWrite(c: EntityChange): Promise<void> {
     const a = currentAccess();
     if (!a) return;
-    const policies = await a.policies();
-    for (const c of changes) {
-      const types = [...new Set([...(c.before?.types ?? []), ...(c.after?.types ?? [])])];
-      const attrs = changedAttrs(c);
-      if (
-        !canWrite(
-          policies,
-          c.tenant,
-          { types, ...(c.before ? { before: c.before } : {}), ...(c.after ? { after: c.after } : {}) },
-          attrs,
-        )
-      ) {
-        events.emit('denied', a.principal.name, { tenant: c.tenant, entity: c.id, action: 'write' });
-        throw new HubError(
-          'Forbidden',
-          `Your department may not ${c.kind === 'deleted' ? 'delete' : 'write'} entity ${c.id}`,
-        );
-      }
+    const types = typesOfChange(c.before, c.after);
+    const attrs = changedAttributes(c.before, c.after);
+    const entity = {
+      types,
+      ...(c.before ? { before: c.before } : {}),
+      ...(c.after ? { after: c.after } : {}),
+    };
+    if (!canWrite(await a.policies(), c.tenant, entity, attrs)) {
+      events.emit('denied', a.principal.name, { tenant: c.tenant, entity: c.id, action: 'write' });
+      throw new HubError(
+        'Forbidden',
+        `Your department may not ${c.kind === 'deleted' ? 'delete' : 'write'} entity ${c.id}${
+          c.before && c.after && types.length > c.before.types.length ? ' as a new type' : ''
+        }`,
+      );
     }
   }
 
+  /**
+   * The gate of every request, from the rule the matched route declares (route-access.ts): who
+   * may call it, checked before the handler runs. A route without a rule is refused; a request
+   * that matched no route goes on to the not-found answer.
+   */
   async function authenticateRequest(req: FastifyRequest): Promise<void> {
-    const path = req.url.split('?')[0] ?? '';
-    if (isPublic(req.method, path)) return;
+    if (!matchedRoute(req)) return;
+    const rule = routeAccessOf(req);
+    if (!rule) throw undeclared(req);
+    if (rule.who === 'anyone' || rule.who === 'device') return;
+    const route = req.routeOptions.url ?? '';
     const auth = req.headers.authorization;
     const key = req.headers['x-api-key'];
-    // EventSource cannot set headers: the live stream alone takes the token in the query.
+    // EventSource cannot set headers: routes that say so take the token in the query.
     const queryToken =
-      req.method === 'GET' && path === '/api/v1/stream'
-        ? (new URLSearchParams(req.url.slice(path.length + 1)).get('access_token') ?? undefined)
+      rule.who === 'data' && rule.tokenInQuery
+        ? (new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1)).get('access_token') ?? undefined)
         : undefined;
     let principal: Principal | undefined;
     try {
       principal = await identity.authenticate(auth, typeof key === 'string' ? key : undefined, queryToken);
     } catch (err) {
-      events.emit('denied', 'anonymous', { path, reason: (err as Error).message });
+      events.emit('denied', 'anonymous', { route, reason: (err as Error).message });
       throw err;
     }
     if (!principal)
       throw new HubError('Unauthorized', 'Authentication is required: log in at POST /api/v1/auth/login');
-    if (principal.scope === 'totp-enrolment' && !path.startsWith('/api/v1/auth/'))
-      throw new HubError(
-        'Forbidden',
-        'Set up TOTP first (POST /api/v1/auth/totp), then log in again with a code',
-      );
     const purposeRaw = req.headers[PURPOSE_HEADER];
     const purpose =
       typeof purposeRaw === 'string' && purposeRaw.trim() !== '' ? purposeRaw.trim() : undefined;
     const access = accessFor(principal, purpose, req.ip);
     byRequest.set(req, access);
-    if (path.startsWith('/iot/services') || path.startsWith('/iot/devices')) await checkIot(req, access);
+    if (principal.scope === 'totp-enrolment' && !(rule.who === 'account' && rule.enrolment))
+      throw new HubError(
+        'Forbidden',
+        'Set up TOTP first (POST /api/v1/auth/totp), then log in again with a code',
+      );
+    if (rule.who === 'role' && !rule.roles.some((r) => principal.roles.includes(r))) {
+      events.emit('denied', principal.name, { route, needs: rule.roles });
+      throw new HubError('Forbidden', `This needs the role ${rule.roles.join(' or ')}`);
+    }
+    if (rule.who === 'data') await checkTenant(req, access, rule.action);
   }
 
   /**
-   * Writes that are not entity writes (device provisioning, subscriptions, registrations,
-   * @context documents, temporal instances) are audited per request, whatever their outcome;
-   * entity writes are audited in their transaction, so only their refusals are recorded here.
-   * The /api/v1 routes audit their own actions.
+   * Requests are audited per request when their route names an audit action: every outcome of
+   * writes that are not entity writes (device provisioning, subscriptions, @context documents,
+   * temporal instances, replays); entity writes are audited in their transaction, so only their
+   * refusals are recorded here. The /api/v1 administration routes audit their own actions.
    */
   async function auditRequest(req: FastifyRequest, status: number): Promise<void> {
-    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
-    const path = req.url.split('?')[0] ?? '';
-    const action = writeActionOf(path);
+    const rule = matchedRoute(req) ? routeAccessOf(req) : undefined;
+    const action = rule && 'audit' in rule ? rule.audit : undefined;
     if (!action) return;
     const refused = status === 401 || status === 403;
     if (action === 'entity.write' && !refused) return;
@@ -216,26 +234,28 @@ export async function createHubAccess(opts: AccessOptions) {
     await audit({
       ...auditedBy(byRequest.get(req), req.ip),
       action,
-      target: path,
+      target: req.url.split('?')[0] ?? '',
       outcome: status < 400 ? 'success' : 'failure',
-      detail: { method: req.method, status, tenant },
+      detail: { method: req.method, route: req.routeOptions.url, status, tenant },
     }).catch((err: unknown) => log(`audit failed: ${(err as Error).message}`));
   }
 
-  /** IoT provisioning names a tenant (fiware-service): reading it needs read access, changing it write access. */
-  async function checkIot(req: FastifyRequest, access: RequestAccess): Promise<void> {
-    // The tenant the IoT routes act on, read by the same function they use.
+  /**
+   * A data route acts on the request's tenant: reading needs some right on it (a read policy, a
+   * grant, or a write policy), writing a write policy. Each entity is checked again later.
+   */
+  async function checkTenant(req: FastifyRequest, access: RequestAccess, action: 'read' | 'write') {
     const tenant = tenantOf(req);
     const policies = await access.policies();
     const ok =
-      req.method === 'GET'
+      action === 'read'
         ? (await access.filter(tenant)).tenantReadable || canWriteTenant(policies, tenant)
         : canWriteTenant(policies, tenant);
     if (!ok) {
-      events.emit('denied', access.principal.name, { tenant, path: req.url });
+      events.emit('denied', access.principal.name, { tenant, route: req.routeOptions.url, action });
       throw new HubError(
         'Forbidden',
-        `Your department may not ${req.method === 'GET' ? 'read' : 'provision'} devices of this service`,
+        `Your department may not ${action} data of ${tenant === '' ? 'the default tenant' : `tenant ${tenant}`}`,
       );
     }
   }
@@ -262,10 +282,12 @@ export async function createHubAccess(opts: AccessOptions) {
      * is read); when writes share a transaction, a refused one is refused alone.
      */
     attach(entities: EntityService): void {
+      entities.onAuthorize(checkWrite);
       entities.onOwnChanges(async (tx, changes) => {
-        await checkWrites(changes);
         const a = currentAccess();
-        if (a) await tx.auditTrail.stage(writeAudit(a, changes), now());
+        // Device traffic is not audited one write at a time (a city sends millions a day): it is
+        // in the entities' history.
+        if (a && a.principal.kind !== 'devices') await tx.auditTrail.stage(writeAudit(a, changes), now());
       });
     },
 
@@ -328,8 +350,12 @@ export async function createHubAccess(opts: AccessOptions) {
           max: limits.api,
           timeWindow: 60_000,
           keyGenerator: (req) => byRequest.get(req)?.principal.id ?? req.ip,
-          allowList: (req) =>
-            isPublic(req.method, req.url.split('?')[0] ?? '') && !req.url.startsWith('/api/v1/auth/login'),
+          // Requests without an account (health, @context documents, the dashboard, device
+          // traffic) are not counted here; sign-in has a limit of its own per address.
+          allowList: (req) => {
+            const rule = matchedRoute(req) ? routeAccessOf(req) : undefined;
+            return (rule?.who === 'anyone' || rule?.who === 'device') && !req.routeOptions.config.rateLimit;
+          },
           errorResponseBuilder: (_req, ctx) =>
             Object.assign(
               new Error(`Too many requests: at most ${ctx.max} per ${ctx.after}; try again later`),
@@ -385,7 +411,19 @@ export async function createHubAccess(opts: AccessOptions) {
       const a = currentAccess();
       if (!a) return;
       const f = await a.filter(tenant);
-      if (f.tenantReadable) filterScope(f, query, true);
+      if (!f.tenantReadable)
+        throw new HubError(
+          'Forbidden',
+          `Your department may not read data of tenant ${JSON.stringify(tenant)}`,
+        );
+      // Watching a type the department may not read would watch nothing now and everything the
+      // day a policy were widened without anyone looking at the subscriptions: refused.
+      const hidden = namedTypes(query).filter((t) => f.readableTypes !== '*' && !f.readableTypes.includes(t));
+      if (hidden.length > 0) {
+        events.emit('denied', a.principal.name, { tenant, types: hidden, action: 'subscribe' });
+        throw new HubError('Forbidden', `Your department may not read entities of type ${hidden.join(', ')}`);
+      }
+      filterScope(f, query, true);
     },
 
     /**
@@ -424,6 +462,104 @@ export async function createHubAccess(opts: AccessOptions) {
       };
     },
 
+    /**
+     * The IoT edge's questions (iot-authority.ts): provisioning is a write on the entity type and
+     * on an existing entity (read with `readEntity`, unfiltered); what a department owns, it and
+     * the departments above it manage; devices write with their owner's rights, loaded again every
+     * 30 s so that a changed policy holds for readings too.
+     */
+    iotAuthority(
+      readEntity: (tenant: string, id: string) => Promise<StoredEntity | undefined>,
+    ): IotAuthority {
+      const owners = new Map<string, { access: RequestAccess; until: number }>();
+      const ownerAccess = (department: string): RequestAccess => {
+        const t = Date.now();
+        const held = owners.get(department);
+        if (held && held.until > t) return held.access;
+        const access = accessFor({
+          kind: 'devices',
+          id: `devices:${department}`,
+          name: `devices of ${department}`,
+          department,
+          roles: [],
+        });
+        owners.set(department, { access, until: t + 30_000 });
+        return access;
+      };
+      // A group's apikey writes with its owner's rights: only the owner, the departments above
+      // it, and a department that may write everything anyway (the city's) see and change it.
+      const manages = async (owner: string | undefined): Promise<boolean> => {
+        const a = currentAccess();
+        const dept = a?.principal.department;
+        if (!a || !dept) return false;
+        if (owner === undefined || (await store.departmentSubtree(dept)).includes(owner)) return true;
+        return (await a.policies()).some(
+          (p) =>
+            p.actions.includes('write') &&
+            p.tenant === '*' &&
+            p.entityTypes.includes('*') &&
+            p.attrs === undefined &&
+            p.area === undefined,
+        );
+      };
+      return {
+        provisioner: () => currentAccess()?.principal.department,
+        async mayView(tenant, owner, typeIri) {
+          if (await manages(owner)) return 'manage';
+          const a = currentAccess();
+          if (!a) return 'none';
+          const f = await a.filter(tenant);
+          return f.readableTypes === '*' || f.readableTypes.includes(typeIri) ? 'view' : 'none';
+        },
+        async mayProvision(tenant, owner, typeIri, entityId) {
+          const a = currentAccess();
+          if (!a) throw new HubError('Forbidden', 'Provisioning devices needs an account');
+          if (!(await manages(owner))) {
+            events.emit('denied', a.principal.name, { tenant, owner, action: 'iot.provision' });
+            throw new HubError('Forbidden', `These devices belong to department ${owner ?? ''}`);
+          }
+          const existing = entityId === undefined ? undefined : await readEntity(tenant, entityId);
+          const types = [...new Set([typeIri, ...(existing?.types ?? [])])];
+          const entity = { types, ...(existing ? { before: existing, after: existing } : {}) };
+          if (!canWrite(await a.policies(), tenant, entity, [])) {
+            events.emit('denied', a.principal.name, { tenant, type: typeIri, entity: entityId });
+            throw new HubError(
+              'Forbidden',
+              existing
+                ? `Your department may not write entity ${entityId}, which these devices would write`
+                : `Your department may not write entities of type ${typeIri}, which these devices would write`,
+            );
+          }
+        },
+        actAs(owner, what, fn) {
+          if (owner === undefined)
+            return Promise.reject(
+              new HubError(
+                'Forbidden',
+                `${what} belongs to no department: provision its config group again with an account of the department whose data it writes`,
+              ),
+            );
+          return runWithAccess(ownerAccess(owner), fn);
+        },
+      };
+    },
+
+    /**
+     * Runs `fn` as the hub itself acting for a department (the demo provisioning its sensors):
+     * every read and write is checked against that department's policies and audited under
+     * `system:<what>`.
+     */
+    actAsDepartment<T>(department: string, what: string, fn: () => Promise<T>): Promise<T> {
+      const access = accessFor({
+        kind: 'user',
+        id: `system:${what}`,
+        name: `system:${what}`,
+        department,
+        roles: [],
+      });
+      return runWithAccess(access, fn);
+    },
+
     async bootstrap(): Promise<void> {
       const r = await identity.bootstrap(opts.adminPassword);
       if (r.generated)
@@ -440,34 +576,12 @@ export async function createHubAccess(opts: AccessOptions) {
 
 export type HubAccess = Awaited<ReturnType<typeof createHubAccess>>;
 
-/** Paths open without credentials: health, login, the token JWKS, @context documents, device traffic, the dashboard. */
-export function isPublic(method: string, path: string): boolean {
-  if (path === '/health') return true;
-  if (path === '/api/v1/auth/login' || path === '/api/v1/auth/jwks') return true;
-  if (method === 'GET' && path.startsWith('/ngsi-ld/v1/jsonldContexts')) return true;
-  // Devices authenticate southbound with their config group's apikey.
-  if (path === '/iot/json' || path === '/iot/d' || path === '/iot/about') return true;
-  return !(
-    path.startsWith('/ngsi-ld/') ||
-    path.startsWith('/api/') ||
-    path.startsWith('/iot/') ||
-    path === '/metrics'
+/** A route without an access rule is refused, whoever asks (route-access.ts). */
+export function undeclared(req: FastifyRequest): HubError {
+  return new HubError(
+    'Forbidden',
+    `${req.method} ${req.routeOptions.url ?? ''} declares no access rule, so nobody may call it`,
   );
-}
-
-/** The audit action of a state-changing request to a path, or undefined when it is not audited here. */
-export function writeActionOf(path: string): string | undefined {
-  if (path === '/iot/json' || path === '/iot/d') return undefined; // device readings
-  if (path.startsWith('/iot/services') || path.startsWith('/iot/devices')) return 'iot.provision';
-  if (!path.startsWith('/ngsi-ld/v1/')) return undefined;
-  const rest = path.slice('/ngsi-ld/v1/'.length);
-  if (rest.endsWith('entityOperations/query')) return undefined; // a read
-  if (rest.startsWith('temporal/')) return 'temporal.write';
-  if (rest.startsWith('entities') || rest.startsWith('entityOperations')) return 'entity.write';
-  if (rest.startsWith('subscriptions')) return 'subscription.write';
-  if (rest.startsWith('csourceRegistrations')) return 'registration.write';
-  if (rest.startsWith('jsonldContexts')) return 'context.write';
-  return undefined;
 }
 
 /** Moves every staged write record into the chain. */
@@ -500,17 +614,13 @@ function writeAudit(a: RequestAccess, changes: EntityChange[]): AuditEvent[] {
     action: 'entity.write',
     target: tenant,
     outcome: 'success',
-    detail: { ...ids, attrs: [...new Set(changes.filter((c) => c.tenant === tenant).flatMap(changedAttrs))] },
+    detail: {
+      ...ids,
+      attrs: [
+        ...new Set(
+          changes.filter((c) => c.tenant === tenant).flatMap((c) => changedAttributes(c.before, c.after)),
+        ),
+      ],
+    },
   }));
-}
-
-/** The attributes a change touches (added, changed or removed); all of them for create and delete. */
-function changedAttrs(c: EntityChange): string[] {
-  const b = c.before?.attrs ?? {};
-  const a = c.after?.attrs ?? {};
-  const out: string[] = [];
-  for (const k of new Set([...Object.keys(b), ...Object.keys(a)])) {
-    if (!c.before || !c.after || JSON.stringify(b[k]) !== JSON.stringify(a[k])) out.push(k);
-  }
-  return out;
 }

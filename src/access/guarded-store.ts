@@ -4,6 +4,12 @@
  * outside policy or area dropped, attributes projected, tagged values masked, reads of tagged
  * data audited), and sensitive personal values are encrypted on the way in and decrypted on the
  * way out. Reads inside write transactions are never masked (they feed read-modify-write).
+ *
+ * Every write made for a request is checked here too, at the last step before SQL, whatever
+ * service or route made it: an entity row written or deleted, and the history written or
+ * deleted without one (temporal provision), needs the department's write rights on every type
+ * the entity has before and after (the entity service checks each change earlier, so that a
+ * batch item is refused alone; this check is the floor under it).
  */
 import type { StoredEntity } from '../core/entity-model.js';
 import { HubError } from '../core/errors.js';
@@ -11,7 +17,13 @@ import type { HistoryInstance, HistoryStore, HistoryTx } from '../core/history-s
 import type { EntityQuery, Store, StoreTx } from '../core/store.js';
 import type { TypeExpr } from '../core/query/type-expr.js';
 import type { QExpr, QPath } from '../core/query/q-parser.js';
-import { canWriteTenant, type ReadFilter } from '../core/access/read-filter.js';
+import {
+  canWrite,
+  canWriteTenant,
+  changedAttributes,
+  typesOfChange,
+  type ReadFilter,
+} from '../core/access/read-filter.js';
 import type { FieldCrypto } from './field-crypto.js';
 import { currentAccess, type RequestAccess } from './request-access.js';
 
@@ -75,18 +87,39 @@ export function createGuardedStore(inner: Store, deps: GuardDeps): Store {
     if (!f.tenantReadable && !canWriteTenant(await a.policies(), tenant)) throw forbidden(tenant);
   };
 
-  function wrapHistoryTx(tx: HistoryTx): HistoryTx {
+  function wrapHistoryTx(tx: HistoryTx, w?: WriteGuard): HistoryTx {
     return {
       ...tx,
       async append(tenant, entities, rows, opts) {
         const types = new Map(entities.map((e) => [e.id, e.types]));
+        if (w)
+          for (const e of entities)
+            await w.history(
+              tenant,
+              e.id,
+              e.types,
+              rows.filter((r) => r.entityId === e.id).map((r) => r.attr),
+            );
         return tx.append(tenant, entities, encryptRows(tenant, types, rows), opts);
+      },
+      async deleteEntity(tenant, id) {
+        if (w) await w.history(tenant, id, undefined, undefined);
+        return tx.deleteEntity(tenant, id);
+      },
+      async deleteAttribute(tenant, id, attr, which) {
+        if (w) await w.history(tenant, id, undefined, [attr]);
+        return tx.deleteAttribute(tenant, id, attr, which);
+      },
+      async deleteInstance(tenant, id, attr, instanceId) {
+        if (w) await w.history(tenant, id, undefined, [attr]);
+        return tx.deleteInstance(tenant, id, attr, instanceId);
       },
       async getInstance(tenant, id, attr, instanceId) {
         const r = await tx.getInstance(tenant, id, attr, instanceId);
         return r && decryptRow(r);
       },
       async replaceInstance(tenant, row) {
+        if (w) await w.history(tenant, row.entityId, undefined, [row.attr]);
         const he = await tx.getEntity(tenant, row.entityId);
         return tx.replaceInstance(
           tenant,
@@ -96,37 +129,121 @@ export function createGuardedStore(inner: Store, deps: GuardDeps): Store {
     };
   }
 
-  function wrapTx(tx: StoreTx): StoreTx {
+  /**
+   * The write check of one transaction: the rows it read (under lock, before changing them) are
+   * the state a write replaces; a write without such a read reads the row itself.
+   */
+  function writeGuard(tx: StoreTx, transactional: boolean): WriteGuard {
+    // Outside a transaction nothing is locked and nothing is remembered (the map would only grow).
+    const seen = transactional ? new Map<string, StoredEntity>() : undefined;
+    const key = (tenant: string, id: string) => `${tenant}\u0000${id}`;
+    const current = async (tenant: string, id: string) => {
+      const k = key(tenant, id);
+      if (seen?.has(k)) return seen.get(k);
+      const e = await tx.getEntity(tenant, id);
+      return e && decrypt(e);
+    };
+    async function check(tenant: string, before?: StoredEntity, after?: StoredEntity, attrs?: string[]) {
+      const a = currentAccess();
+      if (!a) return;
+      const types = typesOfChange(before, after);
+      const ok = canWrite(
+        await a.policies(),
+        tenant,
+        { types, ...(before ? { before } : {}), ...(after ? { after } : {}) },
+        attrs ?? changedAttributes(before, after),
+      );
+      if (!ok)
+        throw new HubError(
+          'Forbidden',
+          `Your department may not ${after ? 'write' : 'delete'} entity ${(after ?? before)?.id ?? ''}`,
+        );
+    }
+    return {
+      read(tenant, e) {
+        if (currentAccess()) seen?.set(key(tenant, e.id), e);
+      },
+      async entity(tenant, id, after) {
+        if (!currentAccess()) return;
+        const before = await current(tenant, id);
+        await check(tenant, before, after);
+        if (after) seen?.set(key(tenant, id), after);
+      },
+      async deleted(tenant, e) {
+        await check(tenant, e, undefined);
+      },
+      async history(tenant, id, types, attrs) {
+        if (!currentAccess()) return;
+        // The entity as it is (or was, earlier in this transaction), for its types and its area;
+        // history without an entity is checked on the types the history knows, with no location.
+        const e = (await current(tenant, id)) ?? {
+          id,
+          types: types ?? (await tx.history.getEntity(tenant, id))?.types ?? [],
+          attrs: {},
+        };
+        const all = { ...e, types: [...new Set([...e.types, ...(types ?? [])])] };
+        await check(tenant, all, all, attrs ?? Object.keys(e.attrs));
+      },
+    };
+  }
+
+  function wrapTx(tx: StoreTx, transactional = true): StoreTx {
+    const w = writeGuard(tx, transactional);
     return {
       ...tx,
       async getEntity(tenant, id, opts) {
         await mustTouchTenant(tenant);
         const e = await tx.getEntity(tenant, id, opts);
-        return e && decrypt(e);
+        const clear = e && decrypt(e);
+        if (clear && opts?.forUpdate) w.read(tenant, clear);
+        return clear;
       },
       async getEntities(tenant, ids, opts) {
         await mustTouchTenant(tenant);
         const m = await tx.getEntities(tenant, ids, opts);
-        return new Map([...m].map(([k, e]) => [k, decrypt(e)]));
+        const clear = new Map([...m].map(([k, e]) => [k, decrypt(e)]));
+        if (opts?.forUpdate) for (const e of clear.values()) w.read(tenant, e);
+        return clear;
       },
-      insertEntity: (tenant, e) => tx.insertEntity(tenant, encrypt(tenant, e)),
-      updateEntity: (tenant, e) => tx.updateEntity(tenant, encrypt(tenant, e)),
-      writeEntities: (tenant, ins, upd, previous) =>
-        tx.writeEntities(
+      async insertEntity(tenant, e) {
+        await w.entity(tenant, e.id, e);
+        return tx.insertEntity(tenant, encrypt(tenant, e));
+      },
+      async updateEntity(tenant, e) {
+        await w.entity(tenant, e.id, e);
+        return tx.updateEntity(tenant, encrypt(tenant, e));
+      },
+      async writeEntities(tenant, ins, upd, previous) {
+        for (const e of [...ins, ...upd]) await w.entity(tenant, e.id, e);
+        return tx.writeEntities(
           tenant,
           ins.map((e) => encrypt(tenant, e)),
           upd.map((e) => encrypt(tenant, e)),
           previous,
-        ),
+        );
+      },
+      async deleteEntity(tenant, id) {
+        await w.entity(tenant, id, undefined);
+        return tx.deleteEntity(tenant, id);
+      },
       async deleteMatching(tenant, query) {
         await mustTouchTenant(tenant);
-        return (await tx.deleteMatching(tenant, query)).map(decrypt);
+        // A purge selects what it deletes with a query: a read first, narrowed to what the
+        // department may read and filter on (else its answer would tell what matched).
+        const q = currentAccess() ? await narrowed(tenant, query) : query;
+        const gone = (await tx.deleteMatching(tenant, q)).map(decrypt);
+        // Deleted already, in this transaction: a refusal rolls all of it back.
+        for (const e of gone) {
+          await w.deleted(tenant, e);
+          w.read(tenant, e);
+        }
+        return gone;
       },
       async queryEntities(tenant, query) {
         const r = await tx.queryEntities(tenant, query);
         return { ...r, entities: r.entities.map(decrypt) };
       },
-      history: wrapHistoryTx(tx.history),
+      history: wrapHistoryTx(tx.history, w),
     };
   }
 
@@ -206,7 +323,7 @@ export function createGuardedStore(inner: Store, deps: GuardDeps): Store {
     return new Map(r.entities.map((e) => [e.id, e.types]));
   }
 
-  const base = wrapTx(inner);
+  const base = wrapTx(inner, false);
   return {
     ...inner,
     ...base,
@@ -258,6 +375,23 @@ export function createGuardedStore(inner: Store, deps: GuardDeps): Store {
   };
 }
 
+/** The write check of one transaction (see writeGuard in createGuardedStore). */
+interface WriteGuard {
+  /** A row read under lock: the state the next write of it replaces. */
+  read(tenant: string, e: StoredEntity): void;
+  /** An entity row written (after) or deleted (undefined). */
+  entity(tenant: string, id: string, after: StoredEntity | undefined): Promise<void>;
+  /** Rows already deleted by a query (purge). */
+  deleted(tenant: string, e: StoredEntity): Promise<void>;
+  /** History of an entity written or deleted: `types` it records, `attrs` touched (undefined: all). */
+  history(
+    tenant: string,
+    id: string,
+    types: string[] | undefined,
+    attrs: string[] | undefined,
+  ): Promise<void>;
+}
+
 /** The attributes a query filters or sorts on (expanded), with the types a linked path names. */
 interface AttrRef {
   attr: string;
@@ -293,6 +427,14 @@ function typeLeaves(t: TypeExpr): string[] {
   return t.kind === 'type' ? [t.name] : t.items.flatMap(typeLeaves);
 }
 
+/** Every entity type a query names (its type expression and each selector's). */
+export function namedTypes(query: EntityQuery): string[] {
+  return [
+    ...(query.type ? typeLeaves(query.type) : []),
+    ...(query.anyOf ?? []).flatMap((s) => (s.type ? typeLeaves(s.type) : [])),
+  ];
+}
+
 /**
  * The types a query may run on, given the attributes it filters or sorts on: a query that names
  * its types is refused (403) when one of them has such an attribute unreadable or masked; one that
@@ -303,10 +445,7 @@ function typeLeaves(t: TypeExpr): string[] {
 export function filterScope(f: ReadFilter, query: EntityQuery, strict = false): '*' | string[] {
   const refs = referencedAttrs(query);
   if (refs.length === 0) return f.readableTypes;
-  const named = [
-    ...(query.type ? typeLeaves(query.type) : []),
-    ...(query.anyOf ?? []).flatMap((s) => (s.type ? typeLeaves(s.type) : [])),
-  ];
+  const named = namedTypes(query);
   const implicit = !query.type && (!query.anyOf?.length || query.anyOf.some((s) => !s.type));
   const refuse = (attr: string, type?: string) =>
     new HubError(

@@ -20,9 +20,9 @@ import {
   optStringList,
   principalOf,
   reqString,
-  requireRole,
   type AccessRouteDeps,
 } from './access-request.js';
+import { ACCOUNT, guarded, role } from './route-access.js';
 
 const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -39,12 +39,11 @@ export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRout
     access.audit({ ...auditBase(p, req), action, target, outcome: 'success', ...(detail ? { detail } : {}) });
 
   // departments
-  app.get('/api/v1/departments', async (req) => {
-    principalOf(access, req);
+  app.get('/api/v1/departments', guarded(ACCOUNT), async () => {
     return store.listDepartments();
   });
-  app.post('/api/v1/departments', async (req, reply) => {
-    const p = requireRole(access, req, 'system-administrator');
+  app.post('/api/v1/departments', guarded(role('system-administrator')), async (req, reply) => {
+    const p = principalOf(access, req);
     const b = body(req);
     const id = reqString(b, 'id', 64);
     if (!ID_RE.test(id)) throw badRequest('id: letters, digits, . _ - only');
@@ -53,8 +52,8 @@ export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRout
     await audit(p, req, 'department.create', id, { parent });
     return reply.code(201).send({ id });
   });
-  app.patch('/api/v1/departments/:id', async (req, reply) => {
-    const p = requireRole(access, req, 'system-administrator');
+  app.patch('/api/v1/departments/:id', guarded(role('system-administrator')), async (req, reply) => {
+    const p = principalOf(access, req);
     const id = (req.params as { id: string }).id;
     const b = body(req);
     const patch: { name?: string; parent?: string | null } = {};
@@ -68,8 +67,8 @@ export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRout
     await audit(p, req, 'department.update', id, patch);
     return reply.code(204).send();
   });
-  app.delete('/api/v1/departments/:id', async (req, reply) => {
-    const p = requireRole(access, req, 'system-administrator');
+  app.delete('/api/v1/departments/:id', guarded(role('system-administrator')), async (req, reply) => {
+    const p = principalOf(access, req);
     const id = (req.params as { id: string }).id;
     if (!(await store.deleteDepartment(id))) throw notFound(`No department ${id}`);
     await audit(p, req, 'department.delete', id);
@@ -89,12 +88,11 @@ export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRout
     createdAt: u.createdAt,
     lastLoginAt: u.lastLoginAt,
   });
-  app.get('/api/v1/users', async (req) => {
-    requireRole(access, req, 'security-administrator');
+  app.get('/api/v1/users', guarded(role('security-administrator')), async () => {
     return (await store.listUsers()).map(userView);
   });
-  app.post('/api/v1/users', async (req, reply) => {
-    const p = requireRole(access, req, 'security-administrator');
+  app.post('/api/v1/users', guarded(role('security-administrator')), async (req, reply) => {
+    const p = principalOf(access, req);
     const b = body(req);
     const username = reqString(b, 'username', 64);
     if (!ID_RE.test(username)) throw badRequest('username: letters, digits, . _ - only');
@@ -112,8 +110,8 @@ export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRout
     await audit(p, req, 'user.create', username, { roles, department });
     return reply.code(201).send({ id });
   });
-  app.patch('/api/v1/users/:id', async (req, reply) => {
-    const p = requireRole(access, req, 'security-administrator');
+  app.patch('/api/v1/users/:id', guarded(role('security-administrator')), async (req, reply) => {
+    const p = principalOf(access, req);
     const id = (req.params as { id: string }).id;
     const b = body(req);
     const patch: Parameters<typeof store.updateUser>[1] = {};
@@ -131,16 +129,16 @@ export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRout
     await audit(p, req, 'user.update', id, patch);
     return reply.code(204).send();
   });
-  app.delete('/api/v1/users/:id', async (req, reply) => {
-    const p = requireRole(access, req, 'security-administrator');
+  app.delete('/api/v1/users/:id', guarded(role('security-administrator')), async (req, reply) => {
+    const p = principalOf(access, req);
     const id = (req.params as { id: string }).id;
     if (id === p.id) throw new HubError('Conflict', 'You cannot delete your own account');
     if (!(await store.deleteUser(id))) throw notFound(`No user ${id}`);
     await audit(p, req, 'user.delete', id);
     return reply.code(204).send();
   });
-  app.post('/api/v1/users/:id/password', async (req, reply) => {
-    const p = requireRole(access, req, 'security-administrator');
+  app.post('/api/v1/users/:id/password', guarded(role('security-administrator')), async (req, reply) => {
+    const p = principalOf(access, req);
     const id = (req.params as { id: string }).id;
     const u = await store.getUser(id);
     if (!u) throw notFound(`No user ${id}`);
@@ -149,15 +147,15 @@ export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRout
     await audit(p, req, 'user.password-reset', u.username);
     return reply.code(204).send();
   });
-  app.post('/api/v1/users/:id/unlock', async (req, reply) => {
-    const p = requireRole(access, req, 'security-administrator');
+  app.post('/api/v1/users/:id/unlock', guarded(role('security-administrator')), async (req, reply) => {
+    const p = principalOf(access, req);
     const id = (req.params as { id: string }).id;
     await store.unlock(id);
     await audit(p, req, 'user.unlock', id);
     return reply.code(204).send();
   });
-  app.delete('/api/v1/users/:id/totp', async (req, reply) => {
-    const p = requireRole(access, req, 'security-administrator');
+  app.delete('/api/v1/users/:id/totp', guarded(role('security-administrator')), async (req, reply) => {
+    const p = principalOf(access, req);
     const id = (req.params as { id: string }).id;
     await store.setTotp(id, null, false);
     await store.revokeUserSessions(id);
@@ -166,12 +164,11 @@ export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRout
   });
 
   // API keys
-  app.get('/api/v1/api-keys', async (req) => {
-    requireRole(access, req, 'system-administrator');
+  app.get('/api/v1/api-keys', guarded(role('system-administrator')), async () => {
     return (await store.listApiKeys()).map(({ secretHash: _s, ...k }) => k);
   });
-  app.post('/api/v1/api-keys', async (req, reply) => {
-    const p = requireRole(access, req, 'system-administrator');
+  app.post('/api/v1/api-keys', guarded(role('system-administrator')), async (req, reply) => {
+    const p = principalOf(access, req);
     const b = body(req);
     const roles = identity.checkRoles(b.roles ?? ['department-user']);
     if (roles.some((r) => r !== 'department-user' && r !== 'department-admin'))
@@ -193,8 +190,8 @@ export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRout
     // The key is shown this once: only its hash is kept.
     return reply.code(201).send({ id: k.id, key: k.key });
   });
-  app.delete('/api/v1/api-keys/:id', async (req, reply) => {
-    const p = requireRole(access, req, 'system-administrator');
+  app.delete('/api/v1/api-keys/:id', guarded(role('system-administrator')), async (req, reply) => {
+    const p = principalOf(access, req);
     const id = (req.params as { id: string }).id;
     if (!(await store.revokeApiKey(id))) throw notFound(`No active API key ${id}`);
     await audit(p, req, 'api-key.revoke', id);
@@ -202,12 +199,11 @@ export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRout
   });
 
   // policies
-  app.get('/api/v1/policies', async (req) => {
-    requireRole(access, req, 'security-administrator', 'auditor');
+  app.get('/api/v1/policies', guarded(role('security-administrator', 'auditor')), async () => {
     return store.listPolicies();
   });
-  app.post('/api/v1/policies', async (req, reply) => {
-    const p = requireRole(access, req, 'security-administrator');
+  app.post('/api/v1/policies', guarded(role('security-administrator')), async (req, reply) => {
+    const p = principalOf(access, req);
     const b = body(req);
     const expand = await expander(deps, req);
     const actions = optStringList(b, 'actions') ?? ['read'];
@@ -229,20 +225,19 @@ export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRout
     await audit(p, req, 'policy.create', policy.id, { ...policy });
     return reply.code(201).send(policy);
   });
-  app.delete('/api/v1/policies/:id', async (req, reply) => {
-    const p = requireRole(access, req, 'security-administrator');
+  app.delete('/api/v1/policies/:id', guarded(role('security-administrator')), async (req, reply) => {
+    const p = principalOf(access, req);
     const id = (req.params as { id: string }).id;
     const gone = await store.deletePolicy(id);
     if (!gone) throw notFound(`No policy ${id}`);
     await audit(p, req, 'policy.delete', id, { ...gone });
     return reply.code(204).send();
   });
-  app.get('/api/v1/password-policy', async (req) => {
-    requireRole(access, req, 'security-administrator', 'auditor');
+  app.get('/api/v1/password-policy', guarded(role('security-administrator', 'auditor')), async () => {
     return identity.policy();
   });
-  app.put('/api/v1/password-policy', async (req, reply) => {
-    const p = requireRole(access, req, 'security-administrator');
+  app.put('/api/v1/password-policy', guarded(role('security-administrator')), async (req, reply) => {
+    const p = principalOf(access, req);
     const merged = mergePolicy(await identity.policy(), req.body);
     if (typeof merged === 'string') throw badRequest(`Invalid password policy: ${merged}`);
     await store.putSetting('password-policy', merged);
@@ -251,12 +246,11 @@ export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRout
   });
 
   // the data catalog
-  app.get('/api/v1/catalog', (req, reply) => {
-    principalOf(access, req);
+  app.get('/api/v1/catalog', guarded(ACCOUNT), (_req, reply) => {
     return reply.send(access.catalog());
   });
-  app.put('/api/v1/catalog', async (req, reply) => {
-    const p = requireRole(access, req, 'system-administrator');
+  app.put('/api/v1/catalog', guarded(role('system-administrator')), async (req, reply) => {
+    const p = principalOf(access, req);
     const b = body(req);
     const expand = await expander(deps, req);
     const sensitivity = reqString(b, 'sensitivity', 32);
@@ -277,8 +271,8 @@ export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRout
     await audit(p, req, 'catalog.put', `${entry.entityType} ${entry.attr}`, { ...entry });
     return reply.code(204).send();
   });
-  app.delete('/api/v1/catalog', async (req, reply) => {
-    const p = requireRole(access, req, 'system-administrator');
+  app.delete('/api/v1/catalog', guarded(role('system-administrator')), async (req, reply) => {
+    const p = principalOf(access, req);
     const q = req.query as Record<string, string | undefined>;
     const expand = await expander(deps, req);
     if (!q.entityType || !q.attr) throw badRequest('entityType and attr are needed');
@@ -290,12 +284,11 @@ export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRout
   });
 
   // grants given directly by the security administrator
-  app.get('/api/v1/grants', async (req) => {
-    requireRole(access, req, 'security-administrator', 'auditor');
+  app.get('/api/v1/grants', guarded(role('security-administrator', 'auditor')), async () => {
     return store.sharing.listGrants();
   });
-  app.post('/api/v1/grants', async (req, reply) => {
-    const p = requireRole(access, req, 'security-administrator');
+  app.post('/api/v1/grants', guarded(role('security-administrator')), async (req, reply) => {
+    const p = principalOf(access, req);
     const b = body(req);
     const expand = await expander(deps, req);
     const until = reqString(b, 'validUntil', 64);
@@ -317,16 +310,19 @@ export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRout
     await audit(p, req, 'grant.create', grant.id, { ...grant });
     return reply.code(201).send(grant);
   });
-  app.delete('/api/v1/grants/:id', async (req, reply) => {
-    const p = requireRole(access, req, 'security-administrator');
+  app.delete('/api/v1/grants/:id', guarded(role('security-administrator')), async (req, reply) => {
+    const p = principalOf(access, req);
     const id = (req.params as { id: string }).id;
     if (!(await store.sharing.revokeGrant(id))) throw notFound(`No active grant ${id}`);
     await audit(p, req, 'grant.revoke', id);
     return reply.code(204).send();
   });
 
-  app.get('/api/v1/security/metrics', async (req, reply) => {
-    requireRole(access, req, 'auditor', 'security-administrator');
-    return reply.type('text/plain; version=0.0.4').send(access.events.metricsText());
-  });
+  app.get(
+    '/api/v1/security/metrics',
+    guarded(role('auditor', 'security-administrator')),
+    async (req, reply) => {
+      return reply.type('text/plain; version=0.0.4').send(access.events.metricsText());
+    },
+  );
 }

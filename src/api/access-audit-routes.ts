@@ -13,7 +13,8 @@ import {
 import type { AccessStore } from '../store/postgres-access.js';
 import type { HubAccess } from '../access/access-setup.js';
 import { flushStagedAudit } from '../access/access-setup.js';
-import { auditBase, requireRole } from './access-request.js';
+import { auditBase, principalOf } from './access-request.js';
+import { guarded, role } from './route-access.js';
 
 /** Walks the whole chain in pages. */
 export async function verifyAuditLog(store: AccessStore): Promise<ChainCheck> {
@@ -31,8 +32,8 @@ export async function verifyAuditLog(store: AccessStore): Promise<ChainCheck> {
 }
 
 export function registerAccessAuditRoutes(app: FastifyInstance, access: HubAccess): void {
-  app.get('/api/v1/audit', async (req) => {
-    const p = requireRole(access, req, 'auditor');
+  app.get('/api/v1/audit', guarded(role('auditor')), async (req) => {
+    const p = principalOf(access, req);
     const q = req.query as Record<string, string | undefined>;
     const time = (k: string) => {
       const v = q[k];
@@ -63,8 +64,8 @@ export function registerAccessAuditRoutes(app: FastifyInstance, access: HubAcces
     return rows;
   });
 
-  app.get('/api/v1/audit/verify', async (req) => {
-    const p = requireRole(access, req, 'auditor');
+  app.get('/api/v1/audit/verify', guarded(role('auditor')), async (req) => {
+    const p = principalOf(access, req);
     const r = await verifyAuditLog(access.store);
     await access.audit({
       ...auditBase(p, req),
@@ -75,8 +76,8 @@ export function registerAccessAuditRoutes(app: FastifyInstance, access: HubAcces
     return r;
   });
 
-  app.get('/api/v1/audit/export', async (req, reply) => {
-    const p = requireRole(access, req, 'auditor');
+  app.get('/api/v1/audit/export', guarded(role('auditor')), async (req, reply) => {
+    const p = principalOf(access, req);
     await access.audit({ ...auditBase(p, req), action: 'audit.export', outcome: 'success' });
     await access.flushAudit();
     const lines: string[] = [];

@@ -4,7 +4,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { HubError, badRequest } from '../core/errors.js';
-import type { Principal, Role } from '../core/access/access-model.js';
+import type { Principal } from '../core/access/access-model.js';
 import type { HubAccess } from '../access/access-setup.js';
 import { linkContextUrl, type ContextResolverPort } from './ngsi-request.js';
 import { isPlainObject } from '../core/validation.js';
@@ -17,16 +17,6 @@ export interface AccessRouteDeps {
 export function principalOf(access: HubAccess, req: FastifyRequest): Principal {
   const p = access.principalFor(req);
   if (!p) throw new HubError('Unauthorized', 'Authentication is required');
-  return p;
-}
-
-/** The principal, if it holds one of the roles; 403 otherwise (the action is audited by the caller). */
-export function requireRole(access: HubAccess, req: FastifyRequest, ...roles: Role[]): Principal {
-  const p = principalOf(access, req);
-  if (!roles.some((r) => p.roles.includes(r))) {
-    access.events.emit('denied', p.name, { path: req.url, needs: roles });
-    throw new HubError('Forbidden', `This needs the role ${roles.join(' or ')}`);
-  }
   return p;
 }
 

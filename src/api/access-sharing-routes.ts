@@ -14,9 +14,10 @@ import {
   optStringList,
   principalOf,
   reqString,
-  requireRole,
   type AccessRouteDeps,
 } from './access-request.js';
+import { ACCOUNT, guarded, role } from './route-access.js';
+import { canShare } from '../core/access/read-filter.js';
 
 export function registerAccessSharingRoutes(
   app: FastifyInstance,
@@ -25,20 +26,30 @@ export function registerAccessSharingRoutes(
   const { access } = deps;
   const { store, sharing } = access;
 
-  app.get('/api/v1/datasets', async (req) => {
-    principalOf(access, req);
+  app.get('/api/v1/datasets', guarded(ACCOUNT), async () => {
     return store.sharing.listDatasets();
   });
-  app.post('/api/v1/datasets', async (req, reply) => {
+  app.post('/api/v1/datasets', guarded(ACCOUNT), async (req, reply) => {
     const p = principalOf(access, req);
     const b = body(req);
     const expand = await expander(deps, req);
     const attrs = optStringList(b, 'attrs')?.map(expand);
     const area = optArea(b);
     const description = optString(b, 'description');
+    const tenant = typeof b.tenant === 'string' ? b.tenant : '';
+    const entityType = expand(reqString(b, 'entityType'));
+    // A department shares only data it owns: a grant on the dataset reads it unmasked.
+    const policies = (await access.accessFor(req)?.policies()) ?? [];
+    if (!canShare(policies, tenant, entityType, attrs)) {
+      access.events.emit('denied', p.name, { action: 'dataset.publish', tenant, entityType });
+      throw new HubError(
+        'Forbidden',
+        `Your department may publish only data it owns (writes, in every area): not ${entityType}${attrs ? ` (${attrs.join(', ')})` : ''}`,
+      );
+    }
     const ds = await sharing.publish(p, {
-      tenant: typeof b.tenant === 'string' ? b.tenant : '',
-      entityType: expand(reqString(b, 'entityType')),
+      tenant,
+      entityType,
       ...(attrs ? { attrs } : {}),
       ...(area ? { area } : {}),
       title: reqString(b, 'title'),
@@ -53,7 +64,7 @@ export function registerAccessSharingRoutes(
     });
     return reply.code(201).send(ds);
   });
-  app.delete('/api/v1/datasets/:id', async (req, reply) => {
+  app.delete('/api/v1/datasets/:id', guarded(ACCOUNT), async (req, reply) => {
     const p = principalOf(access, req);
     const id = (req.params as { id: string }).id;
     const ds = await store.sharing.getDataset(id);
@@ -65,7 +76,7 @@ export function registerAccessSharingRoutes(
     return reply.code(204).send();
   });
 
-  app.post('/api/v1/datasets/:id/requests', async (req, reply) => {
+  app.post('/api/v1/datasets/:id/requests', guarded(ACCOUNT), async (req, reply) => {
     const p = principalOf(access, req);
     const b = body(req);
     const validFrom = optString(b, 'validFrom', 64);
@@ -86,7 +97,7 @@ export function registerAccessSharingRoutes(
     return reply.code(201).send(r);
   });
 
-  app.get('/api/v1/share-requests', async (req) => {
+  app.get('/api/v1/share-requests', guarded(ACCOUNT), async (req) => {
     const p = principalOf(access, req);
     const all = p.roles.includes('security-administrator') || p.roles.includes('auditor');
     if (all) return store.sharing.listRequests();
@@ -95,7 +106,7 @@ export function registerAccessSharingRoutes(
   });
 
   for (const verb of ['approve', 'deny'] as const) {
-    app.post(`/api/v1/share-requests/:id/${verb}`, async (req) => {
+    app.post(`/api/v1/share-requests/:id/${verb}`, guarded(ACCOUNT), async (req) => {
       const p = principalOf(access, req);
       const id = (req.params as { id: string }).id;
       const b = req.body === undefined ? {} : body(req);
@@ -130,8 +141,7 @@ export function registerAccessSharingRoutes(
     });
   }
 
-  app.get('/api/v1/sharing-ledger', async (req) => {
-    requireRole(access, req, 'auditor', 'security-administrator');
+  app.get('/api/v1/sharing-ledger', guarded(role('auditor', 'security-administrator')), async (req) => {
     const q = req.query as Record<string, string | undefined>;
     const limit = Math.min(Math.max(Number(q.limit ?? 100) || 100, 1), 1000);
     const offset = Math.max(Number(q.offset ?? 0) || 0, 0);

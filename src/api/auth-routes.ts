@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { HubError, badRequest } from '../core/errors.js';
 import type { HubAccess } from '../access/access-setup.js';
 import { body, principalOf, reqString } from './access-request.js';
+import { ANYONE, guarded, SIGNED_IN } from './route-access.js';
 
 export function registerAuthRoutes(
   app: FastifyInstance,
@@ -16,13 +17,20 @@ export function registerAuthRoutes(
 
   app.post(
     '/api/v1/auth/login',
-    loginPerMinute === false
-      ? {}
-      : {
-          config: {
-            rateLimit: { max: loginPerMinute, timeWindow: 60_000, keyGenerator: (r: { ip: string }) => r.ip },
-          },
-        },
+    {
+      config: {
+        access: ANYONE,
+        ...(loginPerMinute === false
+          ? {}
+          : {
+              rateLimit: {
+                max: loginPerMinute,
+                timeWindow: 60_000,
+                keyGenerator: (r: { ip: string }) => r.ip,
+              },
+            }),
+      },
+    },
     async (req, reply) => {
       const b = body(req);
       const username = reqString(b, 'username', 128);
@@ -59,14 +67,14 @@ export function registerAuthRoutes(
     },
   );
 
-  app.post('/api/v1/auth/logout', async (req, reply) => {
+  app.post('/api/v1/auth/logout', guarded(SIGNED_IN), async (req, reply) => {
     const p = principalOf(access, req);
     if (p.sessionId) await store.revokeSession(p.sessionId);
     await access.audit({ actor: p.name, action: 'logout', outcome: 'success', ip: req.ip });
     return reply.code(204).send();
   });
 
-  app.get('/api/v1/auth/me', (req, reply) => {
+  app.get('/api/v1/auth/me', guarded(SIGNED_IN), (req, reply) => {
     const p = principalOf(access, req);
     return reply.send({
       id: p.id,
@@ -78,9 +86,9 @@ export function registerAuthRoutes(
     });
   });
 
-  app.get('/api/v1/auth/jwks', (_req, reply) => reply.send(access.tokens.jwks));
+  app.get('/api/v1/auth/jwks', guarded(ANYONE), (_req, reply) => reply.send(access.tokens.jwks));
 
-  app.post('/api/v1/auth/totp', async (req) => {
+  app.post('/api/v1/auth/totp', guarded(SIGNED_IN), async (req) => {
     const p = principalOf(access, req);
     if (p.kind !== 'user') throw badRequest('TOTP is for user accounts');
     const out = await identity.enrolTotp(p.id);
@@ -88,7 +96,7 @@ export function registerAuthRoutes(
     return out;
   });
 
-  app.post('/api/v1/auth/totp/confirm', async (req, reply) => {
+  app.post('/api/v1/auth/totp/confirm', guarded(SIGNED_IN), async (req, reply) => {
     const p = principalOf(access, req);
     if (p.kind !== 'user') throw badRequest('TOTP is for user accounts');
     const code = reqString(body(req), 'code', 16);
@@ -97,7 +105,7 @@ export function registerAuthRoutes(
     return reply.code(204).send();
   });
 
-  app.post('/api/v1/auth/password', async (req, reply) => {
+  app.post('/api/v1/auth/password', guarded(SIGNED_IN), async (req, reply) => {
     const p = principalOf(access, req);
     if (p.kind !== 'user') throw badRequest('Passwords are for user accounts');
     const b = body(req);

@@ -19,8 +19,9 @@ import type { EntityRouteDeps } from './entity-routes.js';
 import { bodyContextValue, linkContextUrl, mediaTypeOf, negotiate, tenantOf } from './ngsi-request.js';
 import type { Params } from './query-options.js';
 import { entityQueryOf, optionSet, renderOptionsOf } from './query-options.js';
-import { PARAMS, cfg } from './route-params.js';
+import { PARAMS } from './route-params.js';
 import { renderWithJoin } from './linked-entities.js';
+import { guarded, READS, WRITES_ENTITIES } from './route-access.js';
 
 const BASE = '/ngsi-ld/v1/entityOperations';
 
@@ -85,10 +86,25 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
 
   const fail = (result: BatchResult, id: string, err: HubError) =>
     result.errors.push({ entityId: id, error: toProblemDetails(err) });
+  /**
+   * An item's change, checked against the writer's rights before it is applied: refused, it is
+   * that item's error (403) and nothing of it is written; the others go on.
+   */
+  async function admit(r: BatchResult, changes: EntityChange[], change: EntityChange): Promise<boolean> {
+    try {
+      await entities.authorize(change);
+    } catch (err) {
+      if (!(err instanceof HubError)) throw err;
+      fail(r, change.id, err);
+      return false;
+    }
+    changes.push(change);
+    return true;
+  }
   const notFoundErr = (id: string) =>
     new HubError('ResourceNotFound', `Entity ${id} does not exist`, { instance: id });
 
-  app.post(`${BASE}/create`, cfg(PARAMS.batch), async (req, reply) => {
+  app.post(`${BASE}/create`, guarded(WRITES_ENTITIES, PARAMS.batch), async (req, reply) => {
     const tenant = tenantOf(req);
     const prepared = await prepare(req, (item, ctx, now) => parseEntity(item, ctx, { now }));
     const result = await entities.batch(async (tx, changes, now) => {
@@ -114,9 +130,9 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
         const e = p.value;
         e.createdAt = now;
         e.modifiedAt = now;
+        if (!(await admit(r, changes, { tenant, id: e.id, kind: 'created', after: e }))) continue;
         writer.insert(e);
         seen.add(p.id);
-        changes.push({ tenant, id: e.id, kind: 'created', after: e });
         r.success.push(p.id);
       }
       await writer.flush(tx, tenant);
@@ -126,7 +142,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     return reply.code(207).send(result);
   });
 
-  app.post(`${BASE}/upsert`, cfg(PARAMS.batch), async (req, reply) => {
+  app.post(`${BASE}/upsert`, guarded(WRITES_ENTITIES, PARAMS.batch), async (req, reply) => {
     const tenant = tenantOf(req);
     const opts = optionSet(req.query as Params, ['replace', 'update']);
     if (opts.has('replace') && opts.has('update'))
@@ -155,9 +171,9 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
         if (!before) {
           incoming.createdAt = now;
           incoming.modifiedAt = now;
+          if (!(await admit(r, changes, { tenant, id: p.id, kind: 'created', after: incoming }))) continue;
           writer.insert(incoming);
           existing.set(p.id, incoming);
-          changes.push({ tenant, id: p.id, kind: 'created', after: incoming });
           created.push(p.id);
         } else {
           const after =
@@ -167,9 +183,9 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
           if (mode === 'update')
             for (const t of incoming.types) if (!after.types.includes(t)) after.types.push(t);
           after.modifiedAt = now;
+          if (!(await admit(r, changes, { tenant, id: p.id, kind: 'updated', before, after }))) continue;
           writer.update(after);
           existing.set(p.id, after);
-          changes.push({ tenant, id: p.id, kind: 'updated', before, after });
         }
         r.success.push(p.id);
       }
@@ -181,7 +197,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     return reply.code(204).send();
   });
 
-  app.post(`${BASE}/update`, cfg(PARAMS.batch), async (req, reply) => {
+  app.post(`${BASE}/update`, guarded(WRITES_ENTITIES, PARAMS.batch), async (req, reply) => {
     const tenant = tenantOf(req);
     const noOverwrite = optionSet(req.query as Params, ['noOverwrite']).has('noOverwrite');
     const prepared = await prepare(req, (item, ctx, now) => parseEntity(item, ctx, { now }));
@@ -202,7 +218,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     return result.errors.length === 0 ? reply.code(204).send() : reply.code(207).send(result);
   });
 
-  app.post(`${BASE}/merge`, cfg(PARAMS.batch), async (req, reply) => {
+  app.post(`${BASE}/merge`, guarded(WRITES_ENTITIES, PARAMS.batch), async (req, reply) => {
     const tenant = tenantOf(req);
     const prepared = await prepare(req, (item, ctx, now) => {
       if (!isPlainObject(item) || !isUri(item.id)) throw badRequest('Each item needs a URI id');
@@ -221,7 +237,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     return result.errors.length === 0 ? reply.code(204).send() : reply.code(207).send(result);
   });
 
-  app.post(`${BASE}/delete`, cfg(PARAMS.batch), async (req, reply) => {
+  app.post(`${BASE}/delete`, guarded(WRITES_ENTITIES, PARAMS.batch), async (req, reply) => {
     const tenant = tenantOf(req);
     const items = assertArrayBody(req.body, 'A batch delete');
     await tenants.mustExistForRead(tenant);
@@ -244,9 +260,9 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
           fail(r, item, notFoundErr(item));
           continue;
         }
+        if (!(await admit(r, changes, { tenant, id: item, kind: 'deleted', before }))) continue;
         await tx.deleteEntity(tenant, item);
         existing.delete(item);
-        changes.push({ tenant, id: item, kind: 'deleted', before });
         r.success.push(item);
       }
       await writer.flush(tx, tenant);
@@ -255,7 +271,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     return result.errors.length === 0 ? reply.code(204).send() : reply.code(207).send(result);
   });
 
-  app.post(`${BASE}/query`, cfg(PARAMS.queryPost), async (req, reply) => {
+  app.post(`${BASE}/query`, guarded(READS, PARAMS.queryPost), async (req, reply) => {
     const tenant = tenantOf(req);
     const media = negotiate(req, true);
     const body = req.body;
@@ -349,9 +365,9 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
         const applied = apply(before, p.value);
         const after = 'note' in applied ? applied.entity : applied;
         after.modifiedAt = now;
+        if (!(await admit(r, changes, { tenant, id: p.id, kind: 'updated', before, after }))) continue;
         writer.update(after);
         existing.set(p.id, after);
-        changes.push({ tenant, id: p.id, kind: 'updated', before, after });
         if ('note' in applied) fail(r, p.id, applied.note);
         else r.success.push(p.id);
       }

@@ -11,7 +11,8 @@ import { isPlainObject } from '../core/validation.js';
 import { CORE_CONTEXT_URL } from '../core/context/core-context.js';
 import type { Params } from './query-options.js';
 import { str } from './query-options.js';
-import { PARAMS, cfg } from './route-params.js';
+import { PARAMS } from './route-params.js';
+import { ANYONE, guarded } from './route-access.js';
 
 const BASE = '/ngsi-ld/v1/jsonldContexts';
 export const CORE_LOCAL_ID = 'ngsi-ld-core-context';
@@ -66,7 +67,7 @@ export function hostedUrl(req: FastifyRequest, localId: string): string {
 export function registerContextRoutes(app: FastifyInstance, deps: ContextRouteDeps): void {
   const { store } = deps;
 
-  app.get(BASE, cfg(PARAMS.contextsList), async (req) => {
+  app.get(BASE, guarded(ANYONE, PARAMS.contextsList), async (req) => {
     const p = req.query as Params;
     const details = str(p, 'details');
     if (details !== undefined && details !== 'true' && details !== 'false')
@@ -82,7 +83,7 @@ export function registerContextRoutes(app: FastifyInstance, deps: ContextRouteDe
     return rows;
   });
 
-  app.post(BASE, cfg(PARAMS.none), async (req, reply) => {
+  app.post(BASE, guarded({ who: 'account', audit: 'context.write' }, PARAMS.none), async (req, reply) => {
     const body = req.body;
     if (!isPlainObject(body) || !('@context' in body))
       throw invalidRequest('The body must be a JSON object with an @context member');
@@ -96,14 +97,21 @@ export function registerContextRoutes(app: FastifyInstance, deps: ContextRouteDe
   });
 
   const find = async (req: FastifyRequest): Promise<ContextRecord | 'core'> => {
-    const key = decodeURIComponent((req.params as { contextId: string }).contextId);
+    // The router decoded the id once; a URL given as the id may arrive encoded twice.
+    const raw = (req.params as { contextId: string }).contextId;
+    let key = raw;
+    try {
+      key = decodeURIComponent(raw);
+    } catch {
+      // `%` not followed by two hex digits: the id as the router decoded it
+    }
     if (key === CORE_LOCAL_ID || isCoreContextUrl(key)) return 'core';
     const rec = (await store.contexts.getByLocalId(key)) ?? (await store.contexts.get(key));
     if (!rec) throw notFound(`No @context ${key}`, key);
     return rec;
   };
 
-  app.get(`${BASE}/:contextId`, cfg(PARAMS.contextsOne), async (req, reply) => {
+  app.get(`${BASE}/:contextId`, guarded(ANYONE, PARAMS.contextsOne), async (req, reply) => {
     const details = str(req.query as Params, 'details');
     if (details !== undefined && details !== 'true' && details !== 'false')
       throw badRequest('details must be true or false');
@@ -114,35 +122,39 @@ export function registerContextRoutes(app: FastifyInstance, deps: ContextRouteDe
     return reply.type('application/json').send(rec === 'core' ? deps.coreDocument : rec.document);
   });
 
-  app.delete(`${BASE}/:contextId`, cfg(PARAMS.contextsDelete), async (req, reply) => {
-    const reload = str(req.query as Params, 'reload');
-    if (reload !== undefined && reload !== 'true' && reload !== 'false')
-      throw badRequest('reload must be true or false');
-    let rec: ContextRecord | 'core';
-    try {
-      rec = await find(req);
-    } catch (err) {
-      // NGSI-LD §5.13.5: reloading something never cached is a bad request.
-      if (reload === 'true' && err instanceof HubError && err.code === 'ResourceNotFound')
-        throw badRequest(err.message);
-      throw err;
-    }
-    if (rec === 'core') {
-      if (reload === 'true') return reply.code(204).send(); // built in: nothing to fetch
-      throw badRequest('The NGSI-LD core @context cannot be deleted');
-    }
-    if (reload === 'true') {
-      if (rec.origin === 'hosted') throw badRequest('A hosted @context cannot be reloaded');
-      deps.forget(rec.url);
+  app.delete(
+    `${BASE}/:contextId`,
+    guarded({ who: 'role', roles: ['system-administrator'], audit: 'context.write' }, PARAMS.contextsDelete),
+    async (req, reply) => {
+      const reload = str(req.query as Params, 'reload');
+      if (reload !== undefined && reload !== 'true' && reload !== 'false')
+        throw badRequest('reload must be true or false');
+      let rec: ContextRecord | 'core';
       try {
-        await deps.reload(rec.url);
+        rec = await find(req);
       } catch (err) {
-        throw new HubError('LdContextNotAvailable', `Could not reload ${rec.url}`, { cause: err });
+        // NGSI-LD §5.13.5: reloading something never cached is a bad request.
+        if (reload === 'true' && err instanceof HubError && err.code === 'ResourceNotFound')
+          throw badRequest(err.message);
+        throw err;
       }
+      if (rec === 'core') {
+        if (reload === 'true') return reply.code(204).send(); // built in: nothing to fetch
+        throw badRequest('The NGSI-LD core @context cannot be deleted');
+      }
+      if (reload === 'true') {
+        if (rec.origin === 'hosted') throw badRequest('A hosted @context cannot be reloaded');
+        deps.forget(rec.url);
+        try {
+          await deps.reload(rec.url);
+        } catch (err) {
+          throw new HubError('LdContextNotAvailable', `Could not reload ${rec.url}`, { cause: err });
+        }
+        return reply.code(204).send();
+      }
+      await store.contexts.delete(rec.url);
+      deps.forget(rec.url);
       return reply.code(204).send();
-    }
-    await store.contexts.delete(rec.url);
-    deps.forget(rec.url);
-    return reply.code(204).send();
-  });
+    },
+  );
 }

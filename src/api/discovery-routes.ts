@@ -12,7 +12,8 @@ import { linkContextUrl, negotiate, tenantOf, withContext } from './ngsi-request
 import type { Params } from './query-options.js';
 import { str } from './query-options.js';
 import type { TenantGuard } from './tenant-guard.js';
-import { PARAMS, cfg } from './route-params.js';
+import { PARAMS } from './route-params.js';
+import { guarded, READS } from './route-access.js';
 
 const BASE = '/ngsi-ld/v1';
 
@@ -28,7 +29,7 @@ export function registerDiscoveryRoutes(
     return d === 'true';
   };
 
-  app.get(`${BASE}/types`, cfg(PARAMS.discovery), async (req, reply) => {
+  app.get(`${BASE}/types`, guarded(READS, PARAMS.discovery), async (req, reply) => {
     const tenant = tenantOf(req);
     const media = negotiate(req, false);
     const ctx = await contexts.resolve(linkContextUrl(req));
@@ -52,7 +53,7 @@ export function registerDiscoveryRoutes(
     return withContext(reply, media, ctx, body);
   });
 
-  app.get(`${BASE}/types/:type`, cfg(PARAMS.discovery), async (req, reply) => {
+  app.get(`${BASE}/types/:type`, guarded(READS, PARAMS.discovery), async (req, reply) => {
     const tenant = tenantOf(req);
     const media = negotiate(req, false);
     const ctx = await contexts.resolve(linkContextUrl(req));
@@ -77,7 +78,7 @@ export function registerDiscoveryRoutes(
     return withContext(reply, media, ctx, body);
   });
 
-  app.get(`${BASE}/attributes`, cfg(PARAMS.discovery), async (req, reply) => {
+  app.get(`${BASE}/attributes`, guarded(READS, PARAMS.discovery), async (req, reply) => {
     const tenant = tenantOf(req);
     const media = negotiate(req, false);
     const ctx = await contexts.resolve(linkContextUrl(req));
@@ -101,7 +102,7 @@ export function registerDiscoveryRoutes(
     return withContext(reply, media, ctx, body);
   });
 
-  app.get(`${BASE}/attributes/:attrId`, cfg(PARAMS.discovery), async (req, reply) => {
+  app.get(`${BASE}/attributes/:attrId`, guarded(READS, PARAMS.discovery), async (req, reply) => {
     const tenant = tenantOf(req);
     const media = negotiate(req, false);
     const ctx = await contexts.resolve(linkContextUrl(req));

@@ -23,8 +23,9 @@ import {
 import type { Params } from './query-options.js';
 import { entityQueryOf, list, optionSet, renderOptionsOf, str } from './query-options.js';
 import type { TenantGuard } from './tenant-guard.js';
-import { PARAMS, cfg } from './route-params.js';
+import { PARAMS } from './route-params.js';
 import { renderWithJoin } from './linked-entities.js';
+import { guarded, READS, WRITES_ENTITIES } from './route-access.js';
 
 export interface EntityRouteDeps {
   entities: EntityService;
@@ -42,7 +43,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
   const bodyCtx = async (req: FastifyRequest): Promise<ActiveContext> =>
     contexts.resolve(bodyContextValue(req, req.body));
 
-  app.post(`${BASE}/entities`, cfg(PARAMS.createEntity), async (req, reply) => {
+  app.post(`${BASE}/entities`, guarded(WRITES_ENTITIES, PARAMS.createEntity), async (req, reply) => {
     const tenant = tenantOf(req);
     const ctx = await bodyCtx(req);
     const e = await entities.create(tenant, req.body, ctx);
@@ -52,7 +53,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
       .send();
   });
 
-  app.get(`${BASE}/entities`, cfg(PARAMS.queryEntities), async (req, reply) => {
+  app.get(`${BASE}/entities`, guarded(READS, PARAMS.queryEntities), async (req, reply) => {
     const tenant = tenantOf(req);
     const media = negotiate(req, true);
     const ctx = await getCtx(req);
@@ -65,7 +66,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     return sendList(req, reply, media, ctx, result.entities, ro, p, query, result.count, joined?.bodies);
   });
 
-  app.delete(`${BASE}/entities`, cfg(PARAMS.purgeEntities), async (req, reply) => {
+  app.delete(`${BASE}/entities`, guarded(WRITES_ENTITIES, PARAMS.purgeEntities), async (req, reply) => {
     const tenant = tenantOf(req);
     const ctx = await getCtx(req);
     const p = req.query as Params;
@@ -98,7 +99,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     return reply.code(204).send();
   });
 
-  app.get(`${BASE}/entities/:entityId`, cfg(PARAMS.retrieveEntity), async (req, reply) => {
+  app.get(`${BASE}/entities/:entityId`, guarded(READS, PARAMS.retrieveEntity), async (req, reply) => {
     const tenant = tenantOf(req);
     const id = entityIdParam(req);
     const media = negotiate(req, true);
@@ -140,7 +141,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     return reply.send(text);
   });
 
-  app.put(`${BASE}/entities/:entityId`, cfg(PARAMS.writeEntity), async (req, reply) => {
+  app.put(`${BASE}/entities/:entityId`, guarded(WRITES_ENTITIES, PARAMS.writeEntity), async (req, reply) => {
     const tenant = tenantOf(req);
     const id = entityIdParam(req);
     const ctx = await bodyCtx(req);
@@ -149,102 +150,131 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     return reply.code(204).send();
   });
 
-  app.patch(`${BASE}/entities/:entityId`, cfg(PARAMS.writeEntity), async (req, reply) => {
-    const tenant = tenantOf(req);
-    const id = entityIdParam(req);
-    const ctx = await bodyCtx(req);
-    const p = req.query as Params;
-    const observedAtRaw = str(p, 'observedAt');
-    if (observedAtRaw !== undefined && !isDateTime(observedAtRaw))
-      throw badRequest('observedAt must be an ISO 8601 date-time');
-    const observedAt = observedAtRaw === undefined ? undefined : new Date(observedAtRaw).toISOString();
-    await tenants.mustExistForRead(tenant);
-    await entities.merge(tenant, id, req.body, ctx, observedAt === undefined ? {} : { observedAt });
-    return reply.code(204).send();
-  });
+  app.patch(
+    `${BASE}/entities/:entityId`,
+    guarded(WRITES_ENTITIES, PARAMS.writeEntity),
+    async (req, reply) => {
+      const tenant = tenantOf(req);
+      const id = entityIdParam(req);
+      const ctx = await bodyCtx(req);
+      const p = req.query as Params;
+      const observedAtRaw = str(p, 'observedAt');
+      if (observedAtRaw !== undefined && !isDateTime(observedAtRaw))
+        throw badRequest('observedAt must be an ISO 8601 date-time');
+      const observedAt = observedAtRaw === undefined ? undefined : new Date(observedAtRaw).toISOString();
+      await tenants.mustExistForRead(tenant);
+      await entities.merge(tenant, id, req.body, ctx, observedAt === undefined ? {} : { observedAt });
+      return reply.code(204).send();
+    },
+  );
 
-  app.delete(`${BASE}/entities/:entityId`, cfg(PARAMS.writeEntity), async (req, reply) => {
-    const tenant = tenantOf(req);
-    const id = entityIdParam(req);
-    await tenants.mustExistForRead(tenant);
-    await entities.delete(tenant, id);
-    return reply.code(204).send();
-  });
+  app.delete(
+    `${BASE}/entities/:entityId`,
+    guarded(WRITES_ENTITIES, PARAMS.writeEntity),
+    async (req, reply) => {
+      const tenant = tenantOf(req);
+      const id = entityIdParam(req);
+      await tenants.mustExistForRead(tenant);
+      await entities.delete(tenant, id);
+      return reply.code(204).send();
+    },
+  );
 
   // An empty id in the path (PUT/PATCH /entities/) is a bad request, not an unknown route.
   for (const method of ['PUT', 'PATCH'] as const) {
     app.route({
       method,
       url: `${BASE}/entities`,
+      ...guarded(WRITES_ENTITIES),
       handler: () => Promise.reject(badRequest('The entity id is missing from the path')),
     });
   }
 
-  app.delete(`${BASE}/entities/:entityId/attrs`, () =>
+  app.delete(`${BASE}/entities/:entityId/attrs`, guarded(WRITES_ENTITIES), () =>
     Promise.reject(
       new HubError('MethodNotAllowed', 'DELETE needs an attribute name: /entities/{id}/attrs/{attrId}'),
     ),
   );
 
-  app.post(`${BASE}/entities/:entityId/attrs`, cfg(PARAMS.writeAttrs), async (req, reply) => {
-    const tenant = tenantOf(req);
-    const id = entityIdParam(req);
-    const ctx = await bodyCtx(req);
-    const noOverwrite = optionSet(req.query as Params, ['noOverwrite']).has('noOverwrite');
-    await tenants.mustExistForRead(tenant);
-    const outcome = await entities.appendAttributes(tenant, id, req.body, ctx, noOverwrite);
-    if (outcome.notUpdated.length === 0) return reply.code(204).send();
-    return reply.code(207).send(outcome);
-  });
+  app.post(
+    `${BASE}/entities/:entityId/attrs`,
+    guarded(WRITES_ENTITIES, PARAMS.writeAttrs),
+    async (req, reply) => {
+      const tenant = tenantOf(req);
+      const id = entityIdParam(req);
+      const ctx = await bodyCtx(req);
+      const noOverwrite = optionSet(req.query as Params, ['noOverwrite']).has('noOverwrite');
+      await tenants.mustExistForRead(tenant);
+      const outcome = await entities.appendAttributes(tenant, id, req.body, ctx, noOverwrite);
+      if (outcome.notUpdated.length === 0) return reply.code(204).send();
+      return reply.code(207).send(outcome);
+    },
+  );
 
-  app.patch(`${BASE}/entities/:entityId/attrs`, cfg(PARAMS.writeAttrs), async (req, reply) => {
-    const tenant = tenantOf(req);
-    const id = entityIdParam(req);
-    const ctx = await bodyCtx(req);
-    await tenants.mustExistForRead(tenant);
-    const outcome = await entities.updateAttributes(tenant, id, req.body, ctx);
-    if (outcome.notUpdated.length === 0) return reply.code(204).send();
-    return reply.code(207).send(outcome);
-  });
+  app.patch(
+    `${BASE}/entities/:entityId/attrs`,
+    guarded(WRITES_ENTITIES, PARAMS.writeAttrs),
+    async (req, reply) => {
+      const tenant = tenantOf(req);
+      const id = entityIdParam(req);
+      const ctx = await bodyCtx(req);
+      await tenants.mustExistForRead(tenant);
+      const outcome = await entities.updateAttributes(tenant, id, req.body, ctx);
+      if (outcome.notUpdated.length === 0) return reply.code(204).send();
+      return reply.code(207).send(outcome);
+    },
+  );
 
-  app.patch(`${BASE}/entities/:entityId/attrs/:attrId`, cfg(PARAMS.writeAttrs), async (req, reply) => {
-    const tenant = tenantOf(req);
-    const id = entityIdParam(req);
-    const attr = attrParam(req);
-    const ctx = await bodyCtx(req);
-    await tenants.mustExistForRead(tenant);
-    await entities.patchAttribute(tenant, id, attr, stripContext(req.body), ctx);
-    return reply.code(204).send();
-  });
+  app.patch(
+    `${BASE}/entities/:entityId/attrs/:attrId`,
+    guarded(WRITES_ENTITIES, PARAMS.writeAttrs),
+    async (req, reply) => {
+      const tenant = tenantOf(req);
+      const id = entityIdParam(req);
+      const attr = attrParam(req);
+      const ctx = await bodyCtx(req);
+      await tenants.mustExistForRead(tenant);
+      await entities.patchAttribute(tenant, id, attr, stripContext(req.body), ctx);
+      return reply.code(204).send();
+    },
+  );
 
-  app.put(`${BASE}/entities/:entityId/attrs/:attrId`, cfg(PARAMS.writeAttrs), async (req, reply) => {
-    const tenant = tenantOf(req);
-    const id = entityIdParam(req);
-    const attr = attrParam(req);
-    const ctx = await bodyCtx(req);
-    await tenants.mustExistForRead(tenant);
-    await entities.replaceAttribute(tenant, id, attr, stripContext(req.body), ctx);
-    return reply.code(204).send();
-  });
+  app.put(
+    `${BASE}/entities/:entityId/attrs/:attrId`,
+    guarded(WRITES_ENTITIES, PARAMS.writeAttrs),
+    async (req, reply) => {
+      const tenant = tenantOf(req);
+      const id = entityIdParam(req);
+      const attr = attrParam(req);
+      const ctx = await bodyCtx(req);
+      await tenants.mustExistForRead(tenant);
+      await entities.replaceAttribute(tenant, id, attr, stripContext(req.body), ctx);
+      return reply.code(204).send();
+    },
+  );
 
-  app.delete(`${BASE}/entities/:entityId/attrs/:attrId`, cfg(PARAMS.deleteAttr), async (req, reply) => {
-    const tenant = tenantOf(req);
-    const id = entityIdParam(req);
-    const attr = attrParam(req);
-    const ctx = await getCtx(req);
-    const p = req.query as Params;
-    const datasetId = str(p, 'datasetId');
-    if (datasetId !== undefined && !isUri(datasetId)) throw badRequest('datasetId must be a URI');
-    const deleteAll = str(p, 'deleteAll');
-    if (deleteAll !== undefined && deleteAll !== 'true' && deleteAll !== 'false')
-      throw badRequest('deleteAll must be true or false');
-    await tenants.mustExistForRead(tenant);
-    await entities.deleteAttribute(tenant, id, attr, ctx, {
-      ...(datasetId === undefined ? {} : { datasetId }),
-      deleteAll: deleteAll === 'true',
-    });
-    return reply.code(204).send();
-  });
+  app.delete(
+    `${BASE}/entities/:entityId/attrs/:attrId`,
+    guarded(WRITES_ENTITIES, PARAMS.deleteAttr),
+    async (req, reply) => {
+      const tenant = tenantOf(req);
+      const id = entityIdParam(req);
+      const attr = attrParam(req);
+      const ctx = await getCtx(req);
+      const p = req.query as Params;
+      const datasetId = str(p, 'datasetId');
+      if (datasetId !== undefined && !isUri(datasetId)) throw badRequest('datasetId must be a URI');
+      const deleteAll = str(p, 'deleteAll');
+      if (deleteAll !== undefined && deleteAll !== 'true' && deleteAll !== 'false')
+        throw badRequest('deleteAll must be true or false');
+      await tenants.mustExistForRead(tenant);
+      await entities.deleteAttribute(tenant, id, attr, ctx, {
+        ...(datasetId === undefined ? {} : { datasetId }),
+        deleteAll: deleteAll === 'true',
+      });
+      return reply.code(204).send();
+    },
+  );
 }
 
 /** Keeps the URI readable in Location (NGSI-LD clients compare it with the id): only / ? # % and spaces are escaped. */

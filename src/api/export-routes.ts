@@ -21,6 +21,7 @@ import { JSONLD_CONTEXT_REL, contextLinkUrl, linkContextUrl, tenantOf } from './
 import type { Params } from './query-options.js';
 import { entityQueryOf, renderOptionsOf, str } from './query-options.js';
 import type { TenantGuard } from './tenant-guard.js';
+import { READS, guarded } from './route-access.js';
 
 const PAGE = 1000;
 
@@ -36,7 +37,7 @@ export interface ExportRouteDeps {
 }
 
 export function registerExportRoutes(app: FastifyInstance, deps: ExportRouteDeps): void {
-  app.get('/api/v1/export', async (req, reply) => {
+  app.get('/api/v1/export', guarded(READS), async (req, reply) => {
     const tenant = tenantOf(req);
     const ctx = await deps.contexts.resolve(linkContextUrl(req));
     const p = req.query as Params;

@@ -4,6 +4,7 @@
  * fails is left out (and counted) rather than failing the scrape.
  */
 import type { FastifyInstance } from 'fastify';
+import { ACCOUNT, guarded } from './route-access.js';
 
 export interface MetricSample {
   labels?: Record<string, string>;
@@ -44,7 +45,7 @@ export function renderMetrics(families: MetricFamily[]): string {
 
 export function registerMetricsRoutes(app: FastifyInstance, sources: MetricSource[]): void {
   let failures = 0;
-  app.get('/metrics', { config: { params: [] } }, async (_req, reply) => {
+  app.get('/metrics', guarded(ACCOUNT, []), async (_req, reply) => {
     const families: MetricFamily[] = [];
     for (const source of sources) {
       try {

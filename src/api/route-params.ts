@@ -51,5 +51,3 @@ export const PARAMS = {
  * refused with OperationNotSupported rather than silently ignored.
  */
 export const NOT_SUPPORTED: readonly string[] = ['entityMap', 'containedBy', 'csf', 'collect'];
-
-export const cfg = (params: readonly string[]) => ({ config: { params } });

@@ -18,7 +18,7 @@ import type { EntityService } from '../broker/entity-service.js';
 import type { ContextResolverPort } from './ngsi-request.js';
 import { linkContextUrl, tenantOf } from './ngsi-request.js';
 import { entityQueryOf, renderOptionsOf, type Params } from './query-options.js';
-import { cfg } from './route-params.js';
+import { guarded } from './route-access.js';
 
 const HEARTBEAT_MS = 15_000;
 const MAX_BUFFERED = 1 << 20;
@@ -45,7 +45,7 @@ export function registerStreamRoutes(app: FastifyInstance, deps: StreamRouteDeps
   });
   app.get(
     '/api/v1/stream',
-    cfg([
+    guarded({ who: 'data', action: 'read', tokenInQuery: true }, [
       'type',
       'id',
       'idPattern',

@@ -13,8 +13,9 @@ import type { SubscriptionService } from '../broker/subscription-service.js';
 import type { ContextResolverPort } from './ngsi-request.js';
 import { bodyContextValue, linkContextUrl, negotiate, tenantOf, withContext } from './ngsi-request.js';
 import { DEFAULT_LIMIT, MAX_LIMIT, optionSet, str, type Params } from './query-options.js';
-import { cfg } from './route-params.js';
+
 import { HubError } from '../core/errors.js';
+import { guarded, READS, SUBSCRIBES } from './route-access.js';
 
 export interface SubscriptionRouteDeps {
   subscriptions: SubscriptionService;
@@ -47,7 +48,7 @@ export function registerSubscriptionRoutes(app: FastifyInstance, deps: Subscript
     await subscriptions.retrieve(tenant, subscriptionId, caller);
   }
 
-  app.post(BASE, cfg([]), async (req, reply) => {
+  app.post(BASE, guarded(SUBSCRIBES, []), async (req, reply) => {
     const tenant = tenantOf(req);
     const ctx = await contexts.resolve(bodyContextValue(req, req.body));
     const id = await subscriptions.create(tenant, req.body, ctx, ownerOf(req));
@@ -57,7 +58,7 @@ export function registerSubscriptionRoutes(app: FastifyInstance, deps: Subscript
       .send();
   });
 
-  app.get(BASE, cfg(['limit', 'offset', 'count', 'options']), async (req, reply) => {
+  app.get(BASE, guarded(READS, ['limit', 'offset', 'count', 'options']), async (req, reply) => {
     const tenant = tenantOf(req);
     const media = negotiate(req, false);
     const ctx = await getCtx(req);
@@ -86,7 +87,7 @@ export function registerSubscriptionRoutes(app: FastifyInstance, deps: Subscript
     return out;
   });
 
-  app.get(`${BASE}/:id`, cfg(['options']), async (req, reply) => {
+  app.get(`${BASE}/:id`, guarded(READS, ['options']), async (req, reply) => {
     const tenant = tenantOf(req);
     const media = negotiate(req, false);
     const ctx = await getCtx(req);
@@ -96,7 +97,7 @@ export function registerSubscriptionRoutes(app: FastifyInstance, deps: Subscript
     return withContext(reply, media, ctx, renderSubscription(s.sub, s.state, ctx, { sysAttrs, now: now() }));
   });
 
-  app.patch(`${BASE}/:id`, cfg([]), async (req, reply) => {
+  app.patch(`${BASE}/:id`, guarded(SUBSCRIBES, []), async (req, reply) => {
     const tenant = tenantOf(req);
     const ctx = await contexts.resolve(bodyContextValue(req, req.body));
     const { id } = req.params as { id: string };
@@ -108,13 +109,14 @@ export function registerSubscriptionRoutes(app: FastifyInstance, deps: Subscript
     app.route({
       method,
       url: `${BASE}/`,
+      ...guarded(SUBSCRIBES),
       handler: () => {
         throw new HubError('MethodNotAllowed', `${method} needs a subscription id: ${BASE}/{id}`);
       },
     });
   }
 
-  app.delete(`${BASE}/:id`, cfg([]), async (req, reply) => {
+  app.delete(`${BASE}/:id`, guarded(SUBSCRIBES, []), async (req, reply) => {
     const tenant = tenantOf(req);
     const { id } = req.params as { id: string };
     await subscriptions.delete(tenant, id, ownerOf(req));
@@ -122,45 +124,58 @@ export function registerSubscriptionRoutes(app: FastifyInstance, deps: Subscript
   });
 
   // Platform API: notifications not delivered yet (pending, retrying) or given up (failed).
-  app.get('/api/v1/notifications', cfg(['subscriptionId', 'state', 'limit', 'offset']), async (req) => {
-    const tenant = tenantOf(req);
-    const p = req.query as Params;
-    const state = str(p, 'state');
-    if (state !== undefined && state !== 'pending' && state !== 'failed')
-      throw badRequest('state must be pending or failed');
-    const subscriptionId = str(p, 'subscriptionId');
-    if (subscriptionId !== undefined && !isUri(subscriptionId))
-      throw badRequest('subscriptionId must be a URI');
-    const limit = pageInt(p, 'limit', 100);
-    if (limit > MAX_LIMIT)
-      throw new HubError('TooManyResults', `limit ${limit} is above the maximum ${MAX_LIMIT}`);
-    return subscriptions.listUndelivered(tenant, {
-      ...(subscriptionId === undefined ? {} : { subscriptionId }),
-      ...(state === undefined ? {} : { state }),
-      limit,
-      offset: pageInt(p, 'offset', 0),
-    });
-  });
+  app.get(
+    '/api/v1/notifications',
+    guarded(READS, ['subscriptionId', 'state', 'limit', 'offset']),
+    async (req) => {
+      const tenant = tenantOf(req);
+      const p = req.query as Params;
+      const state = str(p, 'state');
+      if (state !== undefined && state !== 'pending' && state !== 'failed')
+        throw badRequest('state must be pending or failed');
+      const subscriptionId = str(p, 'subscriptionId');
+      if (subscriptionId !== undefined && !isUri(subscriptionId))
+        throw badRequest('subscriptionId must be a URI');
+      const limit = pageInt(p, 'limit', 100);
+      if (limit > MAX_LIMIT)
+        throw new HubError('TooManyResults', `limit ${limit} is above the maximum ${MAX_LIMIT}`);
+      // Endpoints and entity ids of others' notifications are theirs: name one of your subscriptions.
+      await mustOwn(req, tenant, subscriptionId);
+      return subscriptions.listUndelivered(tenant, {
+        ...(subscriptionId === undefined ? {} : { subscriptionId }),
+        ...(state === undefined ? {} : { state }),
+        limit,
+        offset: pageInt(p, 'offset', 0),
+      });
+    },
+  );
 
-  app.post('/api/v1/notifications/replay', cfg([]), async (req) => {
-    const tenant = tenantOf(req);
-    const body = req.body ?? {};
-    if (!isPlainObject(body)) throw badRequest('The body must be an object: {subscriptionId?, seqs?}');
-    const opts: { subscriptionId?: string; seqs?: string[] } = {};
-    if (body.subscriptionId !== undefined) {
-      if (!isUri(body.subscriptionId)) throw badRequest('subscriptionId must be a URI');
-      opts.subscriptionId = body.subscriptionId;
-    }
-    if (body.seqs !== undefined) {
-      if (!Array.isArray(body.seqs) || body.seqs.some((s) => typeof s !== 'string' || !/^\d{1,18}$/.test(s)))
-        throw badRequest('seqs must be a list of notification sequence numbers (strings of digits)');
-      opts.seqs = body.seqs as string[];
-    }
-    if (opts.subscriptionId === undefined && opts.seqs === undefined)
-      throw badRequest('Name what to replay: subscriptionId, seqs, or both');
-    await mustOwn(req, tenant, opts.subscriptionId);
-    return { replayed: await subscriptions.replay(tenant, opts) };
-  });
+  app.post(
+    '/api/v1/notifications/replay',
+    guarded({ who: 'data', action: 'read', audit: 'notification.replay' }, []),
+    async (req) => {
+      const tenant = tenantOf(req);
+      const body = req.body ?? {};
+      if (!isPlainObject(body)) throw badRequest('The body must be an object: {subscriptionId?, seqs?}');
+      const opts: { subscriptionId?: string; seqs?: string[] } = {};
+      if (body.subscriptionId !== undefined) {
+        if (!isUri(body.subscriptionId)) throw badRequest('subscriptionId must be a URI');
+        opts.subscriptionId = body.subscriptionId;
+      }
+      if (body.seqs !== undefined) {
+        if (
+          !Array.isArray(body.seqs) ||
+          body.seqs.some((s) => typeof s !== 'string' || !/^\d{1,18}$/.test(s))
+        )
+          throw badRequest('seqs must be a list of notification sequence numbers (strings of digits)');
+        opts.seqs = body.seqs as string[];
+      }
+      if (opts.subscriptionId === undefined && opts.seqs === undefined)
+        throw badRequest('Name what to replay: subscriptionId, seqs, or both');
+      await mustOwn(req, tenant, opts.subscriptionId);
+      return { replayed: await subscriptions.replay(tenant, opts) };
+    },
+  );
 }
 
 function pageInt(p: Params, name: string, dflt: number): number {

@@ -15,7 +15,7 @@ import { bodyContextValue, linkContextUrl, negotiate, tenantOf, withContext } fr
 import type { Params } from './query-options.js';
 import { entityQueryOf, list, str } from './query-options.js';
 import type { TenantGuard } from './tenant-guard.js';
-import { cfg } from './route-params.js';
+import { guarded, READS, WRITES_HISTORY } from './route-access.js';
 
 export interface TemporalRouteDeps {
   temporal: TemporalService;
@@ -60,7 +60,7 @@ export function registerTemporalRoutes(app: FastifyInstance, deps: TemporalRoute
   const bodyCtx = (req: FastifyRequest): Promise<ActiveContext> =>
     contexts.resolve(bodyContextValue(req, req.body));
 
-  app.get(`${BASE}/entities`, cfg(PARAMS.query), async (req, reply) => {
+  app.get(`${BASE}/entities`, guarded(READS, PARAMS.query), async (req, reply) => {
     const tenant = tenantOf(req);
     const media = negotiate(req, false);
     const ctx = await getCtx(req);
@@ -70,7 +70,7 @@ export function registerTemporalRoutes(app: FastifyInstance, deps: TemporalRoute
     return sendResult(reply, media, ctx, await temporal.query(tenant, tq, ctx), true);
   });
 
-  app.post(`${BASE}/entityOperations/query`, cfg(PARAMS.queryPost), async (req, reply) => {
+  app.post(`${BASE}/entityOperations/query`, guarded(READS, PARAMS.queryPost), async (req, reply) => {
     const tenant = tenantOf(req);
     const media = negotiate(req, false);
     const body = req.body;
@@ -120,7 +120,7 @@ export function registerTemporalRoutes(app: FastifyInstance, deps: TemporalRoute
     return sendResult(reply, media, ctx, await temporal.query(tenant, query, ctx), true);
   });
 
-  app.get(`${BASE}/entities/:entityId`, cfg(PARAMS.retrieve), async (req, reply) => {
+  app.get(`${BASE}/entities/:entityId`, guarded(READS, PARAMS.retrieve), async (req, reply) => {
     const tenant = tenantOf(req);
     const id = entityIdParam(req);
     const media = negotiate(req, false);
@@ -134,7 +134,7 @@ export function registerTemporalRoutes(app: FastifyInstance, deps: TemporalRoute
     return sendResult(reply, media, ctx, result, false);
   });
 
-  app.post(`${BASE}/entities`, cfg(PARAMS.write), async (req, reply) => {
+  app.post(`${BASE}/entities`, guarded(WRITES_HISTORY, PARAMS.write), async (req, reply) => {
     const tenant = tenantOf(req);
     const ctx = await bodyCtx(req);
     const created = await temporal.upsert(tenant, req.body, ctx);
@@ -143,7 +143,7 @@ export function registerTemporalRoutes(app: FastifyInstance, deps: TemporalRoute
     return reply.code(201).header('Location', `${BASE}/entities/${id}`).send();
   });
 
-  app.delete(`${BASE}/entities/:entityId`, cfg(PARAMS.write), async (req, reply) => {
+  app.delete(`${BASE}/entities/:entityId`, guarded(WRITES_HISTORY, PARAMS.write), async (req, reply) => {
     const tenant = tenantOf(req);
     const id = entityIdParam(req);
     await tenants.mustExistForRead(tenant);
@@ -152,11 +152,11 @@ export function registerTemporalRoutes(app: FastifyInstance, deps: TemporalRoute
   });
 
   // DELETE without an entity id names no temporal entity (NGSI-LD §6.19.3).
-  app.delete(`${BASE}/entities`, () =>
+  app.delete(`${BASE}/entities`, guarded(WRITES_HISTORY), () =>
     Promise.reject(new HubError('MethodNotAllowed', 'DELETE needs an entity id: /temporal/entities/{id}')),
   );
 
-  app.post(`${BASE}/entities/:entityId/attrs`, cfg(PARAMS.write), async (req, reply) => {
+  app.post(`${BASE}/entities/:entityId/attrs`, guarded(WRITES_HISTORY, PARAMS.write), async (req, reply) => {
     const tenant = tenantOf(req);
     const id = entityIdParam(req);
     const ctx = await bodyCtx(req);
@@ -165,47 +165,55 @@ export function registerTemporalRoutes(app: FastifyInstance, deps: TemporalRoute
     return reply.code(204).send();
   });
 
-  app.delete(`${BASE}/entities/:entityId/attrs/:attrId`, cfg(PARAMS.deleteAttr), async (req, reply) => {
-    const tenant = tenantOf(req);
-    const id = entityIdParam(req);
-    const attr = attrParam(req);
-    const ctx = await getCtx(req);
-    const p = req.query as Params;
-    const datasetId = str(p, 'datasetId');
-    if (datasetId !== undefined && datasetId !== '' && !isUri(datasetId))
-      throw badRequest('datasetId must be a URI');
-    const deleteAll = str(p, 'deleteAll');
-    if (deleteAll !== undefined && deleteAll !== 'true' && deleteAll !== 'false')
-      throw badRequest('deleteAll must be true or false');
-    await tenants.mustExistForRead(tenant);
-    await temporal.deleteAttribute(tenant, id, attr, ctx, {
-      ...(datasetId ? { datasetId } : {}),
-      deleteAll: deleteAll === 'true',
-    });
-    return reply.code(204).send();
-  });
+  app.delete(
+    `${BASE}/entities/:entityId/attrs/:attrId`,
+    guarded(WRITES_HISTORY, PARAMS.deleteAttr),
+    async (req, reply) => {
+      const tenant = tenantOf(req);
+      const id = entityIdParam(req);
+      const attr = attrParam(req);
+      const ctx = await getCtx(req);
+      const p = req.query as Params;
+      const datasetId = str(p, 'datasetId');
+      if (datasetId !== undefined && datasetId !== '' && !isUri(datasetId))
+        throw badRequest('datasetId must be a URI');
+      const deleteAll = str(p, 'deleteAll');
+      if (deleteAll !== undefined && deleteAll !== 'true' && deleteAll !== 'false')
+        throw badRequest('deleteAll must be true or false');
+      await tenants.mustExistForRead(tenant);
+      await temporal.deleteAttribute(tenant, id, attr, ctx, {
+        ...(datasetId ? { datasetId } : {}),
+        deleteAll: deleteAll === 'true',
+      });
+      return reply.code(204).send();
+    },
+  );
 
   // PATCH names one instance: without an instance id (or attribute name) there is no such resource.
-  app.patch(`${BASE}/entities/:entityId/attrs/:attrId`, () =>
+  app.patch(`${BASE}/entities/:entityId/attrs/:attrId`, guarded(WRITES_HISTORY), () =>
     Promise.reject(new HubError('MethodNotAllowed', 'PATCH needs an instance: /attrs/{attrId}/{instanceId}')),
   );
 
-  app.patch(`${BASE}/entities/:entityId/attrs/:attrId/:instanceId`, cfg(PARAMS.write), async (req, reply) => {
-    if ((req.params as { attrId?: string }).attrId === '')
-      throw new HubError('MethodNotAllowed', 'PATCH needs an attribute name: /attrs/{attrId}/{instanceId}');
-    const tenant = tenantOf(req);
-    const id = entityIdParam(req);
-    const attr = attrParam(req);
-    const instanceId = instanceParam(req);
-    const ctx = await bodyCtx(req);
-    await tenants.mustExistForRead(tenant);
-    await temporal.modifyInstance(tenant, id, attr, instanceId, req.body, ctx);
-    return reply.code(204).send();
-  });
+  app.patch(
+    `${BASE}/entities/:entityId/attrs/:attrId/:instanceId`,
+    guarded(WRITES_HISTORY, PARAMS.write),
+    async (req, reply) => {
+      if ((req.params as { attrId?: string }).attrId === '')
+        throw new HubError('MethodNotAllowed', 'PATCH needs an attribute name: /attrs/{attrId}/{instanceId}');
+      const tenant = tenantOf(req);
+      const id = entityIdParam(req);
+      const attr = attrParam(req);
+      const instanceId = instanceParam(req);
+      const ctx = await bodyCtx(req);
+      await tenants.mustExistForRead(tenant);
+      await temporal.modifyInstance(tenant, id, attr, instanceId, req.body, ctx);
+      return reply.code(204).send();
+    },
+  );
 
   app.delete(
     `${BASE}/entities/:entityId/attrs/:attrId/:instanceId`,
-    cfg(PARAMS.write),
+    guarded(WRITES_HISTORY, PARAMS.write),
     async (req, reply) => {
       const tenant = tenantOf(req);
       const id = entityIdParam(req);

@@ -30,6 +30,9 @@ export interface EntityChange {
 /** Work that must commit atomically with a write (history rows, outbox rows). */
 export type TransactionHook = (tx: StoreTx, changes: EntityChange[]) => Promise<void>;
 
+/** Decides whether the writer (the current request's account) may make a change; throws a HubError when not. */
+export type ChangeAuthorizer = (change: EntityChange) => Promise<void>;
+
 /** The expanded IRI NGSI-LD gives the scope member. */
 const SCOPE_IRI = 'https://uri.etsi.org/ngsi-ld/scope';
 
@@ -45,6 +48,8 @@ export interface AttributeUpdate {
   id: string;
   body: unknown;
   ctx: ActiveContext;
+  /** The writer's async context (its rights), when it is not the caller's: a device's owner. */
+  runIn?: <R>(fn: () => R) => R;
 }
 
 /** The outcome of one update of a group: its UpdateResult, or the error it alone met. */
@@ -104,12 +109,20 @@ export function createEntityService(opts: EntityServiceOptions) {
   const listeners: ((changes: EntityChange[]) => void)[] = [];
   const hooks: TransactionHook[] = [];
   const ownHooks: TransactionHook[] = [];
+  const authorizers: ChangeAuthorizer[] = [];
   const now = () => clock().toISOString();
+
+  async function authorize(changes: EntityChange[]): Promise<void> {
+    for (const c of changes) for (const a of authorizers) await a(c);
+  }
 
   async function write<T>(fn: (tx: StoreTx, changes: EntityChange[]) => Promise<T>): Promise<T> {
     const changes: EntityChange[] = [];
     const result = await store.transaction(async (tx) => {
       const r = await fn(tx, changes);
+      // Every change of the transaction, whoever built it (a route's batch, temporal provision),
+      // is checked against the writer's rights before anything commits.
+      await authorize(changes);
       if (changes.length > 0) for (const h of ownHooks) await h(tx, changes);
       // History and the notification outbox commit with the change or not at all.
       if (changes.length > 0) for (const h of hooks) await h(tx, changes);
@@ -180,6 +193,7 @@ export function createEntityService(opts: EntityServiceOptions) {
             if (!after) return result;
             after.modifiedAt = now();
             const own: EntityChange[] = [{ tenant: m.tenant, id: m.id, kind: 'updated', before, after }];
+            await authorize(own);
             for (const h of ownHooks) await h(tx, own);
             mine.set(m.id, after);
             written.set(m.tenant, (written.get(m.tenant) ?? new Map()).set(m.id, after));
@@ -334,6 +348,23 @@ export function createEntityService(opts: EntityServiceOptions) {
      */
     onOwnChanges(hook: TransactionHook): void {
       ownHooks.push(hook);
+    },
+
+    /**
+     * Registers a check of each change against the writer's rights, run inside the transaction in
+     * the writer's async context before the per-writer hooks: a change it refuses (HubError) fails
+     * its write (alone, when writes share a transaction).
+     */
+    onAuthorize(check: ChangeAuthorizer): void {
+      authorizers.push(check);
+    },
+
+    /**
+     * Checks one change now, as the write will at its end: batches call it per item, so that an
+     * item the writer may not write is that item's error and nothing of it is applied.
+     */
+    authorize(change: EntityChange): Promise<void> {
+      return authorize([change]);
     },
 
     /** What group commit has done so far (for metrics and tests). */
@@ -503,7 +534,7 @@ export function createEntityService(opts: EntityServiceOptions) {
                   id: p.id,
                   apply: (before: StoredEntity) => attributeMutation(before, p.frag),
                 },
-                runIn: direct,
+                runIn: p.runIn ?? direct,
               },
             ],
       );
@@ -777,7 +808,8 @@ function attributeMutation(
   return changed ? { after, result: outcome } : { result: outcome };
 }
 
-type ParsedUpdate = { tenant: string; id: string; frag: Fragment } | { error: unknown };
+type ParsedUpdate =
+  { tenant: string; id: string; frag: Fragment; runIn?: <R>(fn: () => R) => R } | { error: unknown };
 
 /** Parses an update's body outside the transaction; a bad body is that update's error. */
 function parseUpdate(u: AttributeUpdate, now: string): ParsedUpdate {
@@ -785,7 +817,7 @@ function parseUpdate(u: AttributeUpdate, now: string): ParsedUpdate {
     const frag = parseFragment(u.body, u.ctx, { now, allowNull: true });
     if (frag.id !== undefined && frag.id !== u.id)
       throw badRequest(`The id in the body (${frag.id}) is not the id in the path (${u.id})`);
-    return { tenant: u.tenant, id: u.id, frag };
+    return { tenant: u.tenant, id: u.id, frag, ...(u.runIn ? { runIn: u.runIn } : {}) };
   } catch (err) {
     return { error: err };
   }

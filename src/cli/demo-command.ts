@@ -68,6 +68,12 @@ export async function demoCommand(argv: string[]): Promise<number> {
         resolveContext: (v) => hub.resolveContext(v),
         mqttUrl: hub.mqttUrl as string,
         ...(mqttLogin ? { mqttLogin } : {}),
+        ...(hub.access
+          ? {
+              asSensorOwner: <T>(fn: () => Promise<T>) =>
+                (hub.access as HubAccess).actAsDepartment(DEVICES_DEPARTMENT, 'demo', fn),
+            }
+          : {}),
       },
       {
         sensors: cfg.sensors,

@@ -14,6 +14,7 @@ import { formatUltralightCommand, parseUltralightCommandResult } from '../core/i
 import { isPlainObject } from '../core/validation.js';
 import type { CommandStatus } from './provisioning-service.js';
 import type { TypeContexts } from './type-contexts.js';
+import type { IotAuthority } from './iot-authority.js';
 
 /** Sends a message to devices (the MQTT gateway). Resolves once the broker has it. */
 export interface CommandPublisher {
@@ -43,6 +44,8 @@ export interface CommandServiceDeps {
   /** The payload format a device last used (json or ul), if known. */
   formatOf: (device: Device) => 'json' | 'ul' | undefined;
   onError?: (err: unknown) => void;
+  /** Authentication on: a device's answers are written with its owner's rights. */
+  authority?: IotAuthority;
 }
 
 export type CommandService = ReturnType<typeof createCommandService>;
@@ -214,7 +217,12 @@ export function createCommandService(deps: CommandServiceDeps) {
       const status: CommandStatus = failed ? 'ERROR' : 'OK';
       if (state) state.status = status;
       const info = isPlainObject(result) && result.error !== undefined ? result.error : result;
-      await enqueue(key, () => writeStatus(device, command, status, info));
+      // The device's answer is its write: with the rights of the department that owns it.
+      const owner = (await groupOf(device))?.department ?? device.department;
+      const write = () => writeStatus(device, command, status, info);
+      await enqueue(key, () =>
+        deps.authority ? deps.authority.actAs(owner, `device ${device.device_id}`, write) : write(),
+      );
       answered.push(command);
     }
     return answered;

@@ -5,6 +5,10 @@
  * devices of a known apikey are provisioned on the fly, as the IoT Agent does. A payload is
  * accepted or refused as a whole: a malformed one changes nothing and counts as rejected.
  *
+ * With authentication on, a device writes with the rights of the department that owns its config
+ * group (or that provisioned it): a reading, an automatically provisioned device and its entity
+ * are checked like any other write of that department, and refused ones change nothing.
+ *
  * Updates are group-committed (reading-batcher.ts): readings of many devices share a transaction,
  * each still settling, and counted, on its own. A device's next message is processed only once
  * the previous one is committed, so its readings keep their order across batches.
@@ -22,7 +26,9 @@ import { UltralightSyntaxError, parseUltralightMeasures } from '../core/iot/ultr
 import { isPlainObject } from '../core/validation.js';
 import type { CounterBuffer } from './device-counters.js';
 import type { DeviceHealth } from './device-health.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createReadingBatcher } from './reading-batcher.js';
+import type { IotAuthority } from './iot-authority.js';
 import type { SchemaValidator } from './sdm-schema-validator.js';
 import type { TypeContexts } from './type-contexts.js';
 
@@ -48,6 +54,8 @@ export interface IngestResult {
   outcome: IngestOutcome;
   detail?: string;
   device?: Device;
+  /** Rejected because the owning department may not write it (HTTP answers 403). */
+  refused?: boolean;
 }
 
 export interface IngestionDeps {
@@ -63,6 +71,8 @@ export interface IngestionDeps {
   cacheMs?: number;
   /** Group commit: most readings per transaction (default 200) and longest wait (default 2 ms). */
   batch?: { maxBatch?: number; maxWaitMs?: number };
+  /** Authentication on: devices write with their owning department's rights. */
+  authority?: IotAuthority;
 }
 
 interface Resolved {
@@ -75,7 +85,11 @@ interface Resolved {
 export type IngestionService = ReturnType<typeof createIngestionService>;
 
 export function createIngestionService(deps: IngestionDeps) {
-  const { registry, entities, contexts, counters, health } = deps;
+  const { registry, entities, contexts, counters, health, authority } = deps;
+  const typeIriOf = async (type: string) => (await contexts.contextFor(type)).expand(type);
+  /** Runs a device's writes with its owner's rights (authentication on), else as they are. */
+  const asOwner = <T>(owner: string | undefined, what: string, fn: () => Promise<T>): Promise<T> =>
+    authority ? authority.actAs(owner, what, fn) : fn();
   const clock = deps.clock ?? (() => new Date());
   const cacheMs = deps.cacheMs ?? 5000;
   const cache = new Map<string, Resolved>();
@@ -109,6 +123,14 @@ export function createIngestionService(deps: IngestionDeps) {
   }
 
   async function autoprovision(group: ServiceGroup, apikey: string, deviceId: string): Promise<Device> {
+    const what = `device ${deviceId} of config group ${group.apikey}`;
+    return asOwner(group.department, what, async () => {
+      const device = await provisionFrom(group, apikey, deviceId);
+      return device;
+    });
+  }
+
+  async function provisionFrom(group: ServiceGroup, apikey: string, deviceId: string): Promise<Device> {
     const type = group.entity_type ?? 'Device';
     let entityName: string | undefined;
     if (group.entityNameExp) {
@@ -125,13 +147,23 @@ export function createIngestionService(deps: IngestionDeps) {
       group.service,
       group.subservice,
     );
+    if (group.department !== undefined) device.department = group.department;
+    // An entity name the owner may not write (an existing entity of another type) is refused
+    // before anything is registered.
+    await authority?.mayProvision(device.service, group.department, await typeIriOf(type), device.entity_name);
     try {
       await registry.insertDevices([device]);
     } catch (err) {
       if (!(err instanceof HubError && err.code === 'AlreadyExists')) throw err;
       return (await registry.findDevice(apikey, deviceId)) ?? device;
     }
-    await deps.ensureEntity(device, effectiveMapping(device, group));
+    try {
+      await deps.ensureEntity(device, effectiveMapping(device, group));
+    } catch (err) {
+      // Its entity refused (or failing): no registration is left behind for a later reading.
+      await registry.deleteDevice(device.service, device.service_path, device.device_id);
+      throw err;
+    }
     return device;
   }
 
@@ -179,7 +211,14 @@ export function createIngestionService(deps: IngestionDeps) {
     const ctx = await contexts.contextFor(device.entity_type);
     for (const m of readings) {
       if (Object.keys(m.attrs).length === 0) continue;
-      const update = { tenant: device.service, id: device.entity_name, body: m.attrs, ctx };
+      const update = {
+        tenant: device.service,
+        id: device.entity_name,
+        body: m.attrs,
+        ctx,
+        // The batch writes it in this context: with its owner's rights.
+        ...(authority ? { runIn: AsyncLocalStorage.snapshot() } : {}),
+      };
       try {
         await batcher.update(update);
       } catch (err) {
@@ -197,6 +236,8 @@ export function createIngestionService(deps: IngestionDeps) {
       r = await resolve(msg.apikey, msg.deviceId, msg.resource);
     } catch (err) {
       if (err instanceof IngestError) return { outcome: 'unknown', detail: err.message };
+      if (err instanceof HubError && err.code === 'Forbidden')
+        return { outcome: 'rejected', detail: err.message, refused: true };
       throw err;
     }
     if (!r)
@@ -263,13 +304,21 @@ export function createIngestionService(deps: IngestionDeps) {
         return { outcome: 'rejected', detail, device };
       }
     }
+    const resolved = r;
     try {
-      await write(r, readings);
+      await asOwner(resolved.group?.department ?? device.department, `device ${device.device_id}`, () =>
+        write(resolved, readings),
+      );
     } catch (err) {
       // Input the entity service refuses (a bad attribute name, a bad value) is the device's fault.
       if (err instanceof HubError && (err.code === 'BadRequestData' || err.code === 'InvalidRequest')) {
         counters.record(ref, 'rejected', err.message, receivedAt);
         return { outcome: 'rejected', detail: err.message, device };
+      }
+      // What the owning department may not write is refused, and counted as rejected.
+      if (err instanceof HubError && err.code === 'Forbidden') {
+        counters.record(ref, 'rejected', err.message, receivedAt);
+        return { outcome: 'rejected', detail: err.message, device, refused: true };
       }
       throw err;
     }

@@ -14,6 +14,10 @@ import type { Page } from '../core/iot/device-registry.js';
 import type { IngestResult, SouthboundMessage } from './ingestion-service.js';
 import type { IotService } from './iot-service.js';
 import { deviceSecretMatches } from './device-credentials.js';
+import { ANYONE, DEVICE, READS, guarded, type RouteAccess } from '../api/route-access.js';
+
+/** Provisioning changes a tenant's devices and, through them, its entities: audited per request. */
+const PROVISIONS: RouteAccess = { who: 'data', action: 'write', audit: 'iot.provision' };
 
 const ABOUT = { libVersion: 'citypivot', port: 'hub', baseRoot: '/', version: '1' };
 
@@ -80,6 +84,7 @@ function answer(result: IngestResult): { status: number; body: unknown } {
       throw new HubError('ResourceNotFound', result.detail ?? 'Unknown device');
     case 'rejected':
     case 'quarantined':
+      if (result.refused) throw new HubError('Forbidden', result.detail ?? 'The reading was refused');
       throw badRequest(result.detail ?? `The reading was ${result.outcome}`);
   }
 }
@@ -121,10 +126,10 @@ export function registerIotRoutes(
       (_req, body, done) => done(null, body),
     );
 
-    r.get('/iot/about', (_req, reply) => reply.send(ABOUT));
+    r.get('/iot/about', guarded(ANYONE), (_req, reply) => reply.send(ABOUT));
 
     // Config groups
-    r.get('/iot/services', async (req) => {
+    r.get('/iot/services', guarded(READS), async (req) => {
       const q = req.query as Record<string, string | undefined>;
       const { service, servicePath } = scope(req, true);
       const filter: { apikey?: string; resource?: string } = {};
@@ -132,12 +137,12 @@ export function registerIotRoutes(
       if (q.resource !== undefined) filter.resource = q.resource;
       return iot.provisioning.listGroups(service, servicePath, page(q), filter);
     });
-    r.post('/iot/services', async (req, reply) => {
+    r.post('/iot/services', guarded(PROVISIONS), async (req, reply) => {
       const { service, servicePath } = scope(req);
       await iot.provisioning.createGroups(service, servicePath, req.body);
       return reply.code(201).send({});
     });
-    r.put('/iot/services', async (req, reply) => {
+    r.put('/iot/services', guarded(PROVISIONS), async (req, reply) => {
       const q = req.query as Record<string, string | undefined>;
       const { service, servicePath } = scope(req);
       await iot.provisioning.updateGroup(
@@ -149,7 +154,7 @@ export function registerIotRoutes(
       );
       return reply.code(204).send();
     });
-    r.delete('/iot/services', async (req, reply) => {
+    r.delete('/iot/services', guarded(PROVISIONS), async (req, reply) => {
       const q = req.query as Record<string, string | undefined>;
       const { service, servicePath } = scope(req);
       await iot.provisioning.deleteGroup(
@@ -162,7 +167,7 @@ export function registerIotRoutes(
     });
 
     // Devices
-    r.get('/iot/devices', async (req) => {
+    r.get('/iot/devices', guarded(READS), async (req) => {
       const { service, servicePath } = scope(req, true);
       const q = req.query as Record<string, string | undefined>;
       const list = await iot.provisioning.listDevices(service, servicePath, page(q));
@@ -173,36 +178,36 @@ export function registerIotRoutes(
       for (const d of list.devices) devices.push(await withStatus(iot, d));
       return { count: list.count, devices };
     });
-    r.post('/iot/devices', async (req, reply) => {
+    r.post('/iot/devices', guarded(PROVISIONS), async (req, reply) => {
       const { service, servicePath } = scope(req);
       await iot.provisioning.createDevices(service, servicePath, req.body);
       return reply.code(201).send({});
     });
-    r.get('/iot/devices/:deviceId', async (req) => {
+    r.get('/iot/devices/:deviceId', guarded(READS), async (req) => {
       const { service, servicePath } = scope(req);
       const { deviceId } = req.params as { deviceId: string };
       return withStatus(iot, await iot.provisioning.getDevice(service, servicePath, deviceId));
     });
-    r.get('/iot/devices/:deviceId/quarantine', async (req) => {
+    r.get('/iot/devices/:deviceId/quarantine', guarded(READS), async (req) => {
       const { service, servicePath } = scope(req);
       const { deviceId } = req.params as { deviceId: string };
       await iot.provisioning.getDevice(service, servicePath, deviceId);
       const { limit } = page(req.query as Record<string, string | undefined>);
       return { readings: await iot.registry.listQuarantine(service, servicePath, deviceId, limit) };
     });
-    r.put('/iot/devices/:deviceId', async (req, reply) => {
+    r.put('/iot/devices/:deviceId', guarded(PROVISIONS), async (req, reply) => {
       const { service, servicePath } = scope(req);
       const { deviceId } = req.params as { deviceId: string };
       await iot.provisioning.updateDevice(service, servicePath, deviceId, req.body);
       return reply.code(204).send();
     });
     // CityPivot: a new MQTT secret for the device, shown once.
-    r.post('/iot/devices/:deviceId/password', async (req, reply) => {
+    r.post('/iot/devices/:deviceId/password', guarded(PROVISIONS), async (req, reply) => {
       const { service, servicePath } = scope(req);
       const { deviceId } = req.params as { deviceId: string };
       return reply.code(201).send(await iot.provisioning.newSecret(service, servicePath, deviceId));
     });
-    r.delete('/iot/devices/:deviceId', async (req, reply) => {
+    r.delete('/iot/devices/:deviceId', guarded(PROVISIONS), async (req, reply) => {
       const { service, servicePath } = scope(req);
       const { deviceId } = req.params as { deviceId: string };
       await iot.provisioning.deleteDevice(service, servicePath, deviceId);
@@ -231,13 +236,13 @@ export function registerIotRoutes(
     };
     const json = southbound('json', '/iot/json');
     const ul = southbound('ul', '/iot/d');
-    r.post('/iot/json', async (req, reply) => {
+    r.post('/iot/json', guarded(DEVICE), async (req, reply) => {
       const msg = json(req);
       if (opts.deviceSecrets) await checkDeviceSecret(iot, req, msg.apikey, msg.deviceId);
       const { status, body } = answer(await iot.ingestion.ingest(msg));
       return reply.code(status).send(body);
     });
-    r.post('/iot/d', async (req, reply) => {
+    r.post('/iot/d', guarded(DEVICE), async (req, reply) => {
       const msg = ul(req);
       if (opts.deviceSecrets) await checkDeviceSecret(iot, req, msg.apikey, msg.deviceId);
       const { status, body } = answer(await iot.ingestion.ingest(msg));
@@ -245,7 +250,7 @@ export function registerIotRoutes(
     });
 
     // Platform API: "where is my data"
-    r.get('/api/v1/iot/stats', async (req) => {
+    r.get('/api/v1/iot/stats', guarded(READS), async (req) => {
       const service = tenantOf(req);
       await iot.counters.flush();
       const totals = await iot.registry.totals(service);

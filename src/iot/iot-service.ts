@@ -14,6 +14,7 @@ import { createIngestionService } from './ingestion-service.js';
 import { createProvisioningService } from './provisioning-service.js';
 import type { SchemaValidator } from './sdm-schema-validator.js';
 import type { TypeContexts } from './type-contexts.js';
+import type { IotAuthority } from './iot-authority.js';
 
 export interface IotServiceOptions {
   registry: DeviceRegistry;
@@ -27,6 +28,8 @@ export interface IotServiceOptions {
   healthSweepMs?: number;
   clock?: () => Date;
   onError?: (err: unknown) => void;
+  /** Authentication on: provisioning is checked and devices write with their owner's rights. */
+  authority?: IotAuthority;
 }
 
 export type IotService = ReturnType<typeof createIotService>;
@@ -49,6 +52,7 @@ export function createIotService(opts: IotServiceOptions) {
     entities: opts.entities,
     contexts: opts.contexts,
     onChanged: () => invalidate(),
+    ...(opts.authority ? { authority: opts.authority } : {}),
   });
   const ingestion = createIngestionService({
     registry: opts.registry,
@@ -59,6 +63,7 @@ export function createIotService(opts: IotServiceOptions) {
     ensureEntity: (d, m) => provisioning.ensureEntity(d, m),
     clock,
     ...(opts.schemas ? { schemas: opts.schemas } : {}),
+    ...(opts.authority ? { authority: opts.authority } : {}),
   });
   invalidate = () => ingestion.invalidate();
   const commands = createCommandService({
@@ -68,6 +73,7 @@ export function createIotService(opts: IotServiceOptions) {
     groupApikey: async (d) => (await provisioning.groupOf(d))?.apikey,
     formatOf: (d) => ingestion.formatOf(d),
     onError,
+    ...(opts.authority ? { authority: opts.authority } : {}),
   });
   opts.entities.onChange((changes) => commands.onChanges(changes));
 

@@ -11,6 +11,7 @@ import { createIotService } from './iot-service.js';
 import type { IotService } from './iot-service.js';
 import { createSchemaValidator } from './sdm-schema-validator.js';
 import { createTypeContexts } from './type-contexts.js';
+import type { IotAuthority } from './iot-authority.js';
 
 /** IoT options of createHubServices. */
 export interface IotHubOptions {
@@ -29,6 +30,8 @@ export function createHubIot(
     bundled: ReadonlyMap<string, unknown>;
     resolve: (contextValue: unknown) => Promise<ActiveContext>;
     onError?: (err: unknown) => void;
+    /** Authentication on: who may provision, and with whose rights devices write. */
+    authority?: IotAuthority;
   },
 ): IotService {
   return createIotService({
@@ -39,6 +42,7 @@ export function createHubIot(
     ...(opts.counterFlushMs ? { counterFlushMs: opts.counterFlushMs } : {}),
     ...(opts.healthSweepMs ? { healthSweepMs: opts.healthSweepMs } : {}),
     ...(deps.onError ? { onError: deps.onError } : {}),
+    ...(deps.authority ? { authority: deps.authority } : {}),
   });
 }
 

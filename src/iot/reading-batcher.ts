@@ -101,7 +101,8 @@ export function createReadingBatcher(opts: ReadingBatcherOptions) {
   async function oneByOne(batch: Pending[]): Promise<void> {
     for (const { update: u, resolve, reject } of batch) {
       try {
-        resolve(await entities.updateAttributes(u.tenant, u.id, u.body, u.ctx));
+        const one = () => entities.updateAttributes(u.tenant, u.id, u.body, u.ctx);
+        resolve(await (u.runIn ? u.runIn(one) : one()));
       } catch (err) {
         reject(err);
       }

@@ -5,8 +5,9 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import fastifyStatic from '@fastify/static';
+import fastifyStatic, { type FastifyStaticOptions } from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
+import { ANYONE, guarded } from '../api/route-access.js';
 
 /** web/dist of this package (from dist/server/ and src/server/ alike). */
 export function defaultDashboardDir(): string {
@@ -16,7 +17,7 @@ export function defaultDashboardDir(): string {
 export function dashboardRoutes(dir: string): (app: FastifyInstance) => void {
   return (app) => {
     if (!existsSync(`${dir}/index.html`)) {
-      app.get('/', (_req, reply) =>
+      app.get('/', guarded(ANYONE), (_req, reply) =>
         reply
           .type('text/html; charset=utf-8')
           .send(
@@ -26,19 +27,29 @@ export function dashboardRoutes(dir: string): (app: FastifyInstance) => void {
       );
       return;
     }
-    void app.register(fastifyStatic, {
-      root: dir,
-      prefix: '/',
-      // One route per built file, found at start: nothing else under / is answered by this plugin.
-      wildcard: false,
-      index: ['index.html'],
-      setHeaders(res, path) {
-        // Vite names assets by content hash: they never change; index.html always may.
-        res.setHeader(
-          'Cache-Control',
-          path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
-        );
-      },
+    void app.register(async (files) => {
+      // The built files are public: every route the static plugin adds in this scope says so.
+      files.addHook('onRoute', (route) => {
+        route.config = { ...route.config, access: ANYONE };
+      });
+      await files.register(fastifyStatic, dashboardFiles(dir));
     });
+  };
+}
+
+function dashboardFiles(dir: string): FastifyStaticOptions {
+  return {
+    root: dir,
+    prefix: '/',
+    // One route per built file, found at start: nothing else under / is answered by this plugin.
+    wildcard: false,
+    index: ['index.html'],
+    setHeaders(res, path) {
+      // Vite names assets by content hash: they never change; index.html always may.
+      res.setHeader(
+        'Cache-Control',
+        path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+      );
+    },
   };
 }

@@ -2,8 +2,9 @@
  * The HTTP application: Fastify with NGSI-LD content types, ProblemDetails for every error, and
  * the route modules. Built without listening, so that tests inject requests in-process.
  */
+import type { Socket } from 'node:net';
 import Fastify from 'fastify';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { HubError, toProblemDetails } from '../core/errors.js';
 import type { Store } from '../core/store.js';
 import type { EntityService } from '../broker/entity-service.js';
@@ -17,6 +18,8 @@ import { createTenantGuard, type TenantGuard } from '../api/tenant-guard.js';
 import { NOT_SUPPORTED } from '../api/route-params.js';
 import { InvalidContextError } from '../core/context/context-source.js';
 import { LdContextNotAvailableError } from '../broker/context-resolver.js';
+import { ANYONE, guarded, matchedRoute, routeAccessOf, type RouteAccess } from '../api/route-access.js';
+import { canonicalUrl, safeHeaderValue } from '../api/canonical-url.js';
 
 export interface HttpAppDeps {
   store: Store;
@@ -48,8 +51,33 @@ const JSON_TYPES = [
   'application/geo+json',
 ];
 
+/** A route as registered: method, URL pattern and the access rule it declares. */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  access: RouteAccess | undefined;
+}
+
+const registered = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** Every route of an app built by buildHttpApp, as Fastify's onRoute saw it (HEAD routes included). */
+export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute[] {
+  return registered.get(app) ?? [];
+}
+
 export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
+  const routes: RegisteredRoute[] = [];
   const app = Fastify({
+    // One spelling of every path before routing, so that the route matched and the URL every
+    // later step reads are the same: unreserved characters decoded, doubled slashes folded.
+    rewriteUrl: (raw) => canonicalUrl(raw.url ?? '/'),
+    // Errors the router meets before any route (a malformed percent-encoding): ProblemDetails too.
+    frameworkErrors: (err, _req, reply) => {
+      const pd = toProblemDetails(toHubError(err));
+      void (reply as FastifyReply).code(pd.status).type('application/json').send(pd);
+    },
+    // Requests Node's HTTP parser refuses (headers too large, bad request line) get a ProblemDetails.
+    clientErrorHandler: answerClientError,
     logger: deps.logger ?? false,
     bodyLimit: deps.bodyLimit ?? 8 * 1024 * 1024,
     // Entity ids are URIs: colons and encoded slashes in path segments are normal.
@@ -58,6 +86,12 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     trustProxy: deps.trustProxy && deps.trustProxy.length > 0 ? deps.trustProxy : false,
     ...(deps.https ? { https: deps.https } : {}),
   });
+
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) routes.push({ method, url: route.url, access: route.config?.access });
+  });
+  registered.set(app, routes);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (req, body, done) => {
@@ -101,11 +135,22 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     );
     return reply.code(404).type('application/json').send(pd);
   });
+  // Default deny: a route that declares no access rule answers 403 to everyone, authentication or not.
+  app.addHook('onRequest', (req, _reply, done) => {
+    if (matchedRoute(req) && !routeAccessOf(req))
+      done(
+        new HubError(
+          'Forbidden',
+          `${req.method} ${req.routeOptions.url ?? ''} declares no access rule, so nobody may call it`,
+        ),
+      );
+    else done();
+  });
   if (deps.prepare) await deps.prepare(app);
 
   // NGSI-LD §6.3.20: a parameter the operation does not define is an error, not silently ignored.
   app.addHook('onRequest', (req, _reply, done) => {
-    const allowed = (req.routeOptions.config as { params?: readonly string[] } | undefined)?.params;
+    const allowed = req.routeOptions.config?.params;
     const q = req.url.indexOf('?');
     if (allowed && q >= 0) {
       for (const key of new URLSearchParams(req.url.slice(q + 1)).keys()) {
@@ -128,6 +173,16 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   });
 
   app.addHook('onSend', async (req, reply, payload) => {
+    // Header values go out as ASCII: an id with characters outside it (a Location, a Link) is
+    // percent-encoded here, so that no answer to a write that happened can fail while being sent.
+    for (const [name, value] of Object.entries(reply.getHeaders())) {
+      if (typeof value === 'string') {
+        const safe = safeHeaderValue(value);
+        if (safe !== value) void reply.header(name, safe);
+      } else if (Array.isArray(value) && value.some((v) => safeHeaderValue(v) !== v)) {
+        void reply.header(name, value.map(safeHeaderValue));
+      }
+    }
     const tenant = req.headers['ngsild-tenant'];
     if (typeof tenant === 'string' && tenant !== '') void reply.header('NGSILD-Tenant', tenant);
     // Media types exactly as NGSI-LD names them, without the charset Fastify appends (JSON is UTF-8 anyway).
@@ -138,7 +193,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     return payload;
   });
 
-  app.get('/health', async (_req, reply) => {
+  app.get('/health', guarded(ANYONE, []), async (_req, reply) => {
     await deps.store.ping();
     return reply.send({ status: 'ok' });
   });
@@ -157,6 +212,35 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   for (const register of deps.routes ?? []) register(app);
   await app.ready();
   return app;
+}
+
+/**
+ * Node's HTTP parser refused the request before Fastify saw it (headers too large: 431; a URL or
+ * request line it cannot parse: 400): answered with a ProblemDetails and the connection closed.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? 431 : err.code === 'HPE_URI_TOO_LONG' ? 414 : 400;
+  const body = JSON.stringify({
+    type: 'https://uri.etsi.org/ngsi-ld/errors/BadRequestData',
+    title: tooLarge ? 'Request headers too large' : 'Malformed request',
+    status,
+    detail: tooLarge
+      ? 'The request line and headers are larger than this server accepts'
+      : `The request could not be parsed (${err.code ?? 'bad request'})`,
+  });
+  const reason = tooLarge
+    ? 'Request Header Fields Too Large'
+    : status === 414
+      ? 'URI Too Long'
+      : 'Bad Request';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 function finiteOnly(_key: string, value: unknown): unknown {

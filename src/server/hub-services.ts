@@ -108,6 +108,8 @@ export async function createHubServices(
         bundled,
         resolve: (v) => resolver.resolve(v),
         ...(opts.onError ? { onError: opts.onError } : {}),
+        // Provisioning checks an existing entity's types unfiltered: the caller may not see it.
+        ...(access ? { authority: access.iotAuthority((t, id) => rawStore.getEntity(t, id)) } : {}),
       })
     : undefined;
   const tenants = createTenantGuard(store);

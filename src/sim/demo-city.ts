@@ -48,6 +48,11 @@ export interface DemoHub {
   mqttUrl: string;
   /** Credentials of the demo's MQTT connections (a gateway's API key), when the broker wants them. */
   mqttLogin?: { username: string; password: string };
+  /**
+   * With authentication on: runs the provisioning as the department that owns the sensors (its
+   * groups and devices are that department's, and its readings are written with its rights).
+   */
+  asSensorOwner?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 export interface DemoOptions {
@@ -115,7 +120,7 @@ export async function startDemoCity(hub: DemoHub, opts: DemoOptions): Promise<De
   const segments = new Map(plan.segments.map((s) => [s.id, s]));
 
   await createBaseMap(hub, plan, progress);
-  await provisionDevices(hub, plan, progress);
+  await (hub.asSensorOwner ?? ((fn) => fn()))(() => provisionDevices(hub, plan, progress));
 
   const started = clock();
   const simAt = (now: number) => new Date(started + (now - started) * opts.speed);

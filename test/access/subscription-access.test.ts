@@ -35,7 +35,8 @@ describe('notifications carry only what the owner may read', () => {
     await hub?.close();
   });
 
-  async function subscribe(token: string, type: string, name: string): Promise<string> {
+  /** A subscription to a type, or (no type) to any entity with an `intensity`. */
+  async function subscribe(token: string, type: string | undefined, name: string): Promise<string> {
     const r = await hub.request({
       method: 'POST',
       url: '/ngsi-ld/v1/subscriptions',
@@ -43,7 +44,7 @@ describe('notifications carry only what the owner may read', () => {
       payload: {
         type: 'Subscription',
         subscriptionName: name,
-        entities: [{ type }],
+        ...(type ? { entities: [{ type }] } : { watchedAttributes: ['intensity'] }),
         notification: { endpoint: { uri: `${rx.url}?${name}` } },
       },
     });
@@ -54,8 +55,20 @@ describe('notifications carry only what the owner may read', () => {
   it('masks and drops attributes per the owner, and sends nothing outside its policies', async () => {
     const transportSub = await subscribe(t.transport, 'Person', 'transport');
     const healthSub = await subscribe(t.health, 'Person', 'health');
-    // health has no policy on traffic data: its subscription to it must stay silent
-    const blind = await subscribe(t.health, 'TrafficFlowObserved', 'blind');
+    // health has no policy on traffic data: a subscription naming the type is refused, one that
+    // watches an attribute traffic data has must stay silent
+    const named = await hub.request({
+      method: 'POST',
+      url: '/ngsi-ld/v1/subscriptions',
+      headers: as(t.health),
+      payload: {
+        type: 'Subscription',
+        entities: [{ type: 'TrafficFlowObserved' }],
+        notification: { endpoint: { uri: `${rx.url}?named` } },
+      },
+    });
+    expect(named.statusCode, named.body).toBe(403);
+    const blind = await subscribe(t.health, undefined, 'blind');
     const seeing = await subscribe(t.transport, 'TrafficFlowObserved', 'seeing');
     const w = await hub.request({
       method: 'POST',

@@ -64,7 +64,10 @@ describe('serve flags and environment', () => {
     ]);
     expect(parseServeArgs([], { CITYPIVOT_TRUST_PROXY: '::1' }).trustProxy).toEqual(['::1/128']);
     expect(parseServeArgs(['--trust-proxy', 'none'], {}).trustProxy).toEqual([]);
-    const out = parseServeArgs(['--deny-endpoints', '10.0.0.0/8', '--allow-endpoints', '169.254.10.0/24'], {});
+    const out = parseServeArgs(
+      ['--deny-endpoints', '10.0.0.0/8', '--allow-endpoints', '169.254.10.0/24'],
+      {},
+    );
     expect(out.denyEndpoints).toEqual(['10.0.0.0/8']);
     expect(out.allowEndpoints).toEqual(['169.254.10.0/24']);
     expect(() => parseServeArgs(['--trust-proxy', 'x/8'], {})).toThrow(/--trust-proxy: "x\/8"/);

@@ -392,9 +392,24 @@ describe('MQTT with authentication on and anonymous devices allowed', () => {
   let hub: IotTestHub;
   beforeAll(async () => {
     hub = await createIotTestHub({ auth: { anonymous: true } });
-    await hub.iot.provisioning.createGroups('', '/', {
-      services: [{ apikey: 'open', resource: '/iot/json', entity_type: 'NoiseLevelObserved' }],
+    const login = await hub.request({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { username: 'admin', password: ADMIN_PASSWORD },
     });
+    const token = (JSON.parse(login.body) as { access_token: string }).access_token;
+    // With accounts, a group autoprovisions unknown devices only when it says so.
+    const group = await hub.request({
+      method: 'POST',
+      url: '/iot/services',
+      headers: { authorization: `Bearer ${token}` },
+      payload: {
+        services: [
+          { apikey: 'open', resource: '/iot/json', entity_type: 'NoiseLevelObserved', autoprovision: true },
+        ],
+      },
+    });
+    expect(group.statusCode, group.body).toBe(201);
   });
   afterAll(async () => {
     await hub?.close();

@@ -112,7 +112,8 @@ export interface AccessGrant {
   datasetId?: string;
 }
 
-export const PRINCIPAL_KINDS = ['user', 'api-key', 'external'] as const;
+/** `devices`: the devices of a department's config groups, writing with its rights (never signs in). */
+export const PRINCIPAL_KINDS = ['user', 'api-key', 'external', 'devices'] as const;
 export type PrincipalKind = (typeof PRINCIPAL_KINDS)[number];
 
 /** Who is asking. */

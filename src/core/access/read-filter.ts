@@ -77,18 +77,40 @@ export function buildReadFilter(inp: AccessInputs): ReadFilter {
     ? '*'
     : [...new Set([...policies.flatMap((p) => p.entityTypes), ...grants.map((g) => g.entityType)])];
 
-  const typeMatch = (types: string[], p: AccessPolicy) =>
-    p.entityTypes.includes('*') || types.some((ty) => p.entityTypes.includes(ty));
-  const rulesFor = (e: StoredEntity) => ({
-    policies: policies.filter((p) => typeMatch(e.types, p) && inArea(e, p.area)),
-    grants: grants.filter((g) => e.types.includes(g.entityType) && inArea(e, g.area)),
-  });
+  // An entity of several types is read under the rules of each of them: a policy on one of its
+  // types says nothing about the others (a Person that is also a TrafficFlowObserved stays a Person).
+  const typeMatch = (ty: string, p: AccessPolicy) =>
+    p.entityTypes.includes('*') || p.entityTypes.includes(ty);
+  interface Rules {
+    policies: AccessPolicy[];
+    grants: AccessGrant[];
+  }
+  /** The rules of each type of an entity (undefined: some type has none, so the entity is not readable). */
+  const rulesPerType = (
+    types: string[],
+    inside: (area: Area | undefined) => boolean,
+  ): Rules[] | undefined => {
+    const out: Rules[] = [];
+    for (const ty of types) {
+      const r = {
+        policies: policies.filter((p) => typeMatch(ty, p) && inside(p.area)),
+        grants: grants.filter((g) => g.entityType === ty && inside(g.area)),
+      };
+      if (r.policies.length === 0 && r.grants.length === 0) return undefined;
+      out.push(r);
+    }
+    return out.length > 0 ? out : undefined;
+  };
+  const rulesFor = (e: StoredEntity) => rulesPerType(e.types, (area) => inArea(e, area));
   const tagOf = (types: string[], attr: string) =>
     catalog.find((c) => c.attr === attr && types.includes(c.entityType));
 
-  const attrVisible = (r: { policies: AccessPolicy[]; grants: AccessGrant[] }, attr: string): boolean =>
-    r.policies.some((p) => p.attrs === undefined || p.attrs.includes(attr)) ||
-    r.grants.some((g) => g.attrs === undefined || g.attrs.includes(attr));
+  const attrVisible = (perType: Rules[], attr: string): boolean =>
+    perType.every(
+      (r) =>
+        r.policies.some((p) => p.attrs === undefined || p.attrs.includes(attr)) ||
+        r.grants.some((g) => g.attrs === undefined || g.attrs.includes(attr)),
+    );
 
   const unmaskedBy = (types: string[], attr: string, gs: AccessGrant[]) =>
     inp.purpose !== undefined &&
@@ -115,24 +137,24 @@ export function buildReadFilter(inp: AccessInputs): ReadFilter {
     readableTypes,
     report,
     allows(e) {
-      const r = rulesFor(e);
-      return r.policies.length > 0 || r.grants.length > 0;
+      return rulesFor(e) !== undefined;
     },
     project(e) {
-      const r = rulesFor(e);
-      if (r.policies.length === 0) for (const g of r.grants) report.grantsUsed.add(g.id);
+      const perType = rulesFor(e);
+      if (!perType) return { ...e, attrs: {} };
+      for (const r of perType)
+        if (r.policies.length === 0) for (const g of r.grants) report.grantsUsed.add(g.id);
+      const entityGrants = perType.flatMap((r) => r.grants);
       const attrs: Record<string, StoredAttribute[]> = {};
       for (const [iri, list] of Object.entries(e.attrs)) {
-        if (!attrVisible(r, iri)) continue;
-        attrs[iri] = list.map((inst) => maskOne(e.types, iri, inst, r.grants));
+        if (!attrVisible(perType, iri)) continue;
+        attrs[iri] = list.map((inst) => maskOne(e.types, iri, inst, entityGrants));
       }
       return { ...e, attrs };
     },
     attrReadable(types, attr) {
-      return (
-        policies.some((p) => typeMatch(types, p) && (p.attrs === undefined || p.attrs.includes(attr))) ||
-        grants.some((g) => types.includes(g.entityType) && (g.attrs === undefined || g.attrs.includes(attr)))
-      );
+      const perType = rulesPerType(types, () => true);
+      return perType !== undefined && attrVisible(perType, attr);
     },
     attrFilterable(types, attr) {
       if (!this.attrReadable(types, attr)) return false;
@@ -162,9 +184,11 @@ export function buildReadFilter(inp: AccessInputs): ReadFilter {
 }
 
 /**
- * May the department write this change? `attrs` are the attribute IRIs the write touches; the
- * area is checked on the entity as it is before and after (moving an entity out of the area is a
- * write outside it). Grants never give write access.
+ * May the department write this change? `types` are every type the entity has before and after
+ * the change: the department needs a write policy for each of them (changing a Person's type to
+ * one it may write is a write on a Person). `attrs` are the attribute IRIs the write touches, each
+ * covered for every type; the area is checked on the entity as it is before and after (moving an
+ * entity out of the area is a write outside it). Grants never give write access.
  */
 export function canWrite(
   policies: AccessPolicy[],
@@ -176,13 +200,58 @@ export function canWrite(
     (p) =>
       p.actions.includes('write' satisfies Action) &&
       (p.tenant === '*' || p.tenant === tenant) &&
-      (p.entityTypes.includes('*') || entity.types.some((ty) => p.entityTypes.includes(ty))) &&
       (!entity.before || inArea(entity.before, p.area)) &&
       (!entity.after || inArea(entity.after, p.area)),
   );
-  return (
-    attrs.every((a) => rules.some((p) => p.attrs === undefined || p.attrs.includes(a))) && rules.length > 0
+  if (entity.types.length === 0) return false;
+  return entity.types.every((ty) => {
+    const forType = rules.filter((p) => p.entityTypes.includes('*') || p.entityTypes.includes(ty));
+    return (
+      forType.length > 0 &&
+      attrs.every((a) => forType.some((p) => p.attrs === undefined || p.attrs.includes(a)))
+    );
+  });
+}
+
+/** Every type an entity has before or after a change. */
+export function typesOfChange(before: StoredEntity | undefined, after: StoredEntity | undefined): string[] {
+  return [...new Set([...(before?.types ?? []), ...(after?.types ?? [])])];
+}
+
+/** The attributes a change touches (added, changed or removed); all of them for a create or a delete. */
+export function changedAttributes(
+  before: StoredEntity | undefined,
+  after: StoredEntity | undefined,
+): string[] {
+  const b = before?.attrs ?? {};
+  const a = after?.attrs ?? {};
+  const out: string[] = [];
+  for (const k of new Set([...Object.keys(b), ...Object.keys(a)])) {
+    if (!before || !after || JSON.stringify(b[k]) !== JSON.stringify(a[k])) out.push(k);
+  }
+  return out;
+}
+
+/**
+ * May the department share (publish as a dataset) these attributes of this type? Only what it
+ * owns: a write policy on the type, without an area (a dataset of the whole type would reach
+ * beyond it), covering each attribute (every attribute when `attrs` is undefined).
+ */
+export function canShare(
+  policies: AccessPolicy[],
+  tenant: string,
+  entityType: string,
+  attrs: string[] | undefined,
+): boolean {
+  const own = policies.filter(
+    (p) =>
+      p.actions.includes('write') &&
+      p.area === undefined &&
+      (p.tenant === '*' || p.tenant === tenant) &&
+      (p.entityTypes.includes('*') || p.entityTypes.includes(entityType)),
   );
+  if (attrs === undefined) return own.some((p) => p.attrs === undefined);
+  return attrs.every((a) => own.some((p) => p.attrs === undefined || p.attrs.includes(a)));
 }
 
 /** May the department write anything in this tenant? (IoT provisioning, exports of its own data) */

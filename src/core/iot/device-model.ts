@@ -64,6 +64,11 @@ export interface ServiceGroup extends MappingFields {
   defaultEntityNameConjunction?: string;
   transport?: string;
   internal_attributes?: unknown;
+  /**
+   * CityPivot, set by the hub: the department of the account that provisioned the group; its
+   * devices write with that department's rights (authentication on).
+   */
+  department?: string;
 }
 
 export interface Device extends MappingFields {
@@ -80,6 +85,8 @@ export interface Device extends MappingFields {
   internal_attributes?: unknown;
   /** CityPivot, read only: the device has MQTT credentials (the secret itself is never shown). */
   password_set?: boolean;
+  /** CityPivot, set by the hub: the department that provisioned it (its group's, when it has one). */
+  department?: string;
 }
 
 export const PAYLOAD_FORMATS = ['json', 'ul'] as const;

@@ -2,7 +2,7 @@
  * A hub with the IoT edge on a fresh database, driven with inject, plus an MQTT gateway: the
  * embedded broker on port 0, or the external broker of TEST_MQTT_URL when `external` is asked.
  */
-import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { startMqttGateway } from '../../../src/iot/mqtt-gateway.js';
 import type { MqttGateway } from '../../../src/iot/mqtt-gateway.js';
 import type { IotService } from '../../../src/iot/iot-service.js';
 import type { Store } from '../../../src/core/store.js';
-import { createTestDatabase } from '../../support/db.js';
+import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 import { createPostgresAccessStore } from '../../../src/store/postgres-access.js';
 import type { HubAccess } from '../../../src/access/access-setup.js';
 
@@ -22,6 +22,9 @@ export const ADMIN_PASSWORD = 'Chief-Passw0rd!';
 export const SDM_DIR = join(import.meta.dirname, '../../../../shared/data/sdm');
 
 export interface IotTestHub {
+  app: FastifyInstance;
+  /** The test database (its URL and a small pool), for checks in SQL. */
+  db: TestDatabase;
   store: Store;
   iot: IotService;
   mqttUrl: string | undefined;
@@ -77,6 +80,8 @@ export async function createIotTestHub(
   }
   const clients: MqttClient[] = [];
   return {
+    app: services.app,
+    db,
     store,
     iot,
     mqttUrl: gateway?.url,
