@@ -29,6 +29,8 @@ export async function createTestHub(
     delivery?: DeliveryOptions;
     /** Authentication and access control on (off by default); rate limits off unless given. */
     auth?: Partial<Omit<AccessOptions, 'store'>>;
+    /** Proxies whose X-Forwarded-For counts (default none). */
+    trustProxy?: string[];
   } = {},
 ): Promise<TestHub> {
   const db = await createTestDatabase();
@@ -37,6 +39,7 @@ export async function createTestHub(
   const services = await createHubServices(store, {
     fetchContexts: opts.fetchContexts ?? false,
     ...(opts.delivery ? { delivery: opts.delivery } : {}),
+    ...(opts.trustProxy ? { trustProxy: opts.trustProxy } : {}),
     ...(opts.auth && accessStore ? { access: { rateLimit: false, ...opts.auth, store: accessStore } } : {}),
   });
   await services.start();
