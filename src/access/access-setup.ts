@@ -221,13 +221,20 @@ export async function createHubAccess(opts: AccessOptions) {
    * Requests are audited per request when their route names an audit action: every outcome of
    * writes that are not entity writes (device provisioning, subscriptions, @context documents,
    * temporal instances, replays); entity writes are audited in their transaction, so only their
-   * refusals are recorded here. The /api/v1 administration routes audit their own actions.
+   * refusals are recorded here. The /api/v1 administration routes audit their own actions, and
+   * their refusals are recorded here as `request.refused`.
    */
   async function auditRequest(req: FastifyRequest, status: number): Promise<void> {
     const rule = matchedRoute(req) ? routeAccessOf(req) : undefined;
-    const action = rule && 'audit' in rule ? rule.audit : undefined;
-    if (!action) return;
     const refused = status === 401 || status === 403;
+    const changes = req.method !== 'GET' && req.method !== 'HEAD';
+    // A refused request that would change something is recorded, whatever its route.
+    const action =
+      (rule && 'audit' in rule ? rule.audit : undefined) ??
+      (refused && changes && rule !== undefined && rule.who !== 'anyone' && rule.who !== 'device'
+        ? 'request.refused'
+        : undefined);
+    if (!action) return;
     if (action === 'entity.write' && !refused) return;
     const raw = req.headers['ngsild-tenant'] ?? req.headers['fiware-service'];
     const tenant = (Array.isArray(raw) ? raw[0] : raw) ?? '';

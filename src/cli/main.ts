@@ -47,6 +47,13 @@ serve options (each also as an environment variable):
   --entity-cache N    CITYPIVOT_ENTITY_CACHE
                                           entities kept in memory for GET by id (default 20000;
                                           0: off)
+  --trust-proxy LIST  CITYPIVOT_TRUST_PROXY
+                                          proxies (addresses, CIDR ranges) whose X-Forwarded-For
+                                          names the client; default none
+  --deny-endpoints LIST                   CIDR ranges notifications and @context fetches may not
+                      CITYPIVOT_DENY_ENDPOINTS  reach (link-local and cloud metadata never)
+  --allow-endpoints LIST                  CIDR ranges they may reach although refused above
+                      CITYPIVOT_ALLOW_ENDPOINTS
 
 contexts options:
   --db SETTING        CITYPIVOT_DB        as for serve

@@ -761,4 +761,19 @@ describe('every route × four principals × four spellings of its path', () => {
       }
     }
   });
+
+  it('every refused request that would change something is in the audit log', async () => {
+    const r = await hub.db.pool.query<{ action: string; actor: string; n: number }>(
+      `SELECT action, actor, count(*)::int AS n FROM access_audit
+       WHERE outcome = 'failure' AND action IN ('request.refused', 'entity.write', 'iot.provision')
+       GROUP BY action, actor`,
+    );
+    const count = (action: string, actor: string) =>
+      r.rows.find((x) => x.action === action && x.actor === actor)?.n ?? 0;
+    // administration refused to everyone without the role, entity writes refused to anonymous
+    expect(count('request.refused', 'anonymous')).toBeGreaterThan(50);
+    expect(count('request.refused', 'transport-user')).toBeGreaterThan(50);
+    expect(count('entity.write', 'anonymous')).toBeGreaterThan(20);
+    expect(count('iot.provision', 'anonymous')).toBeGreaterThan(10);
+  });
 });
