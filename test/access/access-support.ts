@@ -15,7 +15,10 @@ export async function authHub(auth: Partial<Omit<AccessOptions, 'store'>> = {}):
   return createTestHub({ auth: { adminPassword: ADMIN_PASSWORD, adminTotp: false, ...auth } });
 }
 
-export async function login(hub: TestHub, username: string, password: string, totp?: string) {
+/** Anything that answers requests in-process: a TestHub, an IotTestHub. */
+export type Requester = Pick<TestHub, 'request'>;
+
+export async function login(hub: Requester, username: string, password: string, totp?: string) {
   return hub.request({
     method: 'POST',
     url: '/api/v1/auth/login',
@@ -23,7 +26,7 @@ export async function login(hub: TestHub, username: string, password: string, to
   });
 }
 
-export async function tokenOf(hub: TestHub, username: string, password = USER_PASSWORD): Promise<string> {
+export async function tokenOf(hub: Requester, username: string, password = USER_PASSWORD): Promise<string> {
   const r = await login(hub, username, password);
   expect(r.statusCode, r.body).toBe(200);
   return json<{ access_token: string }>(r).access_token;

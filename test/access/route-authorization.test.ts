@@ -18,6 +18,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { createIotTestHub, ADMIN_PASSWORD, type IotTestHub } from '../iot/support/iot-hub.js';
 import { registeredRoutes, type RegisteredRoute } from '../../src/server/http-app.js';
 import type { RouteAccess } from '../../src/api/route-access.js';
+import { tokenOf } from './access-support.js';
 
 const PASSWORD = 'User-Passw0rd!';
 /** Values only the owning department (health) may ever see. */
@@ -616,15 +617,7 @@ describe('every route × four principals × four spellings of its path', () => {
 
   beforeAll(async () => {
     hub = await createIotTestHub({ auth: {}, mqtt: 'off' });
-    const login = async (username: string, password: string) => {
-      const r = await hub.request({
-        method: 'POST',
-        url: '/api/v1/auth/login',
-        payload: { username, password },
-      });
-      expect(r.statusCode, r.body).toBe(200);
-      return (JSON.parse(r.body) as { access_token: string }).access_token;
-    };
+    const login = (username: string, password: string) => tokenOf(hub, username, password);
     tokens.admin = await login('admin', ADMIN_PASSWORD);
     for (const d of ['health', 'transport']) {
       await ok('admin', 'POST', '/api/v1/departments', { id: d, name: d });

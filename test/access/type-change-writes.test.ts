@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
 import { ADMIN_PASSWORD, createIotTestHub, type IotTestHub } from '../iot/support/iot-hub.js';
 import { registeredRoutes } from '../../src/server/http-app.js';
+import { tokenOf } from './access-support.js';
 
 const PASSWORD = 'User-Passw0rd!';
 const P = 'urn:ngsi-ld:Person:p1';
@@ -143,15 +144,7 @@ async function instanceOf(): Promise<string> {
 describe('a department that writes TrafficFlowObserved cannot take a Person over', () => {
   beforeAll(async () => {
     hub = await createIotTestHub({ auth: {}, mqtt: 'off' });
-    const login = async (username: string, password: string) => {
-      const r = await hub.request({
-        method: 'POST',
-        url: '/api/v1/auth/login',
-        payload: { username, password },
-      });
-      expect(r.statusCode, r.body).toBe(200);
-      return (JSON.parse(r.body) as { access_token: string }).access_token;
-    };
+    const login = (username: string, password: string) => tokenOf(hub, username, password);
     tok.admin = await login('admin', ADMIN_PASSWORD);
     for (const [d, type] of [
       ['health', 'Person'],
