@@ -150,7 +150,12 @@ export function createIngestionService(deps: IngestionDeps) {
     if (group.department !== undefined) device.department = group.department;
     // An entity name the owner may not write (an existing entity of another type) is refused
     // before anything is registered.
-    await authority?.mayProvision(device.service, group.department, await typeIriOf(type), device.entity_name);
+    await authority?.mayProvision(
+      device.service,
+      group.department,
+      await typeIriOf(type),
+      device.entity_name,
+    );
     try {
       await registry.insertDevices([device]);
     } catch (err) {

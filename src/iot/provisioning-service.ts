@@ -73,7 +73,8 @@ export function createProvisioningService(deps: ProvisioningDeps) {
   /** A group the caller manages (a group it only sees is addressed by an apikey it does not hold). */
   async function managed(g: ServiceGroup | undefined): Promise<ServiceGroup | undefined> {
     if (!g || !authority) return g;
-    return (await authority.mayView(g.service, g.department, await typeIri(g.entity_type ?? 'Device'))) === 'manage'
+    return (await authority.mayView(g.service, g.department, await typeIri(g.entity_type ?? 'Device'))) ===
+      'manage'
       ? g
       : undefined;
   }
