@@ -20,6 +20,11 @@ export interface ScenarioResult {
   ratio: number | null;
   /** The lowest acceptable ratio, or null when there is none. */
   target: number | null;
+  /**
+   * For figures where less is better and the target is absolute (an answer time): the highest
+   * acceptable value, checked instead of the ratio.
+   */
+  maxValue?: number;
   unit: string;
 }
 

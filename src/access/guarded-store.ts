@@ -352,9 +352,9 @@ export function createGuardedStore(inner: Store, deps: GuardDeps): Store {
       const r = await inner.queryEntities(tenant, q);
       return { ...r, entities: await readFiltered(tenant, r.entities) };
     },
-    async listTypes(tenant) {
+    async listTypes(tenant, only) {
       const a = currentAccess();
-      const types = await inner.listTypes(tenant);
+      const types = await inner.listTypes(tenant, only);
       if (!a) return types;
       const f = await a.filter(tenant);
       if (!f.tenantReadable) throw forbidden(tenant);
@@ -362,9 +362,9 @@ export function createGuardedStore(inner: Store, deps: GuardDeps): Store {
         .filter((t) => f.readableTypes === '*' || f.readableTypes.includes(t.type))
         .map((t) => ({ ...t, attributes: t.attributes.filter((x) => f.attrReadable([t.type], x.name)) }));
     },
-    async listAttributes(tenant) {
+    async listAttributes(tenant, only) {
       const a = currentAccess();
-      const attrs = await inner.listAttributes(tenant);
+      const attrs = await inner.listAttributes(tenant, only);
       if (!a) return attrs;
       const f = await a.filter(tenant);
       if (!f.tenantReadable) throw forbidden(tenant);

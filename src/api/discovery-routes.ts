@@ -61,7 +61,8 @@ export function registerDiscoveryRoutes(
     if (!isValidName(name)) throw badRequest(`Invalid type name ${JSON.stringify(name)}`);
     await tenants.mustExistForRead(tenant);
     const iri = ctx.expand(name);
-    const t = (await store.listTypes(tenant)).find((x) => x.type === iri);
+    // One type asked for: the store reads its rows only (a store may still answer with every type).
+    const t = (await store.listTypes(tenant, { type: iri })).find((x) => x.type === iri);
     if (!t) throw notFound(`No entity of type ${name}`, name);
     const body = {
       id: t.type,
@@ -110,7 +111,7 @@ export function registerDiscoveryRoutes(
     if (!isValidName(name)) throw badRequest(`Invalid attribute name ${JSON.stringify(name)}`);
     await tenants.mustExistForRead(tenant);
     const iri = ctx.expand(name);
-    const a = (await store.listAttributes(tenant)).find((x) => x.name === iri);
+    const a = (await store.listAttributes(tenant, { name: iri })).find((x) => x.name === iri);
     if (!a) throw notFound(`No attribute ${name}`, name);
     const body = {
       id: a.name,

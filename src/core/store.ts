@@ -118,8 +118,18 @@ export interface Store extends StoreTx {
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   tenantExists(tenant: string): Promise<boolean>;
   listTenants(): Promise<string[]>;
-  listTypes(tenant: string): Promise<TypeSummary[]>;
-  listAttributes(tenant: string): Promise<AttributeSummary[]>;
+  /**
+   * The entity types of a tenant (NGSI-LD §5.7.1, §5.7.2). `only`: just that type (expanded IRI),
+   * an empty list when no entity has it; a store may also ignore it and list every type, so
+   * callers pick the type out of the answer. The lists in the answer may be shared between
+   * answers and frozen: copy before changing them.
+   */
+  listTypes(tenant: string, only?: { type: string }): Promise<TypeSummary[]>;
+  /**
+   * The attributes of a tenant (NGSI-LD §5.7.3, §5.7.4). `only`: just that attribute (expanded
+   * IRI), with the same caveat as `listTypes`.
+   */
+  listAttributes(tenant: string, only?: { name: string }): Promise<AttributeSummary[]>;
   history: HistoryStore;
   subscriptions: SubscriptionStore;
   contexts: {

@@ -201,6 +201,70 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'discovery counts kept with the writes',
+    sql: `
+      -- NGSI-LD discovery without scanning entities (store/postgres-discovery.ts): how many entities
+      -- have each type (type, '', ''), each attribute ('', attr, ''), and each attribute of a type
+      -- with an instance of a kind (type, attr, kind); changed in each write's transaction, a row
+      -- deleted when its count reaches 0
+      -- (room on each page for the count updates to stay HOT: no index holds the count)
+      CREATE TABLE discovery_counts (
+        tenant text NOT NULL,
+        type text NOT NULL,
+        attr text NOT NULL,
+        kind text NOT NULL,
+        entities bigint NOT NULL,
+        PRIMARY KEY (tenant, type, attr, kind)
+      ) WITH (fillfactor = 70);
+      -- one attribute's rows (GET /attributes/{attrId})
+      CREATE INDEX discovery_counts_attr_idx ON discovery_counts (tenant, attr, type, kind) WHERE attr <> '';
+      -- the entity counts of every type, and of every attribute, of a tenant
+      CREATE INDEX discovery_counts_type_totals_idx ON discovery_counts (tenant, type) WHERE attr = '';
+      CREATE INDEX discovery_counts_attr_totals_idx ON discovery_counts (tenant, attr) WHERE type = '';
+      -- goes up in each transaction that creates or deletes rows of names (type <> '') in
+      -- discovery_counts; readers keep a tenant's names and follow the log of what changed
+      CREATE TABLE discovery_shapes (
+        tenant text PRIMARY KEY,
+        version bigint NOT NULL
+      );
+      -- the rows of names created (added) or deleted by each version, the last 1000 per tenant
+      CREATE TABLE discovery_name_log (
+        tenant text NOT NULL,
+        version bigint NOT NULL,
+        type text NOT NULL,
+        attr text NOT NULL,
+        kind text NOT NULL,
+        added boolean NOT NULL,
+        PRIMARY KEY (tenant, version, type, attr, kind)
+      );
+      -- the counts of the entities already stored; an entity counts once per row
+      INSERT INTO discovery_counts (tenant, type, attr, kind, entities)
+      SELECT e.tenant, k.type, k.attr, k.kind, count(*)
+      FROM entities e
+      CROSS JOIN LATERAL (
+        WITH kinds AS (
+          SELECT a.key AS attr, i ->> 'type' AS kind
+          FROM jsonb_each(e.attrs) a
+          CROSS JOIN LATERAL jsonb_array_elements(CASE jsonb_typeof(a.value) WHEN 'array' THEN a.value ELSE '[]' END) i
+          WHERE a.key <> '' AND jsonb_typeof(i -> 'type') = 'string' AND i ->> 'type' <> ''
+        ), types AS (
+          SELECT t AS type FROM unnest(e.types) t WHERE t <> ''
+        )
+        SELECT type, '' AS attr, '' AS kind FROM types
+        UNION SELECT '', attr, '' FROM kinds
+        UNION SELECT types.type, kinds.attr, kinds.kind FROM types CROSS JOIN kinds
+      ) k
+      GROUP BY e.tenant, k.type, k.attr, k.kind;
+      INSERT INTO discovery_shapes (tenant, version) SELECT DISTINCT tenant, 1 FROM discovery_counts;
+      -- the (type, attribute) pairs of discovery before these counts, kept as a view for readers
+      DROP TABLE type_attributes;
+      CREATE VIEW type_attributes AS
+        SELECT DISTINCT tenant, type, attr FROM discovery_counts
+        WHERE type <> '' AND attr <> '' AND entities > 0;
+    `,
+  },
 ];
 
 const LOCK_KEY = 7_253_001; // advisory lock id for migrations

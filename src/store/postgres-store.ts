@@ -10,18 +10,13 @@ import type { StoredEntity } from '../core/entity-model.js';
 import { HubError } from '../core/errors.js';
 import { boundingBox, matchesGeoQuery } from '../core/geo/geometry.js';
 import type { GeoJsonGeometry } from '../core/geo/geometry.js';
-import type {
-  AttributeSummary,
-  ContextRecord,
-  EntityQuery,
-  QueryResult,
-  Store,
-  StoreTx,
-  TypeSummary,
-} from '../core/store.js';
+import type { ContextRecord, EntityQuery, QueryResult, Store, StoreTx } from '../core/store.js';
 import { migrate } from './migrations.js';
 import { hot, queryConfig } from './prepared.js';
 import { buildEntityFilter } from './entity-filter.js';
+import type { DiscoveryTracker } from './discovery-counts.js';
+import { createDiscoveryTracker, UNTRACKED } from './discovery-counts.js';
+import { createDiscoveryReader } from './postgres-discovery.js';
 import { subscriptionStoreOps, subscriptionTxOps } from './postgres-subscriptions.js';
 import { createPostgresHistory, historyTxOps } from './postgres-history.js';
 
@@ -58,6 +53,11 @@ const INSERT_ENTITIES =
 const UPDATE_ENTITIES =
   hot(`UPDATE entities e SET types = x.types, scopes = x.scopes, modified_at = x.m, attrs = x.attrs, attr_names = x.names
        FROM jsonb_to_recordset($2::jsonb) AS ${ROW_SHAPE} WHERE e.tenant = $1 AND e.id = x.id`);
+// Deletes return what the rows counted for in discovery, as they were when deleted.
+const DELETE_ONE = hot('DELETE FROM entities WHERE tenant = $1 AND id = $2 RETURNING id, types, attrs');
+const DELETE_MANY = hot(
+  'DELETE FROM entities WHERE tenant = $1 AND id = ANY($2::text[]) RETURNING id, types, attrs',
+);
 const GEO_SCAN_PAGE = 1000;
 
 export interface PostgresStoreOptions {
@@ -79,30 +79,39 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
   });
   pool.on('error', () => undefined); // idle client errors surface on the next query
   await migrate(pool);
-  // (type, attribute) pairs known to be in type_attributes (rows there are never deleted).
-  const knownPairs = new Set<string>();
-  const base = txOps(pool, knownPairs);
+  async function transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      throw translate(err);
+    }
+    try {
+      await client.query('BEGIN');
+      const counts = createDiscoveryTracker();
+      const result = await fn(txOps(client, counts));
+      // Last before COMMIT: the discovery count rows stay locked for the COMMIT only.
+      await counts.flush(runner(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw translate(err);
+    } finally {
+      client.release();
+    }
+  }
+  const discovery = createDiscoveryReader(runner(pool));
+  const base = txOps(pool, UNTRACKED);
   return {
     ...base,
-    async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-      let client: PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (err) {
-        throw translate(err);
-      }
-      try {
-        await client.query('BEGIN');
-        const result = await fn(txOps(client, knownPairs));
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw translate(err);
-      } finally {
-        client.release();
-      }
-    },
+    // Outside a transaction a write is a transaction of its own, with its discovery counts.
+    insertEntity: (tenant, e) => transaction((tx) => tx.insertEntity(tenant, e)),
+    updateEntity: (tenant, e) => transaction((tx) => tx.updateEntity(tenant, e)),
+    writeEntities: (tenant, ins, upd, prev) => transaction((tx) => tx.writeEntities(tenant, ins, upd, prev)),
+    deleteEntity: (tenant, id) => transaction((tx) => tx.deleteEntity(tenant, id)),
+    deleteMatching: (tenant, query) => transaction((tx) => tx.deleteMatching(tenant, query)),
+    transaction,
     async tenantExists(tenant) {
       const r = await pool.query('SELECT 1 FROM tenants WHERE name = $1', [tenant]).catch((err: unknown) => {
         throw translate(err);
@@ -113,8 +122,8 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
       const r = await pool.query<{ name: string }>('SELECT name FROM tenants ORDER BY name');
       return r.rows.map((x) => x.name);
     },
-    listTypes: (tenant) => listTypes(pool, tenant),
-    listAttributes: (tenant) => listAttributes(pool, tenant),
+    listTypes: (tenant, only) => discovery.listTypes(tenant, only),
+    listAttributes: (tenant, only) => discovery.listAttributes(tenant, only),
     subscriptions: subscriptionStoreOps(async (sql, params = []) => {
       try {
         return await pool.query(sql, params);
@@ -139,17 +148,19 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
   };
 }
 
-function txOps(db: Queryable, knownPairs: Set<string>): StoreTx {
-  // Pairs this transaction inserted: not committed yet, so never taken as known.
-  const mine = new Set<string>();
-  const pairs = { known: knownPairs, mine };
-  const run = async <R extends QueryResultRow>(sql: string, params: unknown[] = []) => {
+/** Statements on a client or the pool, constant ones prepared, errors translated. */
+function runner(db: Queryable): Run {
+  return async <R extends QueryResultRow>(sql: string, params: unknown[] = []) => {
     try {
       return await db.query<R>(queryConfig(sql, params));
     } catch (err) {
       throw translate(err);
     }
   };
+}
+
+function txOps(db: Queryable, counts: DiscoveryTracker): StoreTx {
+  const run = runner(db);
   return {
     async ensureTenant(tenant) {
       await run(hot('INSERT INTO tenants (name) VALUES ($1) ON CONFLICT DO NOTHING'), [tenant]);
@@ -160,6 +171,7 @@ function txOps(db: Queryable, knownPairs: Set<string>): StoreTx {
         id,
       ]);
       const row = r.rows[0];
+      if (row && opts?.forUpdate) counts.locked(tenant, [row]);
       return row ? toEntity(row) : undefined;
     },
     async getEntities(tenant, ids, opts) {
@@ -167,13 +179,14 @@ function txOps(db: Queryable, knownPairs: Set<string>): StoreTx {
         tenant,
         ids,
       ]);
+      if (opts?.forUpdate) counts.locked(tenant, r.rows);
       return new Map(r.rows.map((row) => [row.id, toEntity(row)]));
     },
-    insertEntity: (tenant, e) => writeRows(run, pairs, tenant, [e], []),
+    insertEntity: (tenant, e) => writeRows(run, counts, tenant, [e], []),
     updateEntity: (tenant, e) =>
       writeRows(
         run,
-        pairs,
+        counts,
         tenant,
         [],
         [e],
@@ -182,7 +195,7 @@ function txOps(db: Queryable, knownPairs: Set<string>): StoreTx {
     writeEntities: (tenant, inserts, updates, previous) =>
       writeRows(
         run,
-        pairs,
+        counts,
         tenant,
         inserts,
         updates,
@@ -190,7 +203,8 @@ function txOps(db: Queryable, knownPairs: Set<string>): StoreTx {
         previous,
       ),
     async deleteEntity(tenant, id) {
-      const r = await run('DELETE FROM entities WHERE tenant = $1 AND id = $2', [tenant, id]);
+      const r = await run<EntityRow>(DELETE_ONE, [tenant, id]);
+      counts.deleted(tenant, r.rows);
       return (r.rowCount ?? 0) > 0;
     },
     async deleteMatching(tenant, query) {
@@ -200,7 +214,7 @@ function txOps(db: Queryable, knownPairs: Set<string>): StoreTx {
         const page = await queryEntities(run, tenant, { ...query, limit: 1000, offset: 0, count: false });
         if (page.entities.length === 0) break;
         const batch = page.entities.map((e) => e.id);
-        await run('DELETE FROM entities WHERE tenant = $1 AND id = ANY($2::text[])', [tenant, batch]);
+        counts.deleted(tenant, (await run<EntityRow>(DELETE_MANY, [tenant, batch])).rows);
         deleted.push(...page.entities);
         if (page.entities.length < 1000) break;
       }
@@ -224,19 +238,13 @@ function txOps(db: Queryable, knownPairs: Set<string>): StoreTx {
 type Run = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Promise<pg.QueryResult<R>>;
 
 /**
- * Writes entity rows, new and changed, in at most two statements, then their geometry boxes and
- * discovery pairs. The one place the entity columns are written. `missing` is the error when a row
- * to update is gone.
+ * Writes entity rows, new and changed, in at most two statements, then their geometry boxes, and
+ * notes the change of their discovery counts (applied at COMMIT). The one place the entity columns
+ * are written. `missing` is the error when a row to update is gone.
  */
-/** Discovery pairs known to be committed (shared by the store), and those of this transaction. */
-interface PairCache {
-  known: Set<string>;
-  mine: Set<string>;
-}
-
 async function writeRows(
   run: Run,
-  pairs: PairCache,
+  counts: DiscoveryTracker,
   tenant: string,
   inserts: StoredEntity[],
   updates: StoredEntity[],
@@ -255,12 +263,21 @@ async function writeRows(
         names: Object.keys(e.attrs),
       })),
     );
-  if (inserts.length > 0) await run(INSERT_ENTITIES, [tenant, rows(inserts)]);
+  if (inserts.length > 0) {
+    await run(INSERT_ENTITIES, [tenant, rows(inserts)]);
+    counts.inserted(tenant, inserts);
+  }
   if (updates.length > 0) {
+    // Rows not read under lock by this transaction (the services always read them first): what
+    // they counted for before, read under lock.
+    const unknown = counts.unknown(tenant, updates);
+    if (unknown.length > 0)
+      counts.locked(tenant, (await run<EntityRow>(ENTITY_READS.manyLocked, [tenant, unknown])).rows);
     const r = await run(UPDATE_ENTITIES, [tenant, rows(updates)]);
+    counts.updated(tenant, updates);
     if (r.rowCount !== updates.length && missing) throw missing();
   }
-  await writeSideTablesMany(run, pairs, tenant, inserts, updates, previous);
+  await writeGeometry(run, tenant, inserts, updates, previous);
 }
 
 /** An entity's geometry boxes as one comparable string. */
@@ -271,14 +288,12 @@ const boxesKey = (e: StoredEntity) =>
     .join('\n');
 
 /**
- * Geometry boxes and discovery pairs. New entities: their boxes inserted. Changed entities: one
- * statement that drops the boxes of GeoProperties they no longer have and upserts the others,
- * writing nothing (and leaving the GiST index alone) where a box did not move. Discovery pairs:
- * only those not already known to be stored.
+ * Geometry boxes. New entities: their boxes inserted. Changed entities: one statement that drops
+ * the boxes of GeoProperties they no longer have and upserts the others, writing nothing (and
+ * leaving the GiST index alone) where a box did not move.
  */
-async function writeSideTablesMany(
+async function writeGeometry(
   run: Run,
-  cache: PairCache,
   tenant: string,
   inserts: StoredEntity[],
   updates: StoredEntity[],
@@ -294,21 +309,6 @@ async function writeSideTablesMany(
       }
     return out;
   };
-  const pairs = new Set<string>();
-  const pt: string[] = [];
-  const pa: string[] = [];
-  for (const e of [...inserts, ...updates]) {
-    const names = Object.keys(e.attrs);
-    for (const t of e.types) {
-      for (const a of names.length > 0 ? names : ['']) {
-        const k = `${tenant}\u0000${t}\u0000${a}`;
-        if (pairs.has(k) || cache.known.has(k)) continue;
-        pairs.add(k);
-        pt.push(t);
-        pa.push(a);
-      }
-    }
-  }
   const ins = boxesOf(inserts);
   if (ins.ids.length > 0) {
     await run(
@@ -341,20 +341,6 @@ async function writeSideTablesMany(
          WHERE NOT (g.bbox ~= EXCLUDED.bbox)`),
       [tenant, moved.map((e) => e.id), upd.ids, upd.attrs, ...upd.b],
     );
-  }
-  if (pt.length > 0) {
-    const r = await run<{ type: string; attr: string }>(
-      hot(`INSERT INTO type_attributes (tenant, type, attr)
-       SELECT $1, t, a FROM unnest($2::text[], $3::text[]) AS x(t, a) ON CONFLICT DO NOTHING
-       RETURNING type, attr`),
-      [tenant, pt, pa],
-    );
-    // Pairs that were already there (and not inserted by this transaction) are committed: remember
-    // them. Those inserted now are not yet (this transaction may roll back): they are remembered the
-    // next time they come back.
-    for (const x of r.rows) cache.mine.add(`${tenant}\u0000${x.type}\u0000${x.attr}`);
-    if (cache.known.size > 200_000) cache.known.clear();
-    for (const k of pairs) if (!cache.mine.has(k)) cache.known.add(k);
   }
 }
 
@@ -466,60 +452,6 @@ function toEntity(row: EntityRow): StoredEntity {
 
 function isoOf(pgTimestamp: string): string {
   return new Date(pgTimestamp).toISOString();
-}
-
-async function listTypes(pool: pg.Pool, tenant: string): Promise<TypeSummary[]> {
-  // Candidates from the summary table, each verified against the entities through the indexes.
-  // Counted once per type (GIN bitmap count); attribute kinds from a bounded sample per pair.
-  const r = await pool.query<{ type: string; attr: string; kinds: string[] | null; n: string }>(
-    `WITH t AS (SELECT DISTINCT type FROM type_attributes WHERE tenant = $1),
-          c AS (SELECT t.type, (SELECT count(*) FROM entities e WHERE e.tenant = $1 AND e.types @> ARRAY[t.type]) AS n FROM t)
-     SELECT ta.type, ta.attr, c.n,
-        (SELECT array_agg(DISTINCT k) FROM (
-           SELECT jsonb_array_elements(e.attrs -> ta.attr) ->> 'type' AS k
-           FROM entities e WHERE e.tenant = $1 AND e.types @> ARRAY[ta.type] AND e.attr_names @> ARRAY[ta.attr] LIMIT 1000) s) AS kinds
-     FROM type_attributes ta JOIN c ON c.type = ta.type
-     WHERE ta.tenant = $1 AND c.n > 0 ORDER BY ta.type, ta.attr`,
-    [tenant],
-  );
-  const byType = new Map<string, TypeSummary>();
-  for (const row of r.rows) {
-    const n = Number(row.n);
-    if (n === 0) continue;
-    let t = byType.get(row.type);
-    if (!t) {
-      t = { type: row.type, attributes: [], entityCount: n };
-      byType.set(row.type, t);
-    }
-    if (row.attr !== '' && row.kinds && row.kinds.length > 0)
-      t.attributes.push({ name: row.attr, kinds: row.kinds.sort() });
-  }
-  return [...byType.values()];
-}
-
-async function listAttributes(pool: pg.Pool, tenant: string): Promise<AttributeSummary[]> {
-  const types = await listTypes(pool, tenant);
-  const byAttr = new Map<string, AttributeSummary>();
-  for (const t of types) {
-    for (const a of t.attributes) {
-      let s = byAttr.get(a.name);
-      if (!s) {
-        s = { name: a.name, kinds: [], types: [], entityCount: 0 };
-        byAttr.set(a.name, s);
-      }
-      s.types.push(t.type);
-      for (const k of a.kinds) if (!s.kinds.includes(k)) s.kinds.push(k);
-    }
-  }
-  for (const s of byAttr.values()) {
-    const c = await pool.query<{ n: string }>(
-      'SELECT count(*) AS n FROM entities WHERE tenant = $1 AND attr_names @> ARRAY[$2]',
-      [tenant, s.name],
-    );
-    s.entityCount = Number(c.rows[0]?.n ?? 0);
-    s.kinds.sort();
-  }
-  return [...byAttr.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
 function contextOps(pool: pg.Pool): Store['contexts'] {
