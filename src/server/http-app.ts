@@ -2,6 +2,7 @@
  * The HTTP application: Fastify with NGSI-LD content types, ProblemDetails for every error, and
  * the route modules. Built without listening, so that tests inject requests in-process.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
@@ -84,8 +85,11 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: true },
     // Only named proxies may say who the client is: anyone can send X-Forwarded-For.
     trustProxy: deps.trustProxy && deps.trustProxy.length > 0 ? deps.trustProxy : false,
-    ...(deps.https ? { https: deps.https } : {}),
+    // Node answers an HTTP/1.1 request without Host with a bare 400; the hook below answers it.
+    http: { requireHostHeader: false },
+    ...(deps.https ? { https: { ...deps.https, requireHostHeader: false } } : {}),
   });
+  answerOutsideRoutes(app);
 
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -134,6 +138,12 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
       new HubError('ResourceNotFound', `No resource ${req.method} ${req.url.split('?')[0]}`),
     );
     return reply.code(404).type('application/json').send(pd);
+  });
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400 (as a ProblemDetails, before anything else).
+  app.addHook('onRequest', (req, _reply, done) => {
+    if (req.raw.httpVersion === '1.1' && req.headers.host === undefined)
+      done(new HubError('BadRequestData', 'An HTTP/1.1 request needs a Host header'));
+    else done();
   });
   // Default deny: a route that declares no access rule answers 403 to everyone, authentication or not.
   app.addHook('onRequest', (req, _reply, done) => {
@@ -218,14 +228,87 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
  * Node's HTTP parser refused the request before Fastify saw it (headers too large: 431; a URL or
  * request line it cannot parse: 400): answered with a ProblemDetails and the connection closed.
  */
+/** A ProblemDetails as a whole HTTP/1.1 answer that closes the connection, for a bare socket. */
+function rawProblem(status: number, reason: string, pd: object, extra = ''): string {
+  const body = JSON.stringify(pd);
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`;
+}
+
+/**
+ * What Node's HTTP server answers by itself, before any route, gets a ProblemDetails too: an
+ * `Expect` the hub does not meet (417) and `CONNECT` (405: the hub is no proxy).
+ */
+function answerOutsideRoutes(app: FastifyInstance): void {
+  app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const pd = toProblemDetails(
+      new HubError('BadRequestData', `Expect: ${String(req.headers.expect)} is not supported`),
+    );
+    const body = JSON.stringify({ ...pd, status: 417, title: 'Expectation failed' });
+    res
+      .writeHead(417, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        connection: 'close',
+      })
+      .end(body);
+  });
+  app.server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    const pd = toProblemDetails(
+      new HubError('MethodNotAllowed', 'CONNECT is not supported: this is not a proxy'),
+    );
+    socket.on('error', () => undefined);
+    socket.end(rawProblem(405, 'Method Not Allowed', pd, 'Allow: GET, HEAD, POST, PUT, PATCH, DELETE\r\n'));
+  });
+}
+
+/** Longest wait for the answers already under way on a connection before a parse error's 400. */
+const CLIENT_ERROR_GRACE_MS = 10_000;
+
+/**
+ * Runs `then` once the connection has no answer under way to a request read whole before the bad
+ * bytes (pipelined, or streaming), so that the 400 never cuts into one of them; after
+ * {@link CLIENT_ERROR_GRACE_MS} the connection is closed instead.
+ */
+function afterAnswersUnderWay(socket: Socket, then: () => void): void {
+  const deadline = setTimeout(() => socket.destroy(), CLIENT_ERROR_GRACE_MS);
+  deadline.unref();
+  const step = () => {
+    const current = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    if (current && !current.writableFinished && !current.destroyed && current.req.complete) {
+      current.once('finish', () => setImmediate(step));
+      current.once('close', () => setImmediate(step));
+      return;
+    }
+    clearTimeout(deadline);
+    if (socket.destroyed) return;
+    // The bad bytes were the body of the request being answered: it never ends, so its answer is
+    // the 400, unless that answer has begun (then the connection can only be closed).
+    if (current && !current.writableFinished && current.headersSent) socket.destroy();
+    else then();
+  };
+  step();
+}
+
 function answerClientError(err: Error & { code?: string }, socket: Socket): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
+  afterAnswersUnderWay(socket, () => {
+    if (socket.writable) socket.end(parseErrorAnswer(err));
+    else socket.destroy();
+  });
+}
+
+function parseErrorAnswer(err: Error & { code?: string }): string {
   const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
   const status = tooLarge ? 431 : err.code === 'HPE_URI_TOO_LONG' ? 414 : 400;
-  const body = JSON.stringify({
+  const reason = tooLarge
+    ? 'Request Header Fields Too Large'
+    : status === 414
+      ? 'URI Too Long'
+      : 'Bad Request';
+  return rawProblem(status, reason, {
     type: 'https://uri.etsi.org/ngsi-ld/errors/BadRequestData',
     title: tooLarge ? 'Request headers too large' : 'Malformed request',
     status,
@@ -233,14 +316,6 @@ function answerClientError(err: Error & { code?: string }, socket: Socket): void
       ? 'The request line and headers are larger than this server accepts'
       : `The request could not be parsed (${err.code ?? 'bad request'})`,
   });
-  const reason = tooLarge
-    ? 'Request Header Fields Too Large'
-    : status === 414
-      ? 'URI Too Long'
-      : 'Bad Request';
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
 }
 
 function finiteOnly(_key: string, value: unknown): unknown {

@@ -115,6 +115,79 @@ describe('errors before any route are ProblemDetails', () => {
   });
 });
 
+/** Sends raw bytes and reads until the server closes: every answer's status line, in order. */
+function rawAll(bytes: Buffer | string, then?: { after: string; send: string }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    let sent = false;
+    socket.setTimeout(10_000, () => {
+      socket.destroy();
+      resolve(text);
+    });
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+      if (then && !sent && text.includes(then.after)) {
+        sent = true;
+        socket.write(then.send);
+      }
+    });
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+    socket.write(bytes);
+  });
+}
+const statusLines = (text: string) => [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+
+describe("what Node's HTTP server answers by itself is a ProblemDetails too", () => {
+  it('417 for an Expect the hub does not meet', async () => {
+    const r = await raw(
+      'GET /health HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\nConnection: close\r\n\r\n',
+    );
+    expectProblem(r, 417);
+  });
+
+  it('405 for CONNECT (the hub is no proxy)', async () => {
+    const r = await raw('CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n');
+    expectProblem(r, 405);
+  });
+
+  it('400 for an HTTP/1.1 request without Host; HTTP/1.0 needs none', async () => {
+    expectProblem(await raw('GET /health HTTP/1.1\r\nConnection: close\r\n\r\n'), 400);
+    expect((await raw('GET /health HTTP/1.0\r\n\r\n')).status).toBe(200);
+  });
+
+  it('400 for a chunked body whose chunk size is not hexadecimal', async () => {
+    const r = await raw(
+      'POST /ngsi-ld/v1/entityOperations/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+        'Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
+    );
+    expectProblem(r, 400);
+  });
+
+  it('a bad request after a good one on the same connection: both are answered, in order', async () => {
+    const text = await rawAll('GET /health HTTP/1.1\r\nHost: x\r\n\r\nBROKEN\r\nHost: x\r\n\r\n');
+    expect(statusLines(text)).toEqual([200, 400]);
+  });
+
+  it('bad bytes while an answer streams never cut into it', async () => {
+    await app.inject({
+      method: 'POST',
+      url: '/ngsi-ld/v1/entities',
+      headers: { 'content-type': 'application/json' },
+      payload: { id: 'urn:ngsi-ld:WireThing:1', type: 'WireThing', n: { type: 'Property', value: 1 } },
+    });
+    const text = await rawAll('GET /ngsi-ld/v1/entities?type=WireThing HTTP/1.1\r\nHost: x\r\n\r\n', {
+      after: 'HTTP/1.1 200',
+      send: '\u0000\r\n\r\n',
+    });
+    expect(statusLines(text)).toEqual([200, 400]);
+    const first = text.slice(0, text.indexOf('HTTP/1.1 400'));
+    expect(first).toContain('urn:ngsi-ld:WireThing:1');
+    expect(first.trimEnd().endsWith(']')).toBe(true);
+  });
+});
+
 describe('ids outside Latin-1', () => {
   const ID = 'urn:ngsi-ld:T:😀-1';
 

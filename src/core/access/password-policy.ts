@@ -62,7 +62,8 @@ export function mergePolicy(base: PasswordPolicy, patch: unknown): PasswordPolic
     maxAgeDays: [0, 3650],
   };
   for (const [k, v] of Object.entries(patch)) {
-    if (!(k in limits)) return `unknown member ${JSON.stringify(k)}`;
+    // Own members only: `in` also finds Object.prototype's (`__proto__`, `constructor`).
+    if (!Object.hasOwn(limits, k)) return `unknown member ${JSON.stringify(k)}`;
     const [lo, hi] = limits[k as keyof PasswordPolicy];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi)
       return `${k} must be an integer from ${lo} to ${hi}`;
