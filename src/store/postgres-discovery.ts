@@ -191,7 +191,8 @@ const ATTEMPTS = 3;
 
 const VERSION = `coalesce((SELECT version FROM discovery_shapes WHERE tenant = $1), 0)::text`;
 const NAMES = hot(`SELECT ${VERSION} AS version, (
-    SELECT json_build_array(array_agg(type), array_agg(attr), array_agg(kind)) FROM discovery_counts
+    SELECT json_build_array(coalesce(array_agg(type), '{}'), coalesce(array_agg(attr), '{}'), coalesce(array_agg(kind), '{}'))
+    FROM discovery_counts
     WHERE tenant = $1 AND type <> '' AND entities > 0
   ) AS keys`);
 // The changes logged after a version, in order, with the number of versions they span.
@@ -201,11 +202,11 @@ const CHANGES = hot(`SELECT ${VERSION} AS version, (
     FROM discovery_name_log WHERE tenant = $1 AND version > $2::bigint
   ) AS changes`);
 const TYPE_COUNTS = hot(`SELECT ${VERSION} AS version, (
-    SELECT json_build_array(array_agg(type), array_agg(entities)) FROM discovery_counts
+    SELECT json_build_array(coalesce(array_agg(type), '{}'), coalesce(array_agg(entities), '{}')) FROM discovery_counts
     WHERE tenant = $1 AND attr = '' AND type <> '' AND entities > 0
   ) AS counts`);
 const ATTR_COUNTS = hot(`SELECT ${VERSION} AS version, (
-    SELECT json_build_array(array_agg(attr), array_agg(entities)) FROM discovery_counts
+    SELECT json_build_array(coalesce(array_agg(attr), '{}'), coalesce(array_agg(entities), '{}')) FROM discovery_counts
     WHERE tenant = $1 AND type = '' AND attr <> '' AND entities > 0
   ) AS counts`);
 const ONE_TYPE_COUNT = hot(`SELECT ${VERSION} AS version, (

@@ -562,6 +562,12 @@ export function translate(err: unknown): unknown {
     case '08001':
       return new HubError('ServiceUnavailable', 'The database is not available', { cause: err });
     default:
+      // The rest of class 22 (data exception: a date out of range, a bad time zone, a string too
+      // long…) is a value the request brought that the database cannot take.
+      if (code.startsWith('22'))
+        return new HubError('BadRequestData', `A value cannot be stored or compared: ${msg}`, {
+          cause: err,
+        });
       return err;
   }
 }

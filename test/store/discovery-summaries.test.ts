@@ -164,6 +164,25 @@ describe('the store keeps the discovery counts exact', () => {
     expect(await store.listTypes('other', { type: `${V}Bus` })).toEqual([]);
   });
 
+  it('answers empty lists for a tenant without entities, from a store that never read it', async () => {
+    await store.transaction((tx) => tx.ensureTenant('empty'));
+    // Each time from a store of its own: nothing kept, so every statement answers from no rows.
+    for (const op of ['types', 'attributes', 'type', 'attribute'] as const) {
+      const fresh = await createPostgresStore({ url: db.url, max: 1 });
+      try {
+        if (op === 'types') expect(await fresh.listTypes('empty')).toEqual([]);
+        if (op === 'attributes') expect(await fresh.listAttributes('empty')).toEqual([]);
+        if (op === 'type') expect(await fresh.listTypes('empty', { type: `${V}Bus` })).toEqual([]);
+        if (op === 'attribute')
+          expect(await fresh.listAttributes('empty', { name: `${V}speed` })).toEqual([]);
+      } finally {
+        await fresh.close();
+      }
+    }
+    expect(await store.listTypes('empty')).toEqual([]);
+    expect(await store.listAttributes('empty')).toEqual([]);
+  });
+
   it('leaves no trace of a rolled-back transaction', async () => {
     const before = await countVersions(db.pool);
     await expect(
