@@ -20,7 +20,7 @@ const send = (method: 'GET' | 'POST' | 'PATCH', url: string, payload?: unknown) 
     method,
     url,
     headers: { ...admin, ...(payload ? { 'content-type': 'application/json' } : {}) },
-    ...(payload ? { payload: payload as object } : {}),
+    ...(payload ? { payload: payload } : {}),
   });
 
 beforeAll(async () => {
