@@ -403,11 +403,20 @@ async function startEmbedded(opts: MqttGatewayOptions, port: number, host: strin
 
 async function startExternal(opts: MqttGatewayOptions, url: string): Promise<MqttGateway> {
   const log = opts.log ?? (() => undefined);
-  const client: MqttClient = await mqtt.connectAsync(url, {
-    clientId: `citypivot-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
-    reconnectPeriod: 1000,
-    connectTimeout: 10_000,
-  });
+  const client: MqttClient = await mqtt
+    .connectAsync(url, {
+      clientId: `citypivot-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+    })
+    .catch((err: unknown) => {
+      // The URL without its credentials, if it has any.
+      const shown = url.replace(/\/\/[^@/]*@/, '//');
+      throw new Error(
+        `cannot reach the MQTT broker at ${shown}: ${err instanceof Error ? err.message : String(err)} (check --mqtt, or start without MQTT: --no-mqtt)`,
+        { cause: err },
+      );
+    });
   client.on('error', (err) => log(`MQTT ${url}: ${err.message}`));
   client.on('message', (topicName, payload) => {
     const topic = parseDeviceTopic(topicName);

@@ -67,7 +67,6 @@ export async function createHubServices(
   // Reads made while serving a request pass the access layer (filtered, masked, decrypted), above the cache.
   const cachedStore = cache?.store ?? rawStore;
   const store = access ? access.guardStore(cachedStore) : cachedStore;
-  await access?.bootstrap();
   const bundled = await loadBundledContexts();
   const coreDoc = [...bundled.entries()].find(([url]) => url.includes('ngsi-ld-core-context'))?.[1];
   const documents = createStoreContextDocuments(store);
@@ -179,8 +178,13 @@ export async function createHubServices(
     iot,
     access,
     cache,
-    /** Starts the background workers (notification delivery, periodic subscriptions) and the entity cache. */
+    /**
+     * Creates the first administrator when there is none (its one-time password logged now: the
+     * hub calls this once it listens, so a start that fails creates no account), then starts the
+     * background workers (notification delivery, periodic subscriptions) and the entity cache.
+     */
     async start(): Promise<void> {
+      await access?.bootstrap();
       await cache?.start();
       await notifications.start();
       await history.jobs.start();

@@ -3,6 +3,7 @@
  * store, the services and the HTTP app; start them in order and stop them in reverse.
  */
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { EntityService } from '../broker/entity-service.js';
 import type { Store } from '../core/store.js';
@@ -70,13 +71,69 @@ export interface Hub {
   stop(): Promise<void>;
 }
 
+/** A port the hub needs is taken: found before anything is created or started. */
+export class PortInUseError extends Error {
+  constructor(
+    readonly port: number,
+    readonly host: string,
+    readonly what: string,
+    readonly remedy: string,
+  ) {
+    super(`port ${port} on ${host} (${what}) is in use by another program: ${remedy}`);
+    this.name = 'PortInUseError';
+  }
+}
+
+/**
+ * Fails with {@link PortInUseError} when a fixed port the hub will listen on is taken, by
+ * binding it for a moment: before the database is opened and before any account is created, so
+ * that a start that cannot succeed changes nothing. (Port 0 is always free.)
+ */
+export async function checkPortsFree(config: Pick<HubConfig, 'port' | 'host' | 'mqtt'>): Promise<void> {
+  const wanted: { port: number; host: string; what: string; remedy: string }[] = [
+    {
+      port: config.port,
+      host: config.host,
+      what: 'the HTTP API',
+      remedy: 'stop that program, or choose another port with --port N (CITYPIVOT_PORT)',
+    },
+  ];
+  if (config.mqtt?.mode === 'embedded')
+    wanted.push({
+      port: config.mqtt.port,
+      host: config.mqtt.host ?? config.host,
+      what: 'the embedded MQTT broker',
+      remedy:
+        'stop that program, choose another port with --mqtt-port N, use that broker with --mqtt mqtt://host:port, or start without MQTT (--no-mqtt)',
+    });
+  for (const w of wanted) {
+    if (w.port === 0) continue;
+    await new Promise<void>((resolve, reject) => {
+      const probe = createServer();
+      probe.once('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') reject(new PortInUseError(w.port, w.host, w.what, w.remedy));
+        else if (err.code === 'EACCES')
+          reject(
+            new Error(
+              `port ${w.port} on ${w.host} (${w.what}) needs privileges this user does not have: ${w.remedy.replace('stop that program, or ', '').replace('stop that program, ', '')}`,
+            ),
+          );
+        else reject(new Error(`cannot listen on ${w.host}:${w.port} (${w.what}): ${err.message}`));
+      });
+      probe.listen({ port: w.port, host: w.host, exclusive: true }, () => probe.close(() => resolve()));
+    });
+  }
+}
+
 export async function startHub(config: HubConfig): Promise<Hub> {
   const log = config.log ?? (() => undefined);
+  await checkPortsFree(config);
   const database = await openDatabase(config.db, log);
   let store: Store | undefined;
   let registry: DeviceRegistry | undefined;
   let gateway: MqttGateway | undefined;
   let accessStore: AccessStore | undefined;
+  let services: Awaited<ReturnType<typeof createHubServices>> | undefined;
   try {
     store = await createPostgresStore({ url: database.url });
     registry = createPostgresIotRegistry({ url: database.url });
@@ -88,7 +145,7 @@ export async function startHub(config: HubConfig): Promise<Hub> {
     const https = config.tls
       ? { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) }
       : undefined;
-    const services = await createHubServices(store, {
+    services = await createHubServices(store, {
       iot: { registry, ...(config.sdmSchemasDir ? { schemasDir: config.sdmSchemasDir } : {}) },
       ...(access ? { access } : {}),
       ...(https ? { https } : {}),
@@ -109,7 +166,6 @@ export async function startHub(config: HubConfig): Promise<Hub> {
     });
     const { app, entities } = services;
     const address = await app.listen({ port: config.port, host: config.host });
-    await services.start();
     if (config.mqtt && config.mqtt.mode !== 'off' && services.iot) {
       const authority = services.access?.mqttAuthority(config.mqttAnonymous ?? false);
       gateway = await startMqttGateway({
@@ -119,7 +175,10 @@ export async function startHub(config: HubConfig): Promise<Hub> {
         ...(authority ? { authority } : {}),
       });
     }
+    // Last: the first administrator's account (and its one-time password), then background work.
+    await services.start();
     const s = store;
+    const live = services;
     const reg = registry;
     const acc = accessStore;
     const mqtt = gateway;
@@ -131,13 +190,13 @@ export async function startHub(config: HubConfig): Promise<Hub> {
       entities,
       database,
       ...(mqtt ? { mqttUrl: mqtt.url } : {}),
-      ...(services.iot ? { iot: services.iot } : {}),
-      ...(services.access ? { access: services.access } : {}),
-      resolveContext: (v) => services.resolver.resolve(v),
+      ...(live.iot ? { iot: live.iot } : {}),
+      ...(live.access ? { access: live.access } : {}),
+      resolveContext: (v) => live.resolver.resolve(v),
       stop() {
         stopping ??= (async () => {
           await mqtt?.stop();
-          await services.stop();
+          await live.stop();
           await app.close();
           await reg.close();
           await acc?.close();
@@ -148,7 +207,11 @@ export async function startHub(config: HubConfig): Promise<Hub> {
       },
     };
   } catch (err) {
+    // Everything started is stopped before the pools end: no background work is left retrying
+    // on a closed pool (a start that failed on its MQTT port once flooded the log until EMFILE).
     await gateway?.stop().catch(() => undefined);
+    await services?.stop().catch(() => undefined);
+    await services?.app.close().catch(() => undefined);
     await registry?.close().catch(() => undefined);
     await accessStore?.close().catch(() => undefined);
     await store?.close().catch(() => undefined);

@@ -62,6 +62,9 @@ export async function createIotTestHub(
         }
       : {}),
   });
+  // The first administrator (the hub creates it in services.start(), which also starts background
+  // work these tests run by hand).
+  await services.access?.bootstrap();
   const iot = services.iot as IotService;
   const mode = opts.mqtt ?? 'embedded';
   const authority = services.access?.mqttAuthority(opts.auth?.anonymous ?? false);
