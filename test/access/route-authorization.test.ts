@@ -14,7 +14,7 @@
  * so; every spelling of a path is decided like the plain one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LightMyRequestResponse } from 'fastify';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createIotTestHub, ADMIN_PASSWORD, type IotTestHub } from '../iot/support/iot-hub.js';
 import { registeredRoutes, type RegisteredRoute } from '../../src/server/http-app.js';
 import type { RouteAccess } from '../../src/api/route-access.js';
@@ -53,7 +53,7 @@ async function call(
 ): Promise<LightMyRequestResponse> {
   const token = who === 'anonymous' ? undefined : (tokens[who as Exclude<Who, 'anonymous'>] ?? who);
   return hub.request({
-    method: method,
+    method: method as InjectOptions['method'],
     url,
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
     ...(payload === undefined ? {} : { payload: payload as object }),

@@ -9,7 +9,7 @@
  * the owning department's rights, autoprovision off by default, nothing left behind) are here too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LightMyRequestResponse } from 'fastify';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { ADMIN_PASSWORD, createIotTestHub, type IotTestHub } from '../iot/support/iot-hub.js';
 import { registeredRoutes } from '../../src/server/http-app.js';
 import { tokenOf } from './access-support.js';
@@ -26,7 +26,7 @@ const tok: Record<string, string> = {};
 
 async function as(who: string, method: string, url: string, payload?: unknown, headers = {}) {
   return hub.request({
-    method: method,
+    method: method as InjectOptions['method'],
     url,
     headers: { authorization: `Bearer ${tok[who]}`, ...headers },
     ...(payload === undefined ? {} : { payload: payload as object }),
