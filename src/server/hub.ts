@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { EntityService } from '../broker/entity-service.js';
 import type { Store } from '../core/store.js';
@@ -40,7 +41,10 @@ export interface HubConfig {
   mqtt?: MqttSetting | { mode: 'off' };
   /** With authentication on, accept MQTT clients without credentials on the embedded broker. */
   mqttAnonymous?: boolean;
-  /** Smart Data Models schemas for readings with schema_validation (dataModel.*\/{Type}/schema.json). */
+  /**
+   * Smart Data Models schemas for readings with schema_validation (dataModel.*\/{Type}/schema.json);
+   * default: the copy shipped in vendor/smart-data-models.
+   */
   sdmSchemasDir?: string;
   /** Authentication and access control; absent: none (loopback development only, checked by the CLI). */
   auth?: HubAuthConfig;
@@ -69,6 +73,11 @@ export interface Hub {
   /** Compiles an @context value (undefined: the core context). */
   resolveContext(value: unknown): Promise<ActiveContext>;
   stop(): Promise<void>;
+}
+
+/** The Smart Data Models schemas shipped with CityPivot (vendor/smart-data-models, CC BY 4.0). */
+export function defaultSdmSchemasDir(): string {
+  return fileURLToPath(new URL('../../vendor/smart-data-models/', import.meta.url));
 }
 
 /** A port the hub needs is taken: found before anything is created or started. */
@@ -146,7 +155,7 @@ export async function startHub(config: HubConfig): Promise<Hub> {
       ? { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) }
       : undefined;
     services = await createHubServices(store, {
-      iot: { registry, ...(config.sdmSchemasDir ? { schemasDir: config.sdmSchemasDir } : {}) },
+      iot: { registry, schemasDir: config.sdmSchemasDir ?? defaultSdmSchemasDir() },
       ...(access ? { access } : {}),
       ...(https ? { https } : {}),
       ...(config.fetchContexts === undefined ? {} : { fetchContexts: config.fetchContexts }),

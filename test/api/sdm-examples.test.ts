@@ -1,5 +1,5 @@
 /**
- * Every Smart Data Models normalized example in ../shared/data/sdm: created with its own @context
+ * Every Smart Data Models normalized example in vendor/smart-data-models: created with its own @context
  * (resolved from the bundled copies, no network), retrieved, queried by type and by q, and read
  * back in normalized, concise and keyValues forms. Examples that are not valid NGSI-LD get a
  * clear error and leave nothing behind.
@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestHub, json, link } from '../support/test-hub.js';
 import type { TestHub } from '../support/test-hub.js';
 
-const SDM = join(import.meta.dirname, '../../../shared/data/sdm');
+const SDM = join(import.meta.dirname, '../../vendor/smart-data-models');
 
 interface Example {
   model: string;

@@ -26,7 +26,7 @@ import type { FuzzRoute } from './request-generator.js';
 export const ADMIN_PASSWORD = 'Chief-Passw0rd!';
 export const USER_PASSWORD = 'User-Passw0rd!';
 
-const SDM_DIR = join(import.meta.dirname, '../../../shared/data/sdm');
+const SDM_DIR = join(import.meta.dirname, '../../vendor/smart-data-models');
 /** A fixed data key: the fuzzer needs encryption at rest on, not a secret key. */
 const DATA_KEY = Buffer.alloc(32, 7);
 

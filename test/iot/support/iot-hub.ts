@@ -19,7 +19,7 @@ import type { HubAccess } from '../../../src/access/access-setup.js';
 
 export const ADMIN_PASSWORD = 'Chief-Passw0rd!';
 
-export const SDM_DIR = join(import.meta.dirname, '../../../../shared/data/sdm');
+export const SDM_DIR = join(import.meta.dirname, '../../../vendor/smart-data-models');
 
 export interface IotTestHub {
   app: FastifyInstance;
