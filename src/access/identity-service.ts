@@ -52,7 +52,8 @@ export function createIdentityService(deps: IdentityDeps) {
 
   async function hashPassword(username: string, password: string): Promise<string> {
     const problems = passwordProblems(password, username, await policy());
-    if (problems.length > 0) throw badRequest(`The password is too weak: ${problems.join('; ')}`);
+    if (problems.length > 0)
+      throw badRequest(`The password of ${JSON.stringify(username)} is too weak: ${problems.join('; ')}`);
     return argonHash(password, ARGON);
   }
 
@@ -224,6 +225,13 @@ export function createIdentityService(deps: IdentityDeps) {
      */
     async bootstrap(password: string | undefined): Promise<{ created: boolean; generated?: string }> {
       if ((await store.countUsers()) > 0) return { created: false };
+      const pw = password ?? `${randomBytes(12).toString('base64url')}-Aa1`;
+      const generated = password === undefined ? pw : undefined;
+      const problems = passwordProblems(pw, 'admin', await policy());
+      if (password !== undefined && problems.length > 0)
+        throw new Error(
+          `CITYPIVOT_ADMIN_PASSWORD, the password of the first account "admin", is refused by the password policy: ${problems.join('; ')}`,
+        );
       if ((await store.listDepartments()).length === 0)
         await store.createDepartment({ id: 'city', name: 'City', parent: null });
       if ((await store.listPolicies(['city'])).length === 0)
@@ -234,8 +242,6 @@ export function createIdentityService(deps: IdentityDeps) {
           entityTypes: ['*'],
           actions: ['read', 'write'],
         });
-      const pw = password ?? `${randomBytes(12).toString('base64url')}-Aa1`;
-      const generated = password === undefined ? pw : undefined;
       await store
         .createUser({
           id: randomUUID(),

@@ -64,10 +64,37 @@ export const SERVE_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/**
+ * `--flag VALUE` as `--flag=VALUE` for the options that take a value, so that a value beginning
+ * with `-` (`--speed -1`) reaches the flag's own check instead of parseArgs' "ambiguous".
+ */
+function attachValues(argv: string[], options: Record<string, { type: string }>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const next = argv[i + 1];
+    if (
+      a.startsWith('--') &&
+      !a.includes('=') &&
+      options[a.slice(2)]?.type === 'string' &&
+      next !== undefined
+    ) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeConfig & { help: boolean } {
   let values: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({ args: argv, options: SERVE_OPTIONS, strict: true, allowPositionals: false }).values;
+    values = parseArgs({
+      args: attachValues(argv, SERVE_OPTIONS),
+      options: SERVE_OPTIONS,
+      strict: true,
+      allowPositionals: false,
+    }).values;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -203,7 +230,7 @@ export function parseDemoArgs(argv: string[], env: NodeJS.ProcessEnv): DemoConfi
     const name = a.split('=')[0] as string;
     if (!own.has(name)) rest.push(a);
     else if (a.includes('=')) mine.push(a);
-    else mine.push(a, argv[++i] ?? '');
+    else mine.push(`${a}=${argv[++i] ?? ''}`);
   }
   let values: Record<string, string | boolean | undefined>;
   try {

@@ -15,14 +15,7 @@ import { loadAirReplay } from '../sim/air-replay.js';
 import { startDemoCity, type DemoCity, type DemoStats } from '../sim/demo-city.js';
 import { parseDemoArgs } from './config.js';
 import { startHubFromConfig, untilSignal } from './hub-runner.js';
-
-export const DEMO_USAGE = `demo options (besides those of serve; each also as an environment variable):
-  --sensors N         CITYPIVOT_SENSORS   sensors in the demo city, 0 to 100000 (default 500)
-  --speed X           CITYPIVOT_SPEED     simulated seconds per real second (default 1: the wall clock)
-  --seed S            CITYPIVOT_SEED      the same seed builds the same city (default 20261202)
-  --incident-every S  CITYPIVOT_INCIDENT_EVERY  mean seconds between incidents, 0 for none (default 90)
-  (CITYPIVOT_DEMO_PASSWORD: the password of the demo's "operator" account; generated when unset)
-`;
+import { commandHelp } from './help.js';
 
 export const DEMO_USER = 'operator';
 const DEMO_DEPARTMENT = 'city-operations';
@@ -33,7 +26,7 @@ const GATEWAY_KEY_NAME = 'demo-sensor-gateway';
 export async function demoCommand(argv: string[]): Promise<number> {
   const cfg = parseDemoArgs(argv, process.env);
   if (cfg.help) {
-    console.log(DEMO_USAGE);
+    console.log(commandHelp('demo')?.text);
     return 0;
   }
   const log = (line: string) => console.log(line);

@@ -14,20 +14,6 @@ import { openDatabase } from '../store/database-setting.js';
 import { createPostgresStore } from '../store/postgres-store.js';
 import { UsageError } from './config.js';
 
-export const HISTORY_USAGE = `history commands:
-  history retention set [--tenant T] [--type TYPE] [--attr ATTR] DURATION
-                             keep history for DURATION (ISO 8601, fixed: P90D, PT12H, P52W);
-                             without --tenant/--type/--attr: the hub-wide policy ('*')
-  history retention list     list the policies
-  history retention remove [--tenant T] [--type TYPE] [--attr ATTR]
-  history retention apply    apply the policies now (the hub also does it every hour)
-  history rollups show       rows and time span of the per-minute and per-hour rollups
-  history rollups rebuild [--tenant T]
-                             recompute the rollups from the raw instances
-  history partitions [--prepare]
-                             list the monthly partitions (--prepare: create the coming ones)
-  --db SETTING               CITYPIVOT_DB, as for serve`;
-
 const DEFAULT_VOCAB = 'https://uri.etsi.org/ngsi-ld/default-context/';
 
 /** A term or IRI as the history stores it: IRIs stay, terms take the default vocabulary. */

@@ -6,62 +6,21 @@ import { createPostgresStore } from '../store/postgres-store.js';
 import { openDatabase } from '../store/database-setting.js';
 import { UsageError, isLoopback, parseServeArgs } from './config.js';
 import { listenForStopSignals, startHubFromConfig, untilSignal, version } from './hub-runner.js';
-import { DEMO_USAGE, demoCommand } from './demo-command.js';
+import { demoCommand } from './demo-command.js';
 import { devicesCommand } from './device-commands.js';
-import { HISTORY_USAGE, historyCommand } from './history-commands.js';
-import { USERS_USAGE, auditCommand, usersCommand } from './user-commands.js';
-
-const USAGE = `Usage: citypivot <command> [options]
-
-Commands:
-  serve                      run the hub (NGSI-LD API on /ngsi-ld/v1/)
-  demo                       run the hub with a living demo city and the dashboard (what npm start runs)
-  contexts add URL FILE      preload an @context document for URL from FILE (no network needed later)
-  contexts list              list stored @context documents
-  contexts remove URL        remove a stored @context document
-  devices import FILE        provision devices from a CSV or JSON file (--service S --servicepath P --db …)
-  help                       show this help
-
-serve options (each also as an environment variable):
-  --port N            CITYPIVOT_PORT      HTTP port (default 1026; 0 picks a free one)
-  --host H            CITYPIVOT_HOST      address to listen on (default 127.0.0.1)
-  --db SETTING        CITYPIVOT_DB        ./data (embedded PostgreSQL in a directory, default),
-                                          memory:// (embedded, temporary), postgres://user@host:port/db
-  --auth on|none      CITYPIVOT_AUTH      authentication and access control (default on); none is for
-                                          local development and refused unless the host is loopback
-  --tls-cert FILE     CITYPIVOT_TLS_CERT  serve HTTPS with this PEM certificate (with --tls-key)
-  --tls-key FILE      CITYPIVOT_TLS_KEY   the PEM private key
-  --oidc-issuer URL   CITYPIVOT_OIDC_ISSUER   accept access tokens of this OpenID Connect issuer
-  --oidc-jwks-url URL CITYPIVOT_OIDC_JWKS_URL its JWKS (with --oidc-issuer); --oidc-audience A
-  (CITYPIVOT_ADMIN_PASSWORD: the first start's admin password; CITYPIVOT_DATA_KEY or
-   CITYPIVOT_DATA_KEY_FILE: the key of sensitive personal values, see docs/security.md)
-  --no-mqtt           CITYPIVOT_NO_MQTT   no MQTT broker
-  --mqtt-port N       CITYPIVOT_MQTT_PORT embedded MQTT broker port (default 1883)
-  --mqtt URL          CITYPIVOT_MQTT      external MQTT broker
-  --mqtt-anonymous    CITYPIVOT_MQTT_ANONYMOUS  accept devices without credentials on the embedded broker
-  --no-fetch-contexts                     never fetch @context URLs from the network
-  --log-level L       CITYPIVOT_LOG_LEVEL fatal, error, warn (default), info, debug, silent
-  --temporal-limit N  CITYPIVOT_TEMPORAL_LIMIT
-                                          instances per attribute in one temporal answer (default
-                                          1000); past it the answer is 206 with Content-Range
-  --entity-cache N    CITYPIVOT_ENTITY_CACHE
-                                          entities kept in memory for GET by id (default 20000;
-                                          0: off)
-  --trust-proxy LIST  CITYPIVOT_TRUST_PROXY
-                                          proxies (addresses, CIDR ranges) whose X-Forwarded-For
-                                          names the client; default none
-  --deny-endpoints LIST                   CIDR ranges notifications and @context fetches may not
-                      CITYPIVOT_DENY_ENDPOINTS  reach (link-local and cloud metadata never)
-  --allow-endpoints LIST                  CIDR ranges they may reach although refused above
-                      CITYPIVOT_ALLOW_ENDPOINTS
-
-contexts options:
-  --db SETTING        CITYPIVOT_DB        as for serve
-`;
+import { historyCommand } from './history-commands.js';
+import { auditCommand, usersCommand } from './user-commands.js';
+import { COMMANDS, commandHelp, generalHelp } from './help.js';
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
+    // `citypivot COMMAND --help`: that command's usage, options and examples, whatever else follows.
+    const help = command === undefined ? undefined : commandHelp(command);
+    if (help && (rest.includes('--help') || rest.includes('-h'))) {
+      console.log(help.text);
+      return 0;
+    }
     switch (command) {
       case 'serve':
         return await serve(rest);
@@ -82,17 +41,32 @@ export async function main(argv: string[]): Promise<number> {
         console.log(version());
         return 0;
       case undefined:
+        console.error(generalHelp());
+        return 2;
       case 'help':
       case '--help':
-      case '-h':
-        console.log(`${USAGE}\n${DEMO_USAGE}\n${HISTORY_USAGE}\n${USERS_USAGE}`);
-        return command === undefined ? 2 : 0;
+      case '-h': {
+        if (rest.length === 0) {
+          console.log(generalHelp());
+          return 0;
+        }
+        const one = rest.length === 1 ? commandHelp(rest[0] as string) : undefined;
+        if (!one)
+          throw new UsageError(
+            `help: no command ${JSON.stringify(rest.join(' '))}; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`,
+          );
+        console.log(one.text);
+        return 0;
+      }
       default:
-        throw new UsageError(`Unknown command ${JSON.stringify(command)}`);
+        throw new UsageError(
+          `Unknown command ${JSON.stringify(command)}; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`,
+        );
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      console.error(`citypivot: ${err.message}\nRun "citypivot help" for usage.`);
+      const usage = command && commandHelp(command) ? `citypivot ${command} --help` : 'citypivot help';
+      console.error(`citypivot: ${err.message}\nRun "${usage}" for usage.`);
       return 2;
     }
     console.error(`citypivot: ${err instanceof Error ? err.message : String(err)}`);
@@ -103,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
 async function serve(argv: string[]): Promise<number> {
   const cfg = parseServeArgs(argv, process.env);
   if (cfg.help) {
-    console.log(USAGE);
+    console.log(commandHelp('serve')?.text);
     return 0;
   }
   // parseServeArgs refuses --auth none on other hosts already; this guards callers that build the config.

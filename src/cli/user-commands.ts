@@ -13,14 +13,6 @@ import { createTokenService } from '../access/token-service.js';
 import { verifyAuditLog } from '../api/access-audit-routes.js';
 import { UsageError } from './config.js';
 
-export const USERS_USAGE = `users options (--db SETTING as for serve):
-  users add NAME [--role R]... [--department D]   create an account (password: CITYPIVOT_USER_PASSWORD or stdin)
-  users passwd NAME                               set a new password (same source) and end its sessions
-  users unlock NAME                               clear failed logins and the lock
-  users totp-reset NAME                           remove the TOTP factor (the user enrols again)
-  audit verify                                    walk the audit log's hash chain; exit 1 if it is broken
-`;
-
 async function withAccessStore<T>(db: string, fn: (s: AccessStore) => Promise<T>): Promise<T> {
   const database = await openDatabase(db);
   try {

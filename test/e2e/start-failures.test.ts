@@ -110,3 +110,19 @@ describe('a failure once the database is up', () => {
     expect(existsSync(join(data, 'postgres', 'postmaster.pid')), r.out).toBe(false);
   });
 });
+
+describe('a first administrator password the policy refuses', () => {
+  it('names the variable, the account and the rule, and creates no account', async () => {
+    const data = join(dir, 'data-weak-admin');
+    const env = { CITYPIVOT_ADMIN_PASSWORD: 'a-long-admin-passphrase' };
+    const args = ['serve', '--host', '127.0.0.1', '--port', '0', '--no-mqtt', '--db', data];
+    const r = await runToEnd(args, env);
+    expect(r.code, r.out).toBe(1);
+    expect(r.out).toContain('CITYPIVOT_ADMIN_PASSWORD');
+    expect(r.out).toContain('"admin"');
+    expect(r.out).toMatch(/at least 3 of lower-case letters, upper-case letters, digits/);
+    // The next start with an acceptable password creates the account then.
+    const ok = await runToEnd([...args], { CITYPIVOT_ADMIN_PASSWORD: 'City-Hub-Passphrase-2026' }, 20_000);
+    expect(ok.out).toContain('Created the account "admin" with the password from CITYPIVOT_ADMIN_PASSWORD');
+  });
+});
