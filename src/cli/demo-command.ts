@@ -107,7 +107,11 @@ export async function demoCommand(argv: string[]): Promise<number> {
         `  Login       ${DEMO_USER} / the password printed at the first start (to set one: CITYPIVOT_DEMO_PASSWORD=… npm start, or citypivot users passwd ${DEMO_USER})`,
       );
     else log(`  Login       ${DEMO_USER} / ${password.generated}`);
-    log(`  NGSI-LD     ${hub.url}/ngsi-ld/v1/entities?type=AirQualityObserved`);
+    // The full IRI of the type: the link answers without a Link header (README, First API calls).
+    const air = encodeURIComponent('https://smartdatamodels.org/dataModel.Environment/AirQualityObserved');
+    log(
+      `  NGSI-LD     ${hub.url}/ngsi-ld/v1/entities?type=${air}&options=keyValues${password ? ' (with a token: README, First API calls)' : ''}`,
+    );
     log(`  MQTT        ${hub.mqttUrl} (devices publish on /json/{apikey}/{device_id}/attrs)`);
     log('  Stop        Ctrl+C');
     log('');
