@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { createPostgresStore } from '../store/postgres-store.js';
 import { openDatabase } from '../store/database-setting.js';
+import { DirectoryInUseError } from '../store/embedded-process.js';
 import { UsageError, isLoopback, parseServeArgs } from './config.js';
 import { listenForStopSignals, startHubFromConfig, untilSignal, version } from './hub-runner.js';
 import { demoCommand } from './demo-command.js';
@@ -69,7 +70,8 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`citypivot: ${err.message}\nRun "${usage}" for usage.`);
       return 2;
     }
-    console.error(`citypivot: ${err instanceof Error ? err.message : String(err)}`);
+    const hint = err instanceof DirectoryInUseError ? whileRunning(argv) : undefined;
+    console.error(`citypivot: ${err instanceof Error ? err.message : String(err)}${hint ? `\n${hint}` : ''}`);
     return 1;
   }
 }
@@ -151,4 +153,32 @@ async function contexts(argv: string[]): Promise<number> {
     await database.stop();
   }
   return 0;
+}
+
+/**
+ * What an administration command does through the API of the hub that holds the data directory
+ * (the hub runs with authentication: an account of the role named signs in first).
+ */
+function whileRunning(argv: string[]): string | undefined {
+  const [command, sub, name] = argv.filter(
+    (a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'),
+  );
+  const user = name ? encodeURIComponent(name) : '{id}';
+  const api: Record<string, string | undefined> = {
+    'users add': 'POST /api/v1/users (security-administrator)',
+    'users passwd': `POST /api/v1/users/${user}/password (security-administrator)`,
+    'users unlock': `POST /api/v1/users/${user}/unlock (security-administrator)`,
+    'users totp-reset': `DELETE /api/v1/users/${user}/totp (security-administrator)`,
+    'audit verify': 'GET /api/v1/audit/verify (auditor)',
+    'contexts add': 'POST /ngsi-ld/v1/jsonldContexts (the document in the body)',
+    'contexts list': 'GET /ngsi-ld/v1/jsonldContexts',
+    'contexts remove': 'DELETE /ngsi-ld/v1/jsonldContexts/{URL, percent-encoded}',
+    'devices import': 'POST /iot/devices (fiware-service and fiware-servicepath headers)',
+  };
+  const route = api[`${command} ${sub}`];
+  return route
+    ? `While that hub runs, do the same through its API: ${route}.`
+    : command === 'history'
+      ? 'The history commands need the database to themselves for a moment: stop the hub, run the command, start the hub again.'
+      : undefined;
 }

@@ -182,6 +182,19 @@ export async function lockLineAlive(line: string | undefined): Promise<boolean> 
   return info.alive && (!start || !info.startTime || start === info.startTime);
 }
 
+/** The data directory is another live CityPivot's (its `hub.lock`). */
+export class DirectoryInUseError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly pid: number,
+  ) {
+    super(
+      `The data directory ${dir} is in use by another CityPivot (process ${pid}). Stop it first, or use another --db directory.`,
+    );
+    this.name = 'DirectoryInUseError';
+  }
+}
+
 /**
  * Takes `hub.lock`: refused while the process that holds it lives; waits while only its watchdog
  * lives (it is stopping the server); breaks it otherwise (atomically, by renaming it aside).
@@ -208,9 +221,7 @@ export async function acquireDirectoryLock(
     // Our own pid with another start time is a previous life of this pid (containers reuse pid 1).
     if (hub === mine.trim()) throw new Error(`The data directory ${dir} is already in use by this process.`);
     if (hubPid !== process.pid && (await lockLineAlive(hub))) {
-      throw new Error(
-        `The data directory ${dir} is in use by another CityPivot (process ${hubPid}). Stop it first, or use another --db directory.`,
-      );
+      throw new DirectoryInUseError(dir, hubPid);
     }
     if (!(await waitUntil(async () => !(await lockLineAlive(watchdog)), 90_000, 50, signal))) {
       throw new Error(

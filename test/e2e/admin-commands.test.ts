@@ -1,0 +1,115 @@
+/**
+ * Issue 16: administration commands against a data directory a running hub holds say exactly
+ * what to do (the API call that does the same while it runs, or to stop the hub), exit 1 and
+ * leave the hub running; on an external PostgreSQL they work while the hub runs.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+
+const BIN = join(import.meta.dirname, '../../bin/citypivot.js');
+const ADMIN = 'Chief-Passw0rd!';
+let dir = '';
+let db: TestDatabase;
+
+interface Running {
+  child: ChildProcessWithoutNullStreams;
+  output: () => string;
+}
+
+function start(args: string[], env: Record<string, string> = {}): Running {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, CITYPIVOT_ADMIN_PASSWORD: ADMIN, ...env },
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  return { child, output: () => out };
+}
+
+function runToEnd(args: string[], env: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; out: string }>((resolve) => {
+    const r = start(args, env);
+    const killer = setTimeout(() => r.child.kill('SIGKILL'), 60_000);
+    r.child.on('exit', (code) => {
+      clearTimeout(killer);
+      resolve({ code, out: r.output() });
+    });
+  });
+}
+
+async function ready(r: Running): Promise<string> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const url = /NGSI-LD API at (http:\/\/[^/\s]+)/.exec(r.output())?.[1];
+    if (url) return url;
+    if (r.child.exitCode !== null || Date.now() > deadline) throw new Error(`no ready line: ${r.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function stop(r: Running): Promise<number | null> {
+  if (r.child.exitCode !== null) return r.child.exitCode;
+  const exited = new Promise<number | null>((resolve) => r.child.once('exit', resolve));
+  r.child.kill('SIGTERM');
+  return exited;
+}
+
+beforeAll(async () => {
+  if (!existsSync(join(import.meta.dirname, '../../dist/cli/main.js')))
+    throw new Error('dist/ is missing: run npm run build');
+  dir = await mkdtemp(join(tmpdir(), 'citypivot-admin-commands-'));
+  await chmod(dir, 0o755); // as root, PostgreSQL runs as "postgres", who must enter it
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+  await db?.drop();
+});
+
+describe('on the data directory of a running hub', () => {
+  it('each command names the API call that does the same, exits 1, and the hub keeps running', async () => {
+    const data = join(dir, 'data');
+    const hub = start(['serve', '--host', '127.0.0.1', '--port', '0', '--no-mqtt', '--db', data]);
+    try {
+      const url = await ready(hub);
+      const cases: [string[], string][] = [
+        [['users', 'unlock', 'admin'], 'POST /api/v1/users/admin/unlock'],
+        [['users', 'passwd', 'li.wei'], 'POST /api/v1/users/li.wei/password'],
+        [['audit', 'verify'], 'GET /api/v1/audit/verify'],
+        [['contexts', 'list'], 'GET /ngsi-ld/v1/jsonldContexts'],
+        [['history', 'retention', 'list'], 'stop the hub, run the command, start the hub again'],
+      ];
+      for (const [args, says] of cases) {
+        const r = await runToEnd([...args, '--db', data], { CITYPIVOT_USER_PASSWORD: 'Desk-Passw0rd-26' });
+        expect(r.code, r.out).toBe(1);
+        expect(r.out).toContain('is in use by another CityPivot');
+        expect(r.out).toContain(says);
+      }
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+    } finally {
+      expect(await stop(hub)).toBe(0);
+    }
+  });
+});
+
+describe('on an external PostgreSQL', () => {
+  it('work while the hub runs on the same database', async () => {
+    const hub = start(['serve', '--host', '127.0.0.1', '--port', '0', '--no-mqtt', '--db', db.url]);
+    try {
+      const url = await ready(hub);
+      const verify = await runToEnd(['audit', 'verify', '--db', db.url]);
+      expect(verify.code, verify.out).toBe(0);
+      expect(verify.out).toContain('The audit log is intact');
+      const list = await runToEnd(['history', 'retention', 'list', '--db', db.url]);
+      expect(list.code, list.out).toBe(0);
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+    } finally {
+      expect(await stop(hub)).toBe(0);
+    }
+  });
+});
