@@ -30,9 +30,48 @@ async function withAccessStore<T>(db: string, fn: (s: AccessStore) => Promise<T>
   }
 }
 
-async function readPassword(): Promise<string> {
+/** One line typed in the terminal without echo (raw mode); Ctrl+C or Ctrl+D abandons. */
+function promptHidden(prompt: string): Promise<string> {
+  const input = process.stdin;
+  input.setRawMode(true); // before the prompt: nothing typed after it is echoed
+  process.stderr.write(prompt);
+  input.resume();
+  input.setEncoding('utf8');
+  return new Promise((resolve, reject) => {
+    let typed = '';
+    const done = (err?: Error) => {
+      input.off('data', onData);
+      input.setRawMode(false);
+      input.pause();
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(typed);
+    };
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n') return done();
+        if (ch === '\u0003' || ch === '\u0004') return done(new UsageError('No password given'));
+        if (ch === '\u007f' || ch === '\b') typed = [...typed].slice(0, -1).join('');
+        else if (ch >= ' ') typed += ch;
+      }
+    };
+    input.on('data', onData);
+  });
+}
+
+/**
+ * The new password: CITYPIVOT_USER_PASSWORD, else asked twice in a terminal without echo, else
+ * the first line of standard input (a pipe).
+ */
+async function readPassword(name: string): Promise<string> {
   const env = process.env.CITYPIVOT_USER_PASSWORD;
   if (env) return env;
+  if (process.stdin.isTTY) {
+    const first = await promptHidden(`New password for ${name}: `);
+    const again = await promptHidden('The same again: ');
+    if (first !== again) throw new UsageError('The two passwords differ: nothing was changed');
+    return first;
+  }
   const rl = createInterface({ input: process.stdin });
   for await (const line of rl) {
     rl.close();
@@ -77,7 +116,7 @@ export async function usersCommand(argv: string[]): Promise<number> {
         displayName: null,
         department: department ?? null,
         roles: r,
-        passwordHash: await identity.hashPassword(name, await readPassword()),
+        passwordHash: await identity.hashPassword(name, await readPassword(name)),
       });
       await audit('user.create');
       console.log(`Created ${name} (${r.join(', ')})`);
@@ -86,7 +125,7 @@ export async function usersCommand(argv: string[]): Promise<number> {
     const user = await store.getUserByName(name);
     if (!user) throw new Error(`No user ${name}`);
     if (sub === 'passwd') {
-      await store.setPassword(user.id, await identity.hashPassword(name, await readPassword()));
+      await store.setPassword(user.id, await identity.hashPassword(name, await readPassword(name)));
       await store.revokeUserSessions(user.id);
       await audit('user.password-reset');
     } else if (sub === 'unlock') {

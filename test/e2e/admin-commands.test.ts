@@ -113,3 +113,28 @@ describe('on an external PostgreSQL', () => {
     }
   });
 });
+
+describe('a password typed in a terminal', () => {
+  it('is asked for twice with a prompt, never echoed, and set', async () => {
+    // `script` (util-linux) gives the command a terminal; what it echoes is what a user would see.
+    const typed = 'Desk-Terminal-2026';
+    const cmd = `${process.execPath} ${BIN} users add li.wei --role department-user --db '${db.url}'`;
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const prompts = (out.match(/New password for li\.wei: |The same again: /g) ?? []).length;
+      if (prompts > answered) {
+        answered = prompts;
+        child.stdin.write(`${typed}\r`);
+      }
+    });
+    let answered = 0;
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(out).toContain('New password for li.wei: ');
+    expect(out).toContain('The same again: ');
+    expect(out).not.toContain(typed);
+    expect(code, out).toBe(0);
+    expect(out).toContain('Created li.wei');
+  });
+});
