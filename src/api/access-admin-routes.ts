@@ -6,11 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { HubError, badRequest, notFound } from '../core/errors.js';
-import type { AccessPolicy, Action, CatalogEntry } from '../core/access/access-model.js';
-import { ACTIONS, SENSITIVITY_CLASSES } from '../core/access/access-model.js';
+import type { CatalogEntry } from '../core/access/access-model.js';
+import { SENSITIVITY_CLASSES } from '../core/access/access-model.js';
 import { MASK_KINDS, type MaskKind } from '../core/access/masking.js';
 import { mergePolicy } from '../core/access/password-policy.js';
-import { newApiKey } from '../access/token-service.js';
+import { createAdministration, type Actor } from '../access/administration.js';
 import {
   auditBase,
   body,
@@ -26,9 +26,15 @@ import { ACCOUNT, guarded, role } from './route-access.js';
 
 const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
+
 export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRouteDeps): void {
   const { access } = deps;
   const { store, identity } = access;
+  const admin = createAdministration({ store, identity, audit: access.audit });
+  const actorOf = (req: Parameters<typeof auditBase>[1]): Actor => {
+    const { actor: name, ...rest } = auditBase(principalOf(access, req), req);
+    return { name, ...rest };
+  };
   const audit = (
     p: ReturnType<typeof principalOf>,
     req: Parameters<typeof auditBase>[1],
@@ -40,38 +46,18 @@ export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRout
 
   // departments
   app.get('/api/v1/departments', guarded(ACCOUNT), async () => {
-    return store.listDepartments();
+    return admin.listDepartments();
   });
   app.post('/api/v1/departments', guarded(role('system-administrator')), async (req, reply) => {
-    const p = principalOf(access, req);
-    const b = body(req);
-    const id = reqString(b, 'id', 64);
-    if (!ID_RE.test(id)) throw badRequest('id: letters, digits, . _ - only');
-    const parent = optString(b, 'parent', 64) ?? null;
-    await store.createDepartment({ id, name: reqString(b, 'name'), parent });
-    await audit(p, req, 'department.create', id, { parent });
-    return reply.code(201).send({ id });
+    const created = await admin.createDepartment(body(req), actorOf(req));
+    return reply.code(201).send(created);
   });
   app.patch('/api/v1/departments/:id', guarded(role('system-administrator')), async (req, reply) => {
-    const p = principalOf(access, req);
-    const id = (req.params as { id: string }).id;
-    const b = body(req);
-    const patch: { name?: string; parent?: string | null } = {};
-    if ('name' in b) patch.name = reqString(b, 'name');
-    if ('parent' in b) {
-      patch.parent = optString(b, 'parent', 64) ?? null;
-      if (patch.parent !== null && (await store.departmentSubtree(id)).includes(patch.parent))
-        throw badRequest('A department cannot be placed under itself or its sub-departments');
-    }
-    if (!(await store.updateDepartment(id, patch))) throw notFound(`No department ${id}`);
-    await audit(p, req, 'department.update', id, patch);
+    await admin.updateDepartment((req.params as { id: string }).id, body(req), actorOf(req));
     return reply.code(204).send();
   });
   app.delete('/api/v1/departments/:id', guarded(role('system-administrator')), async (req, reply) => {
-    const p = principalOf(access, req);
-    const id = (req.params as { id: string }).id;
-    if (!(await store.deleteDepartment(id))) throw notFound(`No department ${id}`);
-    await audit(p, req, 'department.delete', id);
+    await admin.deleteDepartment((req.params as { id: string }).id, actorOf(req));
     return reply.code(204).send();
   });
 
@@ -165,72 +151,27 @@ export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRout
 
   // API keys
   app.get('/api/v1/api-keys', guarded(role('system-administrator')), async () => {
-    return (await store.listApiKeys()).map(({ secretHash: _s, ...k }) => k);
+    return admin.listApiKeys();
   });
   app.post('/api/v1/api-keys', guarded(role('system-administrator')), async (req, reply) => {
-    const p = principalOf(access, req);
-    const b = body(req);
-    const roles = identity.checkRoles(b.roles ?? ['department-user']);
-    if (roles.some((r) => r !== 'department-user' && r !== 'department-admin'))
-      throw badRequest('An API key holds department roles only');
-    const k = newApiKey();
-    const expiresAt = optString(b, 'expiresAt');
-    if (expiresAt !== undefined && !Number.isFinite(Date.parse(expiresAt)))
-      throw badRequest('expiresAt must be a date-time');
-    await store.createApiKey({
-      id: k.id,
-      name: reqString(b, 'name', 128),
-      secretHash: k.secretHash,
-      department: optString(b, 'department', 64) ?? null,
-      roles,
-      createdBy: p.name,
-      expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(),
-    });
-    await audit(p, req, 'api-key.create', k.id, { roles });
     // The key is shown this once: only its hash is kept.
-    return reply.code(201).send({ id: k.id, key: k.key });
+    return reply.code(201).send(await admin.createApiKey(body(req), actorOf(req)));
   });
   app.delete('/api/v1/api-keys/:id', guarded(role('system-administrator')), async (req, reply) => {
-    const p = principalOf(access, req);
-    const id = (req.params as { id: string }).id;
-    if (!(await store.revokeApiKey(id))) throw notFound(`No active API key ${id}`);
-    await audit(p, req, 'api-key.revoke', id);
+    await admin.revokeApiKey((req.params as { id: string }).id, actorOf(req));
     return reply.code(204).send();
   });
 
   // policies
   app.get('/api/v1/policies', guarded(role('security-administrator', 'auditor')), async () => {
-    return store.listPolicies();
+    return admin.listPolicies();
   });
   app.post('/api/v1/policies', guarded(role('security-administrator')), async (req, reply) => {
-    const p = principalOf(access, req);
-    const b = body(req);
-    const expand = await expander(deps, req);
-    const actions = optStringList(b, 'actions') ?? ['read'];
-    if (!actions.every((a) => (ACTIONS as readonly string[]).includes(a)))
-      throw badRequest('actions: read, write');
-    const tenant = typeof b.tenant === 'string' ? b.tenant : '';
-    const attrs = optStringList(b, 'attrs')?.map(expand);
-    const area = optArea(b);
-    const policy: AccessPolicy = {
-      id: randomUUID(),
-      department: reqString(b, 'department', 64),
-      tenant,
-      entityTypes: (optStringList(b, 'entityTypes') ?? ['*']).map(expand),
-      ...(attrs ? { attrs } : {}),
-      actions: actions as Action[],
-      ...(area ? { area } : {}),
-    };
-    await store.createPolicy(policy);
-    await audit(p, req, 'policy.create', policy.id, { ...policy });
+    const policy = await admin.createPolicy(body(req), actorOf(req), await expander(deps, req));
     return reply.code(201).send(policy);
   });
   app.delete('/api/v1/policies/:id', guarded(role('security-administrator')), async (req, reply) => {
-    const p = principalOf(access, req);
-    const id = (req.params as { id: string }).id;
-    const gone = await store.deletePolicy(id);
-    if (!gone) throw notFound(`No policy ${id}`);
-    await audit(p, req, 'policy.delete', id, { ...gone });
+    await admin.deletePolicy((req.params as { id: string }).id, actorOf(req));
     return reply.code(204).send();
   });
   app.get('/api/v1/password-policy', guarded(role('security-administrator', 'auditor')), async () => {

@@ -169,8 +169,8 @@ const USERS: CommandHelp = {
   citypivot users totp-reset NAME     remove the TOTP factor (the user enrols again at next login)
 
 Roles (--role, repeatable): ${ROLES.join(', ')}.
-The department (--department) must exist: departments are created through the API
-(POST /api/v1/departments) by a system administrator.
+The department (--department) must exist: citypivot departments add creates one (or the API,
+POST /api/v1/departments). What a department may read and write: citypivot policies.
 The password comes from CITYPIVOT_USER_PASSWORD, or is asked for (without echo in a terminal,
 else read from standard input). The default password policy: at least 10 characters of at least
 three kinds among lower-case letters, upper-case letters, digits and other characters, without the
@@ -203,6 +203,72 @@ Example:
   citypivot audit verify --db ./data`,
 };
 
+const DEPARTMENTS: CommandHelp = {
+  name: 'departments',
+  summary: 'add, list or remove departments',
+  text: `Usage:
+  citypivot departments add ID --name NAME [--parent P]   create a department (under P)
+  citypivot departments list
+  citypivot departments remove ID
+
+A department owns accounts, API keys and devices; policies say what it may read and write. The
+same checks and audit records as POST/GET/DELETE /api/v1/departments.
+
+Options:
+${DB_OPTION}
+
+${ADMIN_NOTE}
+
+Example:
+  citypivot departments add transport --name "Transport Bureau" --parent city`,
+};
+
+const API_KEYS: CommandHelp = {
+  name: 'api-keys',
+  summary: "create, list or revoke API keys (a system's credential)",
+  text: `Usage:
+  citypivot api-keys add NAME [--role R]... [--department D] [--expires DATE]
+                             create a key; its secret is printed this once (only its hash is kept)
+  citypivot api-keys list
+  citypivot api-keys revoke ID
+
+Roles: department-user (default) or department-admin. Send the secret as the X-API-Key header.
+The same checks and audit records as /api/v1/api-keys.
+
+Options:
+${DB_OPTION}
+
+${ADMIN_NOTE}
+
+Example:
+  citypivot api-keys add signal-control --department transport --expires 2027-12-31T00:00:00Z`,
+};
+
+const POLICIES: CommandHelp = {
+  name: 'policies',
+  summary: 'what each department may read and write (add, list, remove)',
+  text: `Usage:
+  citypivot policies add --department D [--type T]... [--attr A]... [--action read|write]...
+                         [--tenant T] [--context URL]
+  citypivot policies list
+  citypivot policies remove ID
+
+A policy lets a department read (the default) or write entities of the types named (default:
+every type, '*'), only the attributes named when --attr is given, in one tenant (default: the
+default tenant; '*': every tenant). Type and attribute names are expanded with --context (a
+bundled @context such as a Smart Data Models one), else with the NGSI-LD core context; full IRIs
+stay. The same checks and audit records as /api/v1/policies.
+
+Options:
+${DB_OPTION}
+
+${ADMIN_NOTE}
+
+Example:
+  citypivot policies add --department transport --type TrafficFlowObserved --action read --action write \\
+    --context https://smart-data-models.github.io/dataModel.Transportation/context.jsonld`,
+};
+
 const VERSION: CommandHelp = {
   name: 'version',
   summary: 'print the version',
@@ -222,6 +288,9 @@ export const COMMANDS: readonly CommandHelp[] = [
   DEVICES,
   HISTORY,
   USERS,
+  DEPARTMENTS,
+  POLICIES,
+  API_KEYS,
   AUDIT,
   VERSION,
   HELP,

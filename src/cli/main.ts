@@ -12,6 +12,7 @@ import { devicesCommand } from './device-commands.js';
 import { historyCommand } from './history-commands.js';
 import { auditCommand, usersCommand } from './user-commands.js';
 import { COMMANDS, commandHelp, generalHelp } from './help.js';
+import { apiKeysCommand, departmentsCommand, policiesCommand } from './admin-commands.js';
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -37,6 +38,12 @@ export async function main(argv: string[]): Promise<number> {
         return await usersCommand(rest);
       case 'audit':
         return await auditCommand(rest);
+      case 'departments':
+        return await departmentsCommand(rest);
+      case 'api-keys':
+        return await apiKeysCommand(rest);
+      case 'policies':
+        return await policiesCommand(rest);
       case 'version':
       case '--version':
         console.log(version());
@@ -170,6 +177,15 @@ function whileRunning(argv: string[]): string | undefined {
     'users unlock': `POST /api/v1/users/${user}/unlock (security-administrator)`,
     'users totp-reset': `DELETE /api/v1/users/${user}/totp (security-administrator)`,
     'audit verify': 'GET /api/v1/audit/verify (auditor)',
+    'departments add': 'POST /api/v1/departments (system-administrator)',
+    'departments list': 'GET /api/v1/departments',
+    'departments remove': 'DELETE /api/v1/departments/{id} (system-administrator)',
+    'api-keys add': 'POST /api/v1/api-keys (system-administrator)',
+    'api-keys list': 'GET /api/v1/api-keys (system-administrator)',
+    'api-keys revoke': 'DELETE /api/v1/api-keys/{id} (system-administrator)',
+    'policies add': 'POST /api/v1/policies (security-administrator)',
+    'policies list': 'GET /api/v1/policies (security-administrator or auditor)',
+    'policies remove': 'DELETE /api/v1/policies/{id} (security-administrator)',
     'contexts add': 'POST /ngsi-ld/v1/jsonldContexts (the document in the body)',
     'contexts list': 'GET /ngsi-ld/v1/jsonldContexts',
     'contexts remove': 'DELETE /ngsi-ld/v1/jsonldContexts/{URL, percent-encoded}',

@@ -13,7 +13,7 @@ import { createTokenService } from '../access/token-service.js';
 import { verifyAuditLog } from '../api/access-audit-routes.js';
 import { UsageError } from './config.js';
 
-async function withAccessStore<T>(db: string, fn: (s: AccessStore) => Promise<T>): Promise<T> {
+export async function withAccessStore<T>(db: string, fn: (s: AccessStore) => Promise<T>): Promise<T> {
   const database = await openDatabase(db);
   try {
     // The store applies the migrations; then the access tables are there.

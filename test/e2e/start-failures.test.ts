@@ -18,15 +18,24 @@ let dir = '';
 let taken: Server;
 let takenPort = 0;
 
-/** Runs the CLI to its end (killed after `ms`): exit code, output, seconds. */
-function runToEnd(args: string[], env: Record<string, string> = {}, ms = 60_000) {
+/**
+ * Runs the CLI to its end (killed after `ms`): exit code, output, seconds. `until`: once the
+ * output matches, SIGTERM (a hub that started is stopped in order, its PostgreSQL with it).
+ */
+function runToEnd(args: string[], env: Record<string, string> = {}, ms = 60_000, until?: RegExp) {
   return new Promise<{ code: number | null; out: string; seconds: number }>((resolve) => {
     const t0 = Date.now();
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, CITYPIVOT_ADMIN_PASSWORD: '', ...env },
     });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (until?.test(out)) {
+        until = undefined; // once: a second SIGTERM while stopping ends the process at once
+        child.kill('SIGTERM');
+      }
+    });
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const killer = setTimeout(() => child.kill('SIGKILL'), ms);
     child.on('exit', (code) => {
@@ -122,7 +131,13 @@ describe('a first administrator password the policy refuses', () => {
     expect(r.out).toContain('"admin"');
     expect(r.out).toMatch(/at least 3 of lower-case letters, upper-case letters, digits/);
     // The next start with an acceptable password creates the account then.
-    const ok = await runToEnd([...args], { CITYPIVOT_ADMIN_PASSWORD: 'City-Hub-Passphrase-2026' }, 20_000);
+    const ok = await runToEnd(
+      [...args],
+      { CITYPIVOT_ADMIN_PASSWORD: 'City-Hub-Passphrase-2026' },
+      60_000,
+      /CityPivot is ready/,
+    );
     expect(ok.out).toContain('Created the account "admin" with the password from CITYPIVOT_ADMIN_PASSWORD');
+    expect(ok.code, ok.out).toBe(0);
   });
 });

@@ -82,6 +82,8 @@ export async function createFuzzHub(): Promise<FuzzHub> {
     },
   }).finally(() => diagnostics.unsubscribe('fastify.initialization', onInit));
   const access = services.access as HubAccess;
+  // The first administrator (services.start() creates it; the rest of start() is run by hand).
+  await access.bootstrap();
   await services.cache?.start();
   const stopAccessWork = access.startBackground();
   const { app } = services;

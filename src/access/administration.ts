@@ -1,0 +1,139 @@
+/**
+ * The platform's administration of departments, API keys and data policies, once for the API
+ * (/api/v1, access-admin-routes.ts) and the command line (citypivot departments|api-keys|
+ * policies): the same checks, the same store calls, the same audit record, whoever asks. Who may
+ * ask is the caller's business (a route's declared role; the CLI's access to the database).
+ */
+import { randomUUID } from 'node:crypto';
+import { badRequest, notFound } from '../core/errors.js';
+import type { AccessPolicy, Action } from '../core/access/access-model.js';
+import { ACTIONS } from '../core/access/access-model.js';
+import type { AuditEvent } from '../core/access/audit-chain.js';
+import { optArea, optString, optStringList, reqString } from '../core/access/admin-input.js';
+import type { AccessStore } from '../store/postgres-access.js';
+import { newApiKey } from './token-service.js';
+import type { IdentityService } from './identity-service.js';
+
+const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Who made a change, as the audit log names it. */
+export interface Actor {
+  name: string;
+  department?: string;
+  ip?: string;
+}
+
+export interface AdministrationDeps {
+  store: AccessStore;
+  identity: Pick<IdentityService, 'checkRoles'>;
+  audit: (e: AuditEvent) => Promise<void>;
+}
+
+export type Administration = ReturnType<typeof createAdministration>;
+
+export function createAdministration({ store, identity, audit }: AdministrationDeps) {
+  const record = (actor: Actor, action: string, target: string, detail?: Record<string, unknown>) =>
+    audit({
+      actor: actor.name,
+      ...(actor.department ? { department: actor.department } : {}),
+      ...(actor.ip ? { ip: actor.ip } : {}),
+      action,
+      target,
+      outcome: 'success',
+      ...(detail ? { detail } : {}),
+    });
+
+  return {
+    listDepartments: () => store.listDepartments(),
+
+    async createDepartment(b: Record<string, unknown>, actor: Actor): Promise<{ id: string }> {
+      const id = reqString(b, 'id', 64);
+      if (!ID_RE.test(id)) throw badRequest('id: letters, digits, . _ - only');
+      const parent = optString(b, 'parent', 64) ?? null;
+      await store.createDepartment({ id, name: reqString(b, 'name'), parent });
+      await record(actor, 'department.create', id, { parent });
+      return { id };
+    },
+
+    async updateDepartment(id: string, b: Record<string, unknown>, actor: Actor): Promise<void> {
+      const patch: { name?: string; parent?: string | null } = {};
+      if ('name' in b) patch.name = reqString(b, 'name');
+      if ('parent' in b) {
+        patch.parent = optString(b, 'parent', 64) ?? null;
+        if (patch.parent !== null && (await store.departmentSubtree(id)).includes(patch.parent))
+          throw badRequest('A department cannot be placed under itself or its sub-departments');
+      }
+      if (!(await store.updateDepartment(id, patch))) throw notFound(`No department ${id}`);
+      await record(actor, 'department.update', id, patch);
+    },
+
+    async deleteDepartment(id: string, actor: Actor): Promise<void> {
+      if (!(await store.deleteDepartment(id))) throw notFound(`No department ${id}`);
+      await record(actor, 'department.delete', id);
+    },
+
+    /** The keys without their secret hashes. */
+    listApiKeys: async () => (await store.listApiKeys()).map(({ secretHash: _s, ...k }) => k),
+
+    /** A new key; `key` is its secret, shown this once (only its hash is kept). */
+    async createApiKey(b: Record<string, unknown>, actor: Actor): Promise<{ id: string; key: string }> {
+      const roles = identity.checkRoles(b.roles ?? ['department-user']);
+      if (roles.some((r) => r !== 'department-user' && r !== 'department-admin'))
+        throw badRequest('An API key holds department roles only');
+      const k = newApiKey();
+      const expiresAt = optString(b, 'expiresAt');
+      if (expiresAt !== undefined && !Number.isFinite(Date.parse(expiresAt)))
+        throw badRequest('expiresAt must be a date-time');
+      await store.createApiKey({
+        id: k.id,
+        name: reqString(b, 'name', 128),
+        secretHash: k.secretHash,
+        department: optString(b, 'department', 64) ?? null,
+        roles,
+        createdBy: actor.name,
+        expiresAt: expiresAt === undefined ? null : new Date(expiresAt).toISOString(),
+      });
+      await record(actor, 'api-key.create', k.id, { roles });
+      return { id: k.id, key: k.key };
+    },
+
+    async revokeApiKey(id: string, actor: Actor): Promise<void> {
+      if (!(await store.revokeApiKey(id))) throw notFound(`No active API key ${id}`);
+      await record(actor, 'api-key.revoke', id);
+    },
+
+    listPolicies: () => store.listPolicies(),
+
+    /** `expand`: entity type and attribute names to IRIs ('*' stays), with the caller's @context. */
+    async createPolicy(
+      b: Record<string, unknown>,
+      actor: Actor,
+      expand: (term: string) => string,
+    ): Promise<AccessPolicy> {
+      const actions = optStringList(b, 'actions') ?? ['read'];
+      if (!actions.every((a) => (ACTIONS as readonly string[]).includes(a)))
+        throw badRequest('actions: read, write');
+      const tenant = typeof b.tenant === 'string' ? b.tenant : '';
+      const attrs = optStringList(b, 'attrs')?.map(expand);
+      const area = optArea(b);
+      const policy: AccessPolicy = {
+        id: randomUUID(),
+        department: reqString(b, 'department', 64),
+        tenant,
+        entityTypes: (optStringList(b, 'entityTypes') ?? ['*']).map(expand),
+        ...(attrs ? { attrs } : {}),
+        actions: actions as Action[],
+        ...(area ? { area } : {}),
+      };
+      await store.createPolicy(policy);
+      await record(actor, 'policy.create', policy.id, { ...policy });
+      return policy;
+    },
+
+    async deletePolicy(id: string, actor: Actor): Promise<void> {
+      const gone = await store.deletePolicy(id);
+      if (!gone) throw notFound(`No policy ${id}`);
+      await record(actor, 'policy.delete', id, { ...gone });
+    },
+  };
+}
