@@ -26,7 +26,6 @@ import { ACCOUNT, guarded, role } from './route-access.js';
 
 const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
-
 export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRouteDeps): void {
   const { access } = deps;
   const { store, identity } = access;

@@ -27,9 +27,6 @@ export function body(req: FastifyRequest): Record<string, unknown> {
   return req.body;
 }
 
-
-
-
 /** Expands entity type and attribute names with the @context of the Link header ('*' stays). */
 export async function expander(
   deps: AccessRouteDeps,
@@ -38,7 +35,6 @@ export async function expander(
   const ctx = await deps.contexts.resolve(linkContextUrl(req));
   return (t) => (t === '*' ? t : ctx.expand(t));
 }
-
 
 export function auditBase(p: Principal, req: FastifyRequest) {
   return { actor: p.name, ...(p.department ? { department: p.department } : {}), ip: req.ip };
