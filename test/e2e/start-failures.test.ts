@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,5 +139,48 @@ describe('a first administrator password the policy refuses', () => {
     );
     expect(ok.out).toContain('Created the account "admin" with the password from CITYPIVOT_ADMIN_PASSWORD');
     expect(ok.code, ok.out).toBe(0);
+  });
+});
+
+describe('a database out of reach', () => {
+  it('an unreachable PostgreSQL: exit 1 within seconds, naming it without its password', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen({ port: 0, host: '127.0.0.1' }, resolve));
+    const closed = (probe.address() as { port: number }).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const url = `postgres://citypivot:S3cret-Db-Pass@127.0.0.1:${closed}/citypivot`;
+    const r = await runToEnd(['serve', '--host', '127.0.0.1', '--port', '0', '--no-mqtt', '--db', url]);
+    expect(r.code, r.out).toBe(1);
+    expect(r.seconds, r.out).toBeLessThan(30);
+    expect(r.out).toContain(`Cannot connect to postgres://citypivot@127.0.0.1:${closed}/citypivot`);
+    expect(r.out).not.toContain('S3cret-Db-Pass');
+    expect(r.out.trim().split('\n').length, r.out).toBeLessThan(5);
+  });
+
+  it('a data directory the database server cannot enter: exit 1, saying why and what to do', async () => {
+    // As root, PostgreSQL runs as "postgres", who cannot enter a directory only root may; as
+    // another user, nobody may enter a directory of mode 000.
+    const root = process.getuid?.() === 0;
+    const closedDir = join(dir, 'closed');
+    await mkdir(closedDir, { mode: root ? 0o700 : 0o000 });
+    await chmod(closedDir, root ? 0o700 : 0o000);
+    try {
+      const r = await runToEnd([
+        'serve',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--no-mqtt',
+        '--db',
+        join(closedDir, 'data'),
+      ]);
+      expect(r.code, r.out).toBe(1);
+      expect(r.seconds, r.out).toBeLessThan(30);
+      expect(r.out).toContain(closedDir);
+      expect(r.out).toMatch(root ? /cannot enter/ : /permission denied|EACCES/i);
+    } finally {
+      await chmod(closedDir, 0o755);
+    }
   });
 });
