@@ -5,7 +5,7 @@
  * ask is the caller's business (a route's declared role; the CLI's access to the database).
  */
 import { randomUUID } from 'node:crypto';
-import { badRequest, notFound } from '../core/errors.js';
+import { HubError, badRequest, notFound } from '../core/errors.js';
 import type { AccessPolicy, Action } from '../core/access/access-model.js';
 import { ACTIONS } from '../core/access/access-model.js';
 import type { AuditEvent } from '../core/access/audit-chain.js';
@@ -16,22 +16,24 @@ import type { IdentityService } from './identity-service.js';
 
 const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
-/** Who made a change, as the audit log names it. */
+/** Who made a change, as the audit log names it; `id`: the account, when one asks. */
 export interface Actor {
   name: string;
+  id?: string;
   department?: string;
   ip?: string;
 }
 
 export interface AdministrationDeps {
   store: AccessStore;
-  identity: Pick<IdentityService, 'checkRoles'>;
+  identity: Pick<IdentityService, 'checkRoles' | 'hashPassword'>;
   audit: (e: AuditEvent) => Promise<void>;
+  now?: () => Date;
 }
 
 export type Administration = ReturnType<typeof createAdministration>;
 
-export function createAdministration({ store, identity, audit }: AdministrationDeps) {
+export function createAdministration({ store, identity, audit, now = () => new Date() }: AdministrationDeps) {
   const record = (actor: Actor, action: string, target: string, detail?: Record<string, unknown>) =>
     audit({
       actor: actor.name,
@@ -43,7 +45,88 @@ export function createAdministration({ store, identity, audit }: AdministrationD
       ...(detail ? { detail } : {}),
     });
 
+  const userView = (u: NonNullable<Awaited<ReturnType<typeof store.getUser>>>) => ({
+    id: u.id,
+    username: u.username,
+    displayName: u.displayName,
+    department: u.department,
+    roles: u.roles,
+    totp: u.totpEnabled,
+    disabled: u.disabled,
+    locked: u.lockedUntil !== null && Date.parse(u.lockedUntil) > now().getTime(),
+    createdAt: u.createdAt,
+    lastLoginAt: u.lastLoginAt,
+  });
+
   return {
+    listUsers: async () => (await store.listUsers()).map(userView),
+
+    async createUser(b: Record<string, unknown>, actor: Actor): Promise<{ id: string }> {
+      const username = reqString(b, 'username', 64);
+      if (!ID_RE.test(username)) throw badRequest('username: letters, digits, . _ - only');
+      const roles = identity.checkRoles(b.roles ?? ['department-user']);
+      const department = optString(b, 'department', 64) ?? null;
+      const id = randomUUID();
+      await store.createUser({
+        id,
+        username,
+        displayName: optString(b, 'displayName') ?? null,
+        department,
+        roles,
+        passwordHash: await identity.hashPassword(username, reqString(b, 'password')),
+      });
+      await record(actor, 'user.create', username, { roles, department });
+      return { id };
+    },
+
+    /** Roles, department, display name, disabled; a change of roles or a disabling ends the sessions. */
+    async updateUser(id: string, b: Record<string, unknown>, actor: Actor): Promise<void> {
+      const patch: Parameters<typeof store.updateUser>[1] = {};
+      if ('roles' in b) patch.roles = identity.checkRoles(b.roles);
+      if ('department' in b) patch.department = optString(b, 'department', 64) ?? null;
+      if ('displayName' in b) patch.displayName = optString(b, 'displayName') ?? null;
+      if ('disabled' in b) {
+        if (typeof b.disabled !== 'boolean') throw badRequest('disabled must be true or false');
+        patch.disabled = b.disabled;
+      }
+      if (id === actor.id && patch.roles && !patch.roles.includes('security-administrator'))
+        throw new HubError('Conflict', 'You cannot take the security administrator role from yourself');
+      if (!(await store.updateUser(id, patch))) throw notFound(`No user ${id}`);
+      if (patch.disabled || patch.roles) await store.revokeUserSessions(id);
+      await record(actor, 'user.update', id, patch);
+    },
+
+    async deleteUser(id: string, actor: Actor): Promise<void> {
+      if (id === actor.id) throw new HubError('Conflict', 'You cannot delete your own account');
+      if (!(await store.deleteUser(id))) throw notFound(`No user ${id}`);
+      await record(actor, 'user.delete', id);
+    },
+
+    /** A new password (checked by the password policy); the account's sessions end. */
+    async resetPassword(id: string, password: unknown, actor: Actor): Promise<void> {
+      const u = await store.getUser(id);
+      if (!u) throw notFound(`No user ${id}`);
+      if (typeof password !== 'string' || password === '')
+        throw badRequest('password must be a non-empty string');
+      await store.setPassword(id, await identity.hashPassword(u.username, password));
+      await store.revokeUserSessions(id);
+      await record(actor, 'user.password-reset', u.username);
+    },
+
+    async unlockUser(id: string, actor: Actor): Promise<void> {
+      if (!(await store.getUser(id))) throw notFound(`No user ${id}`);
+      await store.unlock(id);
+      await record(actor, 'user.unlock', id);
+    },
+
+    /** Removes the TOTP factor (the user enrols again at the next login); the sessions end. */
+    async resetTotp(id: string, actor: Actor): Promise<void> {
+      if (!(await store.getUser(id))) throw notFound(`No user ${id}`);
+      await store.setTotp(id, null, false);
+      await store.revokeUserSessions(id);
+      await record(actor, 'user.totp-reset', id);
+    },
+
     listDepartments: () => store.listDepartments(),
 
     async createDepartment(b: Record<string, unknown>, actor: Actor): Promise<{ id: string }> {

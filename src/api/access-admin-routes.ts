@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { HubError, badRequest, notFound } from '../core/errors.js';
+import { badRequest, notFound } from '../core/errors.js';
 import type { CatalogEntry } from '../core/access/access-model.js';
 import { SENSITIVITY_CLASSES } from '../core/access/access-model.js';
 import { MASK_KINDS, type MaskKind } from '../core/access/masking.js';
@@ -24,15 +24,14 @@ import {
 } from './access-request.js';
 import { ACCOUNT, guarded, role } from './route-access.js';
 
-const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
-
 export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRouteDeps): void {
   const { access } = deps;
   const { store, identity } = access;
-  const admin = createAdministration({ store, identity, audit: access.audit });
+  const admin = createAdministration({ store, identity, audit: access.audit, now: access.now });
   const actorOf = (req: Parameters<typeof auditBase>[1]): Actor => {
-    const { actor: name, ...rest } = auditBase(principalOf(access, req), req);
-    return { name, ...rest };
+    const p = principalOf(access, req);
+    const { actor: name, ...rest } = auditBase(p, req);
+    return { name, id: p.id, ...rest };
   };
   const audit = (
     p: ReturnType<typeof principalOf>,
@@ -61,90 +60,31 @@ export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRout
   });
 
   // users
-  const userView = (u: NonNullable<Awaited<ReturnType<typeof store.getUser>>>) => ({
-    id: u.id,
-    username: u.username,
-    displayName: u.displayName,
-    department: u.department,
-    roles: u.roles,
-    totp: u.totpEnabled,
-    disabled: u.disabled,
-    locked: u.lockedUntil !== null && Date.parse(u.lockedUntil) > access.now().getTime(),
-    createdAt: u.createdAt,
-    lastLoginAt: u.lastLoginAt,
-  });
+  const userId = (req: { params: unknown }) => (req.params as { id: string }).id;
   app.get('/api/v1/users', guarded(role('security-administrator')), async () => {
-    return (await store.listUsers()).map(userView);
+    return admin.listUsers();
   });
   app.post('/api/v1/users', guarded(role('security-administrator')), async (req, reply) => {
-    const p = principalOf(access, req);
-    const b = body(req);
-    const username = reqString(b, 'username', 64);
-    if (!ID_RE.test(username)) throw badRequest('username: letters, digits, . _ - only');
-    const roles = identity.checkRoles(b.roles ?? ['department-user']);
-    const department = optString(b, 'department', 64) ?? null;
-    const id = randomUUID();
-    await store.createUser({
-      id,
-      username,
-      displayName: optString(b, 'displayName') ?? null,
-      department,
-      roles,
-      passwordHash: await identity.hashPassword(username, reqString(b, 'password')),
-    });
-    await audit(p, req, 'user.create', username, { roles, department });
-    return reply.code(201).send({ id });
+    return reply.code(201).send(await admin.createUser(body(req), actorOf(req)));
   });
   app.patch('/api/v1/users/:id', guarded(role('security-administrator')), async (req, reply) => {
-    const p = principalOf(access, req);
-    const id = (req.params as { id: string }).id;
-    const b = body(req);
-    const patch: Parameters<typeof store.updateUser>[1] = {};
-    if ('roles' in b) patch.roles = identity.checkRoles(b.roles);
-    if ('department' in b) patch.department = optString(b, 'department', 64) ?? null;
-    if ('displayName' in b) patch.displayName = optString(b, 'displayName') ?? null;
-    if ('disabled' in b) {
-      if (typeof b.disabled !== 'boolean') throw badRequest('disabled must be true or false');
-      patch.disabled = b.disabled;
-    }
-    if (id === p.id && patch.roles && !patch.roles.includes('security-administrator'))
-      throw new HubError('Conflict', 'You cannot take the security administrator role from yourself');
-    if (!(await store.updateUser(id, patch))) throw notFound(`No user ${id}`);
-    if (patch.disabled || patch.roles) await store.revokeUserSessions(id);
-    await audit(p, req, 'user.update', id, patch);
+    await admin.updateUser(userId(req), body(req), actorOf(req));
     return reply.code(204).send();
   });
   app.delete('/api/v1/users/:id', guarded(role('security-administrator')), async (req, reply) => {
-    const p = principalOf(access, req);
-    const id = (req.params as { id: string }).id;
-    if (id === p.id) throw new HubError('Conflict', 'You cannot delete your own account');
-    if (!(await store.deleteUser(id))) throw notFound(`No user ${id}`);
-    await audit(p, req, 'user.delete', id);
+    await admin.deleteUser(userId(req), actorOf(req));
     return reply.code(204).send();
   });
   app.post('/api/v1/users/:id/password', guarded(role('security-administrator')), async (req, reply) => {
-    const p = principalOf(access, req);
-    const id = (req.params as { id: string }).id;
-    const u = await store.getUser(id);
-    if (!u) throw notFound(`No user ${id}`);
-    await store.setPassword(id, await identity.hashPassword(u.username, reqString(body(req), 'password')));
-    await store.revokeUserSessions(id);
-    await audit(p, req, 'user.password-reset', u.username);
+    await admin.resetPassword(userId(req), body(req).password, actorOf(req));
     return reply.code(204).send();
   });
   app.post('/api/v1/users/:id/unlock', guarded(role('security-administrator')), async (req, reply) => {
-    const p = principalOf(access, req);
-    const id = (req.params as { id: string }).id;
-    await store.unlock(id);
-    await audit(p, req, 'user.unlock', id);
+    await admin.unlockUser(userId(req), actorOf(req));
     return reply.code(204).send();
   });
   app.delete('/api/v1/users/:id/totp', guarded(role('security-administrator')), async (req, reply) => {
-    const p = principalOf(access, req);
-    const id = (req.params as { id: string }).id;
-    await store.setTotp(id, null, false);
-    await store.revokeUserSessions(id);
-    await audit(p, req, 'user.totp-reset', id);
+    await admin.resetTotp(userId(req), actorOf(req));
     return reply.code(204).send();
   });
 

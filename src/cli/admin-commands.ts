@@ -1,5 +1,5 @@
 /**
- * `citypivot departments|api-keys|policies`: the administration the API offers under /api/v1,
+ * `citypivot users|departments|api-keys|policies`: the administration the API offers under /api/v1,
  * from the command line, through the same service (access/administration.ts): the same checks
  * and the same audit record (actor `cli`). Like `users`, they open the database themselves.
  */
@@ -10,7 +10,7 @@ import { createTokenService } from '../access/token-service.js';
 import { createContextResolver } from '../broker/context-resolver.js';
 import { loadBundledContexts } from '../server/bundled-contexts.js';
 import { UsageError } from './config.js';
-import { withAccessStore } from './user-commands.js';
+import { readPassword, withAccessStore } from './user-commands.js';
 
 const ACTOR = { name: 'cli' };
 
@@ -204,6 +204,82 @@ export async function policiesCommand(argv: string[]): Promise<number> {
         ),
       );
     }
+    return 0;
+  });
+}
+
+export async function usersCommand(argv: string[]): Promise<number> {
+  const { values: v, positionals: p } = parse(argv, {
+    role: { type: 'string', multiple: true },
+    department: { type: 'string' },
+    'display-name': { type: 'string' },
+    disable: { type: 'boolean' },
+    enable: { type: 'boolean' },
+  });
+  const [sub, name, ...extra] = p;
+  const named = ['add', 'passwd', 'unlock', 'totp-reset', 'set', 'remove'];
+  if (extra.length > 0 || !(sub === 'list' ? name === undefined : named.includes(sub ?? '') && name))
+    throw new UsageError(`users: use ${named.join('|')} NAME, or list`);
+  if (v.disable && v.enable) throw new UsageError('users set: --disable or --enable, not both');
+  return withAccessStore(dbOf(v), async (store) => {
+    const identity = createIdentityService({ store, tokens: await createTokenService({ store }) });
+    const admin = createAdministration({
+      store,
+      identity,
+      audit: async (e) => void (await store.audit.append(e)),
+    });
+    if (sub === 'list') {
+      const users = await admin.listUsers();
+      console.log(
+        table(
+          ['USER', 'DEPARTMENT', 'ROLES', 'TOTP', 'STATE', 'LAST LOGIN'],
+          users.map((u) => [
+            u.username,
+            u.department ?? '',
+            u.roles.join(','),
+            u.totp ? 'yes' : 'no',
+            u.disabled ? 'disabled' : u.locked ? 'locked' : 'active',
+            u.lastLoginAt ?? '',
+          ]),
+        ),
+      );
+      return 0;
+    }
+    if (sub === 'add') {
+      const body = {
+        username: name,
+        ...(Array.isArray(v.role) ? { roles: v.role } : {}),
+        ...(typeof v.department === 'string' ? { department: v.department } : {}),
+        ...(typeof v['display-name'] === 'string' ? { displayName: v['display-name'] } : {}),
+      };
+      // The name and roles are checked before the password is asked for.
+      identity.checkRoles(body.roles ?? ['department-user']);
+      await admin.createUser({ ...body, password: await readPassword(name!) }, ACTOR);
+      console.log(`Created ${name!} (${(body.roles ?? ['department-user']).join(', ')})`);
+      return 0;
+    }
+    const user = await store.getUserByName(name!);
+    if (!user) throw new Error(`No user ${name!} (citypivot users list shows them)`);
+    if (sub === 'passwd') await admin.resetPassword(user.id, await readPassword(name!), ACTOR);
+    else if (sub === 'unlock') await admin.unlockUser(user.id, ACTOR);
+    else if (sub === 'totp-reset') await admin.resetTotp(user.id, ACTOR);
+    else if (sub === 'remove') await admin.deleteUser(user.id, ACTOR);
+    else {
+      const patch = {
+        ...(Array.isArray(v.role) ? { roles: v.role } : {}),
+        ...(typeof v.department === 'string'
+          ? { department: v.department === '' ? null : v.department }
+          : {}),
+        ...(typeof v['display-name'] === 'string' ? { displayName: v['display-name'] } : {}),
+        ...(v.disable ? { disabled: true } : v.enable ? { disabled: false } : {}),
+      };
+      if (Object.keys(patch).length === 0)
+        throw new UsageError(
+          'users set: give --role R (repeatable), --department D, --display-name N, --disable or --enable',
+        );
+      await admin.updateUser(user.id, patch, ACTOR);
+    }
+    console.log(`${sub}: done for ${name!}`);
     return 0;
   });
 }

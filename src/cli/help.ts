@@ -161,12 +161,17 @@ Examples:
 
 const USERS: CommandHelp = {
   name: 'users',
-  summary: 'add accounts, set passwords, unlock, reset TOTP',
+  summary: 'accounts: add, list, change roles and department, passwords, unlock, TOTP, remove',
   text: `Usage:
-  citypivot users add NAME [--role R]... [--department D]   create an account
+  citypivot users add NAME [--role R]... [--department D] [--display-name N]   create an account
+  citypivot users list                list the accounts (department, roles, TOTP, state)
+  citypivot users set NAME [--role R]... [--department D] [--display-name N] [--disable|--enable]
+                                      change an account (new roles replace the old; --department ''
+                                      removes it); a change of roles or a disabling ends its sessions
   citypivot users passwd NAME         set a new password and end the account's sessions
   citypivot users unlock NAME         clear failed logins and the lock
   citypivot users totp-reset NAME     remove the TOTP factor (the user enrols again at next login)
+  citypivot users remove NAME         delete the account
 
 Roles (--role, repeatable): ${ROLES.join(', ')}.
 The department (--department) must exist: citypivot departments add creates one (or the API,
@@ -183,6 +188,7 @@ ${ADMIN_NOTE}
 
 Examples:
   CITYPIVOT_USER_PASSWORD='Traffic-Desk-2026' citypivot users add li.wei --role department-user --department transport
+  citypivot users set li.wei --role department-admin
   citypivot users unlock li.wei`,
 };
 

@@ -10,9 +10,9 @@ import { listenForStopSignals, startHubFromConfig, untilSignal, version } from '
 import { demoCommand } from './demo-command.js';
 import { devicesCommand } from './device-commands.js';
 import { historyCommand } from './history-commands.js';
-import { auditCommand, usersCommand } from './user-commands.js';
+import { auditCommand } from './user-commands.js';
 import { COMMANDS, commandHelp, generalHelp } from './help.js';
-import { apiKeysCommand, departmentsCommand, policiesCommand } from './admin-commands.js';
+import { apiKeysCommand, departmentsCommand, policiesCommand, usersCommand } from './admin-commands.js';
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -170,12 +170,16 @@ function whileRunning(argv: string[]): string | undefined {
   const [command, sub, name] = argv.filter(
     (a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'),
   );
-  const user = name ? encodeURIComponent(name) : '{id}';
+  // The API names accounts by id: GET /api/v1/users gives the id of each user name.
+  const user = '{id}';
   const api: Record<string, string | undefined> = {
     'users add': 'POST /api/v1/users (security-administrator)',
     'users passwd': `POST /api/v1/users/${user}/password (security-administrator)`,
     'users unlock': `POST /api/v1/users/${user}/unlock (security-administrator)`,
     'users totp-reset': `DELETE /api/v1/users/${user}/totp (security-administrator)`,
+    'users list': 'GET /api/v1/users (security-administrator)',
+    'users set': `PATCH /api/v1/users/${user} (security-administrator)`,
+    'users remove': `DELETE /api/v1/users/${user} (security-administrator)`,
     'audit verify': 'GET /api/v1/audit/verify (auditor)',
     'departments add': 'POST /api/v1/departments (system-administrator)',
     'departments list': 'GET /api/v1/departments',
@@ -192,8 +196,12 @@ function whileRunning(argv: string[]): string | undefined {
     'devices import': 'POST /iot/devices (fiware-service and fiware-servicepath headers)',
   };
   const route = api[`${command} ${sub}`];
+  const byId =
+    route?.includes('{id}') && command === 'users' && name
+      ? ` ({id}: the id GET /api/v1/users gives for ${name})`
+      : '';
   return route
-    ? `While that hub runs, do the same through its API: ${route}.`
+    ? `While that hub runs, do the same through its API: ${route}${byId}.`
     : command === 'history'
       ? 'The history commands need the database to themselves for a moment: stop the hub, run the command, start the hub again.'
       : undefined;

@@ -3,13 +3,10 @@
  * and audit checks from the machine the hub runs on (no API login needed). Passwords come from
  * CITYPIVOT_USER_PASSWORD or the first line of standard input, never from the command line.
  */
-import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { openDatabase } from '../store/database-setting.js';
 import { createPostgresStore } from '../store/postgres-store.js';
 import { createPostgresAccessStore, type AccessStore } from '../store/postgres-access.js';
-import { createIdentityService } from '../access/identity-service.js';
-import { createTokenService } from '../access/token-service.js';
 import { verifyAuditLog } from '../api/access-audit-routes.js';
 import { UsageError } from './config.js';
 
@@ -63,7 +60,7 @@ function promptHidden(prompt: string): Promise<string> {
  * The new password: CITYPIVOT_USER_PASSWORD, else asked twice in a terminal without echo, else
  * the first line of standard input (a pipe).
  */
-async function readPassword(name: string): Promise<string> {
+export async function readPassword(name: string): Promise<string> {
   const env = process.env.CITYPIVOT_USER_PASSWORD;
   if (env) return env;
   if (process.stdin.isTTY) {
@@ -97,48 +94,6 @@ function takeFlags(argv: string[]): { db: string; roles: string[]; department?: 
     } else rest.push(a);
   }
   return { db, roles, ...(department ? { department } : {}), rest };
-}
-
-export async function usersCommand(argv: string[]): Promise<number> {
-  const { db, roles, department, rest } = takeFlags(argv);
-  const [sub, name, ...extra] = rest;
-  if (!sub || !name || extra.length > 0 || !['add', 'passwd', 'unlock', 'totp-reset'].includes(sub))
-    throw new UsageError('users: use add|passwd|unlock|totp-reset NAME');
-  return withAccessStore(db, async (store) => {
-    const identity = createIdentityService({ store, tokens: await createTokenService({ store }) });
-    const audit = (action: string) =>
-      store.audit.append({ actor: 'cli', action, target: name, outcome: 'success' });
-    if (sub === 'add') {
-      const r = identity.checkRoles(roles.length ? roles : ['department-user']);
-      await store.createUser({
-        id: randomUUID(),
-        username: name,
-        displayName: null,
-        department: department ?? null,
-        roles: r,
-        passwordHash: await identity.hashPassword(name, await readPassword(name)),
-      });
-      await audit('user.create');
-      console.log(`Created ${name} (${r.join(', ')})`);
-      return 0;
-    }
-    const user = await store.getUserByName(name);
-    if (!user) throw new Error(`No user ${name}`);
-    if (sub === 'passwd') {
-      await store.setPassword(user.id, await identity.hashPassword(name, await readPassword(name)));
-      await store.revokeUserSessions(user.id);
-      await audit('user.password-reset');
-    } else if (sub === 'unlock') {
-      await store.unlock(user.id);
-      await audit('user.unlock');
-    } else {
-      await store.setTotp(user.id, null, false);
-      await store.revokeUserSessions(user.id);
-      await audit('user.totp-reset');
-    }
-    console.log(`${sub}: done for ${name}`);
-    return 0;
-  });
 }
 
 export async function auditCommand(argv: string[]): Promise<number> {

@@ -78,8 +78,11 @@ describe('on the data directory of a running hub', () => {
     try {
       const url = await ready(hub);
       const cases: [string[], string][] = [
-        [['users', 'unlock', 'admin'], 'POST /api/v1/users/admin/unlock'],
-        [['users', 'passwd', 'li.wei'], 'POST /api/v1/users/li.wei/password'],
+        [
+          ['users', 'unlock', 'admin'],
+          'POST /api/v1/users/{id}/unlock (security-administrator) ({id}: the id GET /api/v1/users gives for admin)',
+        ],
+        [['users', 'passwd', 'li.wei'], 'POST /api/v1/users/{id}/password'],
         [['audit', 'verify'], 'GET /api/v1/audit/verify'],
         [['contexts', 'list'], 'GET /ngsi-ld/v1/jsonldContexts'],
         [['history', 'retention', 'list'], 'stop the hub, run the command, start the hub again'],
@@ -200,6 +203,21 @@ describe('departments, policies and API keys from the command line', () => {
 
     r = await cli('users', 'add', 'zhao.min', '--department', 'water');
     expect(r.code, r.out).toBe(0);
+    r = await cli('users', 'add', 'bad name!', '--department', 'water');
+    expect(r.code, r.out).toBe(1);
+    expect(r.out).toContain('username: letters, digits');
+    r = await cli('users', 'set', 'zhao.min', '--role', 'department-admin', '--disable');
+    expect(r.code, r.out).toBe(0);
+    r = await cli('users', 'set', 'zhao.min', '--role', 'overlord');
+    expect(r.code, r.out).toBe(1);
+    expect(r.out).toContain('roles must be a list of');
+    r = await cli('users', 'list');
+    expect(r.out).toMatch(/^zhao\.min +water +department-admin +no +disabled/m);
+    r = await cli('users', 'remove', 'zhao.min');
+    expect(r.code, r.out).toBe(0);
+    r = await cli('users', 'unlock', 'zhao.min');
+    expect(r.code, r.out).toBe(1);
+    expect(r.out).toContain('No user zhao.min');
     r = await cli('policies', 'remove', policyId!);
     expect(r.code, r.out).toBe(0);
     r = await cli('policies', 'remove', policyId!);
