@@ -45,6 +45,15 @@ function runToEnd(args: string[], env: Record<string, string> = {}, ms = 60_000,
   });
 }
 
+/** A port that was free a moment ago and that nobody listens on. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen({ port: 0, host: '127.0.0.1' }, resolve));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
 beforeAll(async () => {
   if (!existsSync(join(import.meta.dirname, '../../dist/cli/main.js')))
     throw new Error('dist/ is missing: run npm run build');
@@ -93,11 +102,8 @@ describe('a port another program holds', () => {
 describe('a failure once the database is up', () => {
   it('stops everything, quickly and quietly, and creates no administrator', async () => {
     const data = join(dir, 'data-mqtt-broker');
-    // A port that was free a moment ago and nobody listens on: the broker is unreachable.
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen({ port: 0, host: '127.0.0.1' }, resolve));
-    const closed = (probe.address() as { port: number }).port;
-    await new Promise((resolve) => probe.close(resolve));
+    // The broker is unreachable.
+    const closed = await closedPort();
     const r = await runToEnd([
       'serve',
       '--host',
@@ -144,10 +150,7 @@ describe('a first administrator password the policy refuses', () => {
 
 describe('a database out of reach', () => {
   it('an unreachable PostgreSQL: exit 1 within seconds, naming it without its password', async () => {
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen({ port: 0, host: '127.0.0.1' }, resolve));
-    const closed = (probe.address() as { port: number }).port;
-    await new Promise((resolve) => probe.close(resolve));
+    const closed = await closedPort();
     const url = `postgres://citypivot:S3cret-Db-Pass@127.0.0.1:${closed}/citypivot`;
     const r = await runToEnd(['serve', '--host', '127.0.0.1', '--port', '0', '--no-mqtt', '--db', url]);
     expect(r.code, r.out).toBe(1);

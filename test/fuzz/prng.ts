@@ -2,6 +2,7 @@
  * A seeded pseudo-random generator (mulberry32) and the choices the fuzzer makes with it. The
  * same seed gives the same sequence on every machine: nothing here reads the clock.
  */
+import { mulberry32 } from '../../src/sim/random.js';
 
 export interface Rng {
   /** A float in [0, 1). */
@@ -17,16 +18,9 @@ export interface Rng {
   fork(): Rng;
 }
 
-/** mulberry32 (Tommy Ettinger, public domain): 32-bit state, period 2^32, good enough for fuzzing. */
+/** On mulberry32 (the demo city's generator): good enough for fuzzing, and the same on every machine. */
 export function createRng(seed: number): Rng {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const rng: Rng = {
     next,
     int: (min, max) => min + Math.floor(next() * (max - min + 1)),
