@@ -22,7 +22,9 @@ interface Running {
 }
 
 function start(args: string[], env: Record<string, string> = {}): Running {
+  // In the test's directory: a hub on an external database keeps its data key in ./citypivot-data.key.
   const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: dir,
     env: { ...process.env, CITYPIVOT_ADMIN_PASSWORD: ADMIN, ...env },
   });
   let out = '';
