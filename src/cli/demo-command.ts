@@ -41,7 +41,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
   };
   try {
     const password = hub.access
-      ? await ensureOperator(hub.access, process.env.CITYPIVOT_DEMO_PASSWORD)
+      ? await ensureOperator(hub.access, process.env.CITYPIVOT_DEMO_PASSWORD || undefined) // empty: unset
       : undefined;
     const iot = hub.iot as IotService;
     const mqttLogin =

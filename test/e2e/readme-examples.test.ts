@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/citypivot.js');
-const PASSWORD = 'Desk-Readme-2026';
+/** The operator's password, as the demo's banner prints it. */
+let PASSWORD = '';
 const PLACEHOLDER = "'the password npm start printed'";
 
 interface Running {
@@ -22,8 +23,9 @@ interface Running {
   output: () => string;
 }
 
-function start(args: string[], env: Record<string, string>): Running {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+function start(args: string[], env: Record<string, string>, command = [process.execPath, BIN]): Running {
+  const [file, ...pre] = command as [string, ...string[]];
+  const child = spawn(file, [...pre, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -46,6 +48,20 @@ async function stop(r: Running | undefined): Promise<void> {
   r.child.kill('SIGTERM');
   await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))]);
   r.child.kill('SIGKILL');
+}
+
+/** The README's quick start command: its first ```sh block. */
+function readmeQuickStart(): string {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const from = readme.indexOf('## Quick start');
+  return /```sh\n([\s\S]*?)```/.exec(readme.slice(from))?.[1]?.trim() ?? '';
+}
+
+/** What the README says the terminal prints once the demo is up (the block after "prints:"). */
+function readmeBanner(): string[] {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const from = readme.search(/terminal\s+prints:/);
+  return (/```\n([\s\S]*?)```/.exec(readme.slice(from))?.[1] ?? '').trim().split('\n');
 }
 
 /** The ```sh blocks of the README's "First API calls" section: before and after "A bare hub". */
@@ -81,10 +97,26 @@ let bareUrl = '';
 
 beforeAll(async () => {
   if (!existsSync(join(ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run npm run build');
+  // The quick start's command (npm ci has done `npm install`), on free ports and a throwaway
+  // database instead of 1026, 1883 and ./data, through the environment variables the README lists.
+  const quick = readmeQuickStart();
+  expect(quick).toBe('npm install && npm start');
+  // `npm start` runs package.json's start script; run that script directly, so that the signals
+  // that stop it reach it (npm does not pass them on reliably).
+  const script = (
+    JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
+  ).scripts.start;
+  expect(script).toMatch(/^node \S+$/);
   demo = start(
-    // The city npm start runs (500 sensors, the default seed), on free ports and a throwaway database.
-    ['demo', '--db', 'memory://', '--port', '0', '--mqtt-port', '0'],
-    { CITYPIVOT_DEMO_PASSWORD: PASSWORD, CITYPIVOT_ADMIN_PASSWORD: 'Readme-Root-Pass-2026' },
+    [],
+    {
+      CITYPIVOT_PORT: '0',
+      CITYPIVOT_MQTT_PORT: '0',
+      CITYPIVOT_DB: 'memory://',
+      CITYPIVOT_DEMO_PASSWORD: '',
+      CITYPIVOT_ADMIN_PASSWORD: '',
+    },
+    [process.execPath, join(ROOT, script.slice('node '.length))],
   );
   bare = start(['serve', '--auth', 'none', '--db', 'memory://', '--port', '0', '--no-mqtt'], {});
   const alive = (r: Running) => {
@@ -94,6 +126,7 @@ beforeAll(async () => {
     () => (alive(demo!), /Dashboard +(http:\/\/[^/\s]+)\//.exec(demo!.output())?.[1]),
     () => `the demo's banner in: ${demo!.output()}`,
   );
+  PASSWORD = /Login +operator \/ (\S+)/.exec(demo.output())?.[1] ?? '';
   bareUrl = await waitFor(
     () => (alive(bare!), /NGSI-LD API at (http:\/\/[^/\s]+)/.exec(bare!.output())?.[1]),
     () => `the bare hub's ready line in: ${bare!.output()}`,
@@ -155,6 +188,18 @@ describe("the README's First API calls", () => {
         expect.arrayContaining([expect.objectContaining({ id: 'urn:ngsi-ld:AirQualityObserved:zz-001' })]),
       );
     }
+  });
+});
+
+describe('the quick start', () => {
+  it("prints what the README shows (the operator's password generated)", () => {
+    const shown = readmeBanner();
+    expect(shown.length, 'README.md shows the banner').toBe(3);
+    const out = demo!.output();
+    expect(out).toContain(shown[0]!);
+    expect(out).toContain(shown[1]!.replace('http://127.0.0.1:1026/', `${demoUrl}/`));
+    expect(out).toMatch(/^ {2}Login {7}operator \/ \S{12,}$/m);
+    expect(PASSWORD.length).toBeGreaterThanOrEqual(12);
   });
 });
 
