@@ -6,14 +6,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ActiveContext } from '../core/context/active-context.js';
 import { parseEntity, parseFragment } from '../core/entity-input.js';
-import type { StoredEntity } from '../core/entity-model.js';
-import { HubError, badRequest, toProblemDetails } from '../core/errors.js';
-import type { ProblemDetails } from '../core/errors.js';
+import { HubError, badRequest } from '../core/errors.js';
 import { isPlainObject, isUri } from '../core/validation.js';
-import type { EntitySelector, StoreTx } from '../core/store.js';
-import type { EntityChange } from '../broker/entity-service.js';
-import { clone, mergeInto } from '../broker/entity-service.js';
-import { putInstance, findInstance } from '../broker/entity-merge.js';
+import type { EntitySelector } from '../core/store.js';
+import { createBatchOperations, type Prepared } from '../broker/batch-operations.js';
 import { assertArrayBody, sendList } from './entity-routes.js';
 import type { EntityRouteDeps } from './entity-routes.js';
 import { bodyContextValue, linkContextUrl, mediaTypeOf, negotiate, tenantOf } from './ngsi-request.js';
@@ -25,15 +21,9 @@ import { guarded, READS, WRITES_ENTITIES } from './route-access.js';
 
 const BASE = '/ngsi-ld/v1/entityOperations';
 
-interface BatchResult {
-  success: string[];
-  errors: { entityId: string; error: ProblemDetails }[];
-}
-
-type Prepared<T> = { ok: true; id: string; value: T } | { ok: false; id: string; error: HubError };
-
 export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps): void {
   const { entities, contexts, tenants } = deps;
+  const batch = createBatchOperations(entities);
 
   /** Resolves each item's @context (in the item for JSON-LD, else the Link header). */
   async function itemContexts(req: FastifyRequest, items: unknown[]): Promise<(ActiveContext | HubError)[]> {
@@ -84,60 +74,10 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     });
   }
 
-  const fail = (result: BatchResult, id: string, err: HubError) =>
-    result.errors.push({ entityId: id, error: toProblemDetails(err) });
-  /**
-   * An item's change, checked against the writer's rights before it is applied: refused, it is
-   * that item's error (403) and nothing of it is written; the others go on.
-   */
-  async function admit(r: BatchResult, changes: EntityChange[], change: EntityChange): Promise<boolean> {
-    try {
-      await entities.authorize(change);
-    } catch (err) {
-      if (!(err instanceof HubError)) throw err;
-      fail(r, change.id, err);
-      return false;
-    }
-    changes.push(change);
-    return true;
-  }
-  const notFoundErr = (id: string) =>
-    new HubError('ResourceNotFound', `Entity ${id} does not exist`, { instance: id });
-
   app.post(`${BASE}/create`, guarded(WRITES_ENTITIES, PARAMS.batch), async (req, reply) => {
     const tenant = tenantOf(req);
     const prepared = await prepare(req, (item, ctx, now) => parseEntity(item, ctx, { now }));
-    const result = await entities.batch(async (tx, changes, now) => {
-      const r: BatchResult = { success: [], errors: [] };
-      const writer = createBatchWriter();
-      const ok = prepared.filter((p) => p.ok);
-      if (ok.length > 0) await tx.ensureTenant(tenant);
-      const existing = await tx.getEntities(
-        tenant,
-        ok.map((p) => p.id),
-        { forUpdate: true },
-      );
-      const seen = new Set(existing.keys());
-      for (const p of prepared) {
-        if (!p.ok) {
-          fail(r, p.id, p.error);
-          continue;
-        }
-        if (seen.has(p.id)) {
-          fail(r, p.id, new HubError('AlreadyExists', `Entity ${p.id} already exists`, { instance: p.id }));
-          continue;
-        }
-        const e = p.value;
-        e.createdAt = now;
-        e.modifiedAt = now;
-        if (!(await admit(r, changes, { tenant, id: e.id, kind: 'created', after: e }))) continue;
-        writer.insert(e);
-        seen.add(p.id);
-        r.success.push(p.id);
-      }
-      await writer.flush(tx, tenant);
-      return r;
-    });
+    const result = await batch.create(tenant, prepared);
     if (result.errors.length === 0) return reply.code(201).send(result.success);
     return reply.code(207).send(result);
   });
@@ -149,49 +89,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
       throw badRequest('options replace and update exclude each other');
     const mode = opts.has('update') ? 'update' : 'replace';
     const prepared = await prepare(req, (item, ctx, now) => parseEntity(item, ctx, { now }));
-    let created: string[] = [];
-    const result = await entities.batch(async (tx, changes, now) => {
-      const r: BatchResult = { success: [], errors: [] };
-      const writer = createBatchWriter();
-      created = [];
-      const ok = prepared.filter((p) => p.ok);
-      if (ok.length > 0) await tx.ensureTenant(tenant);
-      const existing = await tx.getEntities(
-        tenant,
-        ok.map((p) => p.id),
-        { forUpdate: true },
-      );
-      for (const p of prepared) {
-        if (!p.ok) {
-          fail(r, p.id, p.error);
-          continue;
-        }
-        const incoming = p.value;
-        const before = existing.get(p.id);
-        if (!before) {
-          incoming.createdAt = now;
-          incoming.modifiedAt = now;
-          if (!(await admit(r, changes, { tenant, id: p.id, kind: 'created', after: incoming }))) continue;
-          writer.insert(incoming);
-          existing.set(p.id, incoming);
-          created.push(p.id);
-        } else {
-          const after =
-            mode === 'replace'
-              ? { ...incoming, createdAt: before.createdAt ?? now }
-              : appendAll(before, incoming, false);
-          if (mode === 'update')
-            for (const t of incoming.types) if (!after.types.includes(t)) after.types.push(t);
-          after.modifiedAt = now;
-          if (!(await admit(r, changes, { tenant, id: p.id, kind: 'updated', before, after }))) continue;
-          writer.update(after);
-          existing.set(p.id, after);
-        }
-        r.success.push(p.id);
-      }
-      await writer.flush(tx, tenant);
-      return r;
-    });
+    const { result, created } = await batch.upsert(tenant, prepared, mode);
     if (result.errors.length > 0) return reply.code(207).send(result);
     if (created.length > 0) return reply.code(201).send(created);
     return reply.code(204).send();
@@ -201,20 +99,8 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     const tenant = tenantOf(req);
     const noOverwrite = optionSet(req.query as Params, ['noOverwrite']).has('noOverwrite');
     const prepared = await prepare(req, (item, ctx, now) => parseEntity(item, ctx, { now }));
-    const result = await applyToExisting(tenant, prepared, (before, incoming) => {
-      const kept: string[] = [];
-      const after = appendAll(before, incoming, noOverwrite, kept);
-      // NGSI-LD §5.6.9: attributes left alone under noOverwrite are reported, the rest is applied.
-      const note =
-        kept.length > 0
-          ? new HubError(
-              'BadRequestData',
-              `Not overwritten (noOverwrite): ${kept.map((k) => ctxCompact(incoming, k)).join(', ')}`,
-              { instance: before.id },
-            )
-          : undefined;
-      return note ? { entity: after, note } : after;
-    });
+    await tenants.mustExistForRead(tenant);
+    const result = await batch.update(tenant, prepared, noOverwrite);
     return result.errors.length === 0 ? reply.code(204).send() : reply.code(207).send(result);
   });
 
@@ -231,9 +117,8 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
       }
       return { frag: parseFragment(item, ctx, { now, allowNull: true }), now, ctx };
     });
-    const result = await applyToExisting(tenant, prepared, (before, v) =>
-      mergeInto(before, v.frag, v.now, v.ctx),
-    );
+    await tenants.mustExistForRead(tenant);
+    const result = await batch.merge(tenant, prepared);
     return result.errors.length === 0 ? reply.code(204).send() : reply.code(207).send(result);
   });
 
@@ -241,33 +126,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     const tenant = tenantOf(req);
     const items = assertArrayBody(req.body, 'A batch delete');
     await tenants.mustExistForRead(tenant);
-    const result = await entities.batch(async (tx, changes) => {
-      const r: BatchResult = { success: [], errors: [] };
-      const writer = createBatchWriter();
-      const valid = items.filter((i): i is string => isUri(i));
-      const existing = await tx.getEntities(tenant, valid, { forUpdate: true });
-      for (const item of items) {
-        if (!isUri(item)) {
-          fail(
-            r,
-            typeof item === 'string' ? item : JSON.stringify(item),
-            badRequest(`Invalid entity id ${JSON.stringify(item)}`),
-          );
-          continue;
-        }
-        const before = existing.get(item);
-        if (!before) {
-          fail(r, item, notFoundErr(item));
-          continue;
-        }
-        if (!(await admit(r, changes, { tenant, id: item, kind: 'deleted', before }))) continue;
-        await tx.deleteEntity(tenant, item);
-        existing.delete(item);
-        r.success.push(item);
-      }
-      await writer.flush(tx, tenant);
-      return r;
-    });
+    const result = await batch.delete(tenant, items);
     return result.errors.length === 0 ? reply.code(204).send() : reply.code(207).send(result);
   });
 
@@ -337,96 +196,4 @@ export function registerBatchRoutes(app: FastifyInstance, deps: EntityRouteDeps)
     const joined = await renderWithJoin(p, (ids) => entities.getMany(tenant, ids), result.entities, ctx, ro);
     return sendList(req, reply, media, ctx, result.entities, ro, p, query, result.count, joined?.bodies);
   });
-
-  async function applyToExisting<T>(
-    tenant: string,
-    prepared: Prepared<T>[],
-    apply: (before: StoredEntity, value: T) => StoredEntity | { entity: StoredEntity; note: HubError },
-  ): Promise<BatchResult> {
-    await tenants.mustExistForRead(tenant);
-    return entities.batch(async (tx, changes: EntityChange[], now) => {
-      const r: BatchResult = { success: [], errors: [] };
-      const writer = createBatchWriter();
-      const existing = await tx.getEntities(
-        tenant,
-        prepared.filter((p) => p.ok).map((p) => p.id),
-        { forUpdate: true },
-      );
-      for (const p of prepared) {
-        if (!p.ok) {
-          fail(r, p.id, p.error);
-          continue;
-        }
-        const before = existing.get(p.id);
-        if (!before) {
-          fail(r, p.id, notFoundErr(p.id));
-          continue;
-        }
-        const applied = apply(before, p.value);
-        const after = 'note' in applied ? applied.entity : applied;
-        after.modifiedAt = now;
-        if (!(await admit(r, changes, { tenant, id: p.id, kind: 'updated', before, after }))) continue;
-        writer.update(after);
-        existing.set(p.id, after);
-        if ('note' in applied) fail(r, p.id, applied.note);
-        else r.success.push(p.id);
-      }
-      await writer.flush(tx, tenant);
-      return r;
-    });
-  }
-}
-
-/**
- * Collects a batch's final entity states and writes them in a few multi-row statements; an id
- * created and then changed within the batch is inserted once, in its last state.
- */
-function createBatchWriter() {
-  const inserts = new Map<string, StoredEntity>();
-  const updates = new Map<string, StoredEntity>();
-  return {
-    insert(e: StoredEntity): void {
-      inserts.set(e.id, e);
-    },
-    update(e: StoredEntity): void {
-      if (inserts.has(e.id)) inserts.set(e.id, e);
-      else updates.set(e.id, e);
-    },
-    async flush(tx: StoreTx, tenant: string): Promise<void> {
-      if (inserts.size + updates.size > 0)
-        await tx.writeEntities(tenant, [...inserts.values()], [...updates.values()]);
-    },
-  };
-}
-
-/** Append semantics for batch update/upsert-update: instances replace by datasetId, types add up. */
-function appendAll(
-  before: StoredEntity,
-  incoming: StoredEntity,
-  noOverwrite: boolean,
-  kept: string[] = [],
-): StoredEntity {
-  const after = clone(before);
-  for (const t of incoming.types) if (!after.types.includes(t)) after.types.push(t);
-  for (const [iri, instances] of Object.entries(incoming.attrs)) {
-    let list = after.attrs[iri] ?? [];
-    for (const inst of instances) {
-      if (noOverwrite && findInstance(list, inst.datasetId)) {
-        if (!kept.includes(iri)) kept.push(iri);
-        continue;
-      }
-      list = putInstance(list, inst);
-    }
-    after.attrs[iri] = list;
-  }
-  if (incoming.scopes)
-    after.scopes = noOverwrite
-      ? [...new Set([...(after.scopes ?? []), ...incoming.scopes])]
-      : incoming.scopes;
-  return after;
-}
-
-/** The attribute's short name for messages: the last segment of its IRI. */
-function ctxCompact(_e: StoredEntity, iri: string): string {
-  return iri.replace(/^.*[/#]/, '');
 }
