@@ -125,6 +125,7 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX outbox_sub_idx ON notification_outbox (tenant, subscription_id, state, seq);
     `,
   },
+  { version: 3, name: 'attribute history, rollups and retention', sql: HISTORY_MIGRATION_SQL },
   {
     version: 4,
     name: 'iot device registry',
@@ -178,7 +179,6 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX iot_quarantine_device_idx ON iot_quarantine (service, service_path, device_id, id);
     `,
   },
-  { version: 3, name: 'attribute history, rollups and retention', sql: HISTORY_MIGRATION_SQL },
   { version: 5, name: 'identity, access policies, data catalog, sharing, audit', sql: ACCESS_MIGRATION_SQL },
   {
     version: 6,
