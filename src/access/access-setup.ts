@@ -5,6 +5,7 @@
  * identity, sharing and audit routes. Also the small API the subscription and live-stream code
  * calls: principalFor(request) and readFilter(principal, tenant).
  */
+import { flushStagedAudit } from './audit-log.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
@@ -589,12 +590,6 @@ export function undeclared(req: FastifyRequest): HubError {
     'Forbidden',
     `${req.method} ${req.routeOptions.url ?? ''} declares no access rule, so nobody may call it`,
   );
-}
-
-/** Moves every staged write record into the chain. */
-export async function flushStagedAudit(store: AccessStore): Promise<void> {
-  const page = 1000;
-  while ((await store.audit.chainStaged(page)) === page);
 }
 
 /** Who an audit record names: the account (anonymous without one), its department, the purpose stated, the address. */

@@ -4,32 +4,11 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { badRequest } from '../core/errors.js';
-import {
-  AUDIT_OUTCOMES,
-  verifyChain,
-  type AuditOutcome,
-  type ChainCheck,
-} from '../core/access/audit-chain.js';
-import type { AccessStore } from '../store/postgres-access.js';
+import { AUDIT_OUTCOMES, type AuditOutcome } from '../core/access/audit-chain.js';
 import type { HubAccess } from '../access/access-setup.js';
-import { flushStagedAudit } from '../access/access-setup.js';
+import { verifyAuditLog } from '../access/audit-log.js';
 import { auditBase, principalOf } from './access-request.js';
 import { guarded, role } from './route-access.js';
-
-/** Walks the whole chain in pages. */
-export async function verifyAuditLog(store: AccessStore): Promise<ChainCheck> {
-  await flushStagedAudit(store);
-  let start = { prevHash: '0'.repeat(64), prevSeq: 0 };
-  let checked = 0;
-  for await (const page of store.audit.scan()) {
-    const r = verifyChain(page, start);
-    checked += r.checked;
-    if (!r.ok) return { ...r, checked };
-    const last = page[page.length - 1];
-    if (last) start = { prevHash: last.hash, prevSeq: last.seq };
-  }
-  return { ok: true, checked, lastHash: start.prevHash };
-}
 
 export function registerAccessAuditRoutes(app: FastifyInstance, access: HubAccess): void {
   app.get('/api/v1/audit', guarded(role('auditor')), async (req) => {

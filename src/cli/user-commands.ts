@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { openDatabase } from '../store/database-setting.js';
 import { createPostgresStore } from '../store/postgres-store.js';
 import { createPostgresAccessStore, type AccessStore } from '../store/postgres-access.js';
-import { verifyAuditLog } from '../api/access-audit-routes.js';
+import { verifyAuditLog } from '../access/audit-log.js';
 import { UsageError } from './config.js';
 
 export async function withAccessStore<T>(db: string, fn: (s: AccessStore) => Promise<T>): Promise<T> {

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { JSON_CT, type TestHub } from '../support/test-hub.js';
 import { createHubAccess, type HubAccess } from '../../src/access/access-setup.js';
 import { createPostgresAccessStore, type AccessStore } from '../../src/store/postgres-access.js';
-import { verifyAuditLog } from '../../src/api/access-audit-routes.js';
+import { verifyAuditLog } from '../../src/access/audit-log.js';
 import { ADMIN_PASSWORD, authHub, bearer, flow, seedDepartments } from './access-support.js';
 
 describe('two hub instances on one database', () => {

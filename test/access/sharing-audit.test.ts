@@ -10,7 +10,7 @@ import {
   person,
   seedDepartments,
 } from './access-support.js';
-import { verifyAuditLog } from '../../src/api/access-audit-routes.js';
+import { verifyAuditLog } from '../../src/access/audit-log.js';
 
 describe('data sharing between departments, the ledger, and the audit chain', () => {
   let hub: TestHub;
