@@ -24,7 +24,7 @@ import type { PgPlanFactory } from '../lib/pg-load.js';
 import { formatNumber } from '../lib/repeat.js';
 import type { BenchContext, Scenario, ScenarioResult } from '../lib/scenario.js';
 import { median } from '../lib/stats.js';
-import { UPSERT_PATH } from '../lib/seed.js';
+import { seedThroughHub } from '../lib/seed.js';
 
 const TYPES = 10;
 /** The longest acceptable answer time, ms per request. */
@@ -91,26 +91,8 @@ export const selectOnePlan: PgPlanFactory<BaselineArgs> = ({ size }) => ({
   }),
 });
 
-async function seed(hubUrl: string, size: number, names: number): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < size) {
-      const from = next;
-      next += 1000;
-      const batch = [];
-      for (let i = from; i < Math.min(size, from + 1000); i++) batch.push(discoveryEntity(i, names));
-      const res = await fetch(`${hubUrl}${UPSERT_PATH}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(batch),
-      });
-      if (res.status !== 201 && res.status !== 204)
-        throw new Error(`seeding: upsert answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
-      await res.arrayBuffer().catch(() => undefined);
-    }
-  };
-  await Promise.all([worker(), worker()]);
-}
+const seed = (hubUrl: string, size: number, names: number) =>
+  seedThroughHub(hubUrl, size, { entityOf: (i) => discoveryEntity(i, names) });
 
 /** Compares the hub's counts with SQL on the entities; returns the note. */
 async function verify(hubUrl: string, pool: pg.Pool, names: number): Promise<string> {

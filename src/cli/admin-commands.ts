@@ -5,7 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { createAdministration, type Administration } from '../access/administration.js';
-import { createIdentityService } from '../access/identity-service.js';
+import { createIdentityService, type IdentityService } from '../access/identity-service.js';
+import type { AccessStore } from '../store/postgres-access.js';
 import { createTokenService } from '../access/token-service.js';
 import { createContextResolver } from '../broker/context-resolver.js';
 import { loadBundledContexts } from '../server/bundled-contexts.js';
@@ -34,7 +35,11 @@ function parse(
 
 const dbOf = (v: Values) => (typeof v.db === 'string' ? v.db : process.env.CITYPIVOT_DB || './data');
 
-async function run(v: Values, fn: (admin: Administration) => Promise<number>): Promise<number> {
+/** Runs `fn` with the administration service on the database of `--db`, the store and identity. */
+async function run(
+  v: Values,
+  fn: (admin: Administration, deps: { store: AccessStore; identity: IdentityService }) => Promise<number>,
+): Promise<number> {
   return withAccessStore(dbOf(v), async (store) => {
     const identity = createIdentityService({ store, tokens: await createTokenService({ store }) });
     const admin = createAdministration({
@@ -42,7 +47,7 @@ async function run(v: Values, fn: (admin: Administration) => Promise<number>): P
       identity,
       audit: async (e) => void (await store.audit.append(e)),
     });
-    return fn(admin);
+    return fn(admin, { store, identity });
   });
 }
 
@@ -221,13 +226,7 @@ export async function usersCommand(argv: string[]): Promise<number> {
   if (extra.length > 0 || !(sub === 'list' ? name === undefined : named.includes(sub ?? '') && name))
     throw new UsageError(`users: use ${named.join('|')} NAME, or list`);
   if (v.disable && v.enable) throw new UsageError('users set: --disable or --enable, not both');
-  return withAccessStore(dbOf(v), async (store) => {
-    const identity = createIdentityService({ store, tokens: await createTokenService({ store }) });
-    const admin = createAdministration({
-      store,
-      identity,
-      audit: async (e) => void (await store.audit.append(e)),
-    });
+  return run(v, async (admin, { store, identity }) => {
     if (sub === 'list') {
       const users = await admin.listUsers();
       console.log(

@@ -88,7 +88,7 @@ export class PortInUseError extends Error {
     readonly what: string,
     readonly remedy: string,
   ) {
-    super(`port ${port} on ${host} (${what}) is in use by another program: ${remedy}`);
+    super(`port ${port} on ${host} (${what}) is in use by another program: stop that program, or ${remedy}`);
     this.name = 'PortInUseError';
   }
 }
@@ -104,7 +104,7 @@ export async function checkPortsFree(config: Pick<HubConfig, 'port' | 'host' | '
       port: config.port,
       host: config.host,
       what: 'the HTTP API',
-      remedy: 'stop that program, or choose another port with --port N (CITYPIVOT_PORT)',
+      remedy: 'choose another port with --port N (CITYPIVOT_PORT)',
     },
   ];
   if (config.mqtt?.mode === 'embedded')
@@ -113,7 +113,7 @@ export async function checkPortsFree(config: Pick<HubConfig, 'port' | 'host' | '
       host: config.mqtt.host ?? config.host,
       what: 'the embedded MQTT broker',
       remedy:
-        'stop that program, choose another port with --mqtt-port N, use that broker with --mqtt mqtt://host:port, or start without MQTT (--no-mqtt)',
+        'choose another port with --mqtt-port N, use that broker with --mqtt mqtt://host:port, or start without MQTT (--no-mqtt)',
     });
   for (const w of wanted) {
     if (w.port === 0) continue;
@@ -124,7 +124,7 @@ export async function checkPortsFree(config: Pick<HubConfig, 'port' | 'host' | '
         else if (err.code === 'EACCES')
           reject(
             new Error(
-              `port ${w.port} on ${w.host} (${w.what}) needs privileges this user does not have: ${w.remedy.replace('stop that program, or ', '').replace('stop that program, ', '')}`,
+              `port ${w.port} on ${w.host} (${w.what}) needs privileges this user does not have: ${w.remedy}`,
             ),
           );
         else reject(new Error(`cannot listen on ${w.host}:${w.port} (${w.what}): ${err.message}`));

@@ -3,6 +3,7 @@
  * and the hostile strings any of them may get instead. Pools hold seeded ids (so that requests
  * reach real data of both departments) next to unknown, malformed and oversized ones.
  */
+import { GEO_RELS } from '../../src/core/geo/geo-query.js';
 import type { Rng } from './prng.js';
 import type { SeedIds } from './fuzz-seed.js';
 
@@ -292,13 +293,7 @@ export function queryValue(rng: Rng, name: string, ids: SeedIds): string {
         'near;minDistance==10',
         'near;maxDistance==-1',
         'near;maxDistance==1e309',
-        'near',
-        'within',
-        'contains',
-        'intersects',
-        'disjoint',
-        'equals',
-        'overlaps',
+        ...GEO_RELS,
         'Within',
         'near;foo==1',
       ]);
