@@ -85,6 +85,26 @@ export default tseslint.config(
     },
   },
   {
+    // The module contract names Fastify's type for a module's routes (a type, no I/O).
+    files: ['src/core/module.ts'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['fastify'],
+              allowTypeImports: true,
+              message: 'core/module.ts may name Fastify types only.',
+            },
+            { group: ['**/store/*', '**/broker/*', '**/api/*', '**/server/*', '**/cli/*'] },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Address ranges are computation: Node's BlockList and isIP (node:net) hold no socket.
     files: ['src/core/addresses/*.ts'],
     rules: {

@@ -1,0 +1,62 @@
+/**
+ * The durable change feed: every committed entity change, readable by named consumers, each with
+ * its own cursor kept in the database. At least once, in commit order per entity, across restarts
+ * and hub instances (one instance runs a consumer at a time). The applications (rules, cases,
+ * indicators, federation) read the hub's changes from here, never from in-process listeners that
+ * lose what was under way when a process died.
+ */
+
+export type FeedChangeKind = 'created' | 'updated' | 'deleted';
+
+/** One committed change of one entity, as a consumer receives it. */
+export interface FeedChange {
+  /** Where this change stands in the feed (opaque; increases along the feed). */
+  position: string;
+  tenant: string;
+  id: string;
+  kind: FeedChangeKind;
+  /** The entity's types (expanded IRIs): after the change, or before it for a deletion. */
+  types: string[];
+  /** The attributes the change created, changed or removed (expanded IRIs); all of them for a creation or deletion. */
+  attributes: string[];
+  /** When the writing transaction ran (ISO 8601). */
+  at: string;
+}
+
+/** What a write appends to the feed, in its transaction. */
+export type FeedEntry = Omit<FeedChange, 'position' | 'at'>;
+
+/** The feed's part of a write transaction. */
+export interface ChangeFeedTx {
+  append(entries: FeedEntry[]): Promise<void>;
+}
+
+/** A named reader of the feed: its handler gets the changes after its cursor, a batch at a time. */
+export interface ChangeConsumer {
+  /** Unique in the hub, `module.purpose` (e.g. `indicators.air-quality`); the cursor's key. */
+  name: string;
+  /** Changes per call of `handle` (default 200). */
+  batchSize?: number;
+  /** Only changes of entities with one of these types (expanded IRIs); default all. */
+  types?: string[];
+  /**
+   * Handles a batch, in feed order. The cursor moves past the batch only when this resolves: a
+   * handler that throws, or a process that dies, gets the same changes again (so handling must
+   * be idempotent). A change that can never be handled must be dealt with by the handler itself
+   * (logged, parked), or the consumer stops there.
+   */
+  handle(changes: FeedChange[]): Promise<void>;
+}
+
+/** Where a consumer stands (metrics, CLI). */
+export interface ConsumerStatus {
+  name: string;
+  /** Changes after its cursor. */
+  lagChanges: number;
+  /** Age of the oldest change after its cursor, in seconds (0 when none). */
+  lagSeconds: number;
+  /** The instance holding it now, if any. */
+  holder?: string;
+  /** When its cursor last moved. */
+  updatedAt?: string;
+}
