@@ -6,11 +6,12 @@ import type { PgPlanFactory } from '../lib/pg-load.js';
 import { alternate, formatNumber, ratioRow } from '../lib/repeat.js';
 import type { Scenario } from '../lib/scenario.js';
 import { cityEntity } from '../lib/city-entities.js';
+import { DEFAULT_POOL_SIZE } from '../../src/store/database.js';
 
 const CONNECTIONS = 50;
 const TARGET = 0.5;
-/** The hub's pool size (createPostgresStore default). */
-const HUB_POOL = 10;
+/** The hub's pool size (its one pool, src/store/database.ts). */
+const HUB_POOL = DEFAULT_POOL_SIZE;
 
 /**
  * For the notes only: the statement the hub runs per GET, from a bare pg client at the same

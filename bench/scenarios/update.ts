@@ -16,11 +16,12 @@ import { alternate, ratioRow } from '../lib/repeat.js';
 import type { BenchContext, Scenario } from '../lib/scenario.js';
 import { baselineTableSql, coreContext, ENTITY_ROW_COLUMNS, ID_PREFIX } from '../lib/city-entities.js';
 import { seedThroughHub } from '../lib/seed.js';
+import { DEFAULT_POOL_SIZE } from '../../src/store/database.js';
 
 const ENTITIES = 10_000;
 const CONNECTIONS = 50;
-/** The hub's pool size (createPostgresStore default), for the baseline's pool. */
-const HUB_POOL = 10;
+/** The hub's pool size (its one pool, src/store/database.ts), for the baseline's pool. */
+const HUB_POOL = DEFAULT_POOL_SIZE;
 const TARGET = 0.5;
 const TABLE = 'bench_update_baseline';
 /** Each run writes values from its own band, larger than every earlier band. */

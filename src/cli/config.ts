@@ -27,6 +27,8 @@ export interface ServeConfig {
   temporalLimit?: number;
   /** Entities held by the read-through entity cache; 0 turns it off (default 20,000). */
   entityCache?: number;
+  /** Connections to the database at most, one pool for the whole hub (default 17). */
+  dbPool?: number;
   /**
    * Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); empty: none, the
    * address of the connection is the client's (rate limits, audit).
@@ -58,6 +60,7 @@ export const SERVE_OPTIONS = {
   'oidc-audience': { type: 'string' },
   'temporal-limit': { type: 'string' },
   'entity-cache': { type: 'string' },
+  'db-pool': { type: 'string' },
   'trust-proxy': { type: 'string' },
   'deny-endpoints': { type: 'string' },
   'allow-endpoints': { type: 'string' },
@@ -152,6 +155,9 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCon
   const cacheRaw = pick('entity-cache', 'CITYPIVOT_ENTITY_CACHE');
   if (cacheRaw !== undefined && (!/^\d+$/.test(cacheRaw) || Number(cacheRaw) > 10_000_000))
     throw new UsageError(`--entity-cache must be an integer 0-10000000 (got ${JSON.stringify(cacheRaw)})`);
+  const poolRaw = pick('db-pool', 'CITYPIVOT_DB_POOL');
+  if (poolRaw !== undefined && (!/^\d+$/.test(poolRaw) || Number(poolRaw) < 2 || Number(poolRaw) > 1000))
+    throw new UsageError(`--db-pool must be an integer 2-1000 (got ${JSON.stringify(poolRaw)})`);
   const ranges = (flag: string, envName: string): string[] => {
     const text = pick(flag, envName);
     if (text === undefined || text === 'none') return [];
@@ -185,6 +191,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCon
     logLevel,
     ...(limitRaw !== undefined ? { temporalLimit: Number(limitRaw) } : {}),
     ...(cacheRaw !== undefined ? { entityCache: Number(cacheRaw) } : {}),
+    ...(poolRaw !== undefined ? { dbPool: Number(poolRaw) } : {}),
     trustProxy,
     denyEndpoints,
     allowEndpoints,

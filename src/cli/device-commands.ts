@@ -15,6 +15,7 @@ import { createHubServices } from '../server/hub-services.js';
 import { openDatabase } from '../store/database-setting.js';
 import { createPostgresIotRegistry } from '../store/postgres-iot.js';
 import { createPostgresStore } from '../store/postgres-store.js';
+import { openPool } from '../store/database.js';
 import { UsageError } from './config.js';
 
 const CHUNK = 100;
@@ -40,9 +41,10 @@ export async function devicesCommand(argv: string[]): Promise<number> {
   const database = await openDatabase(db);
   let failed = 0;
   try {
-    const store = await createPostgresStore({ url: database.url, max: 3 });
-    const registry = createPostgresIotRegistry({ url: database.url, max: 2 });
+    const pool = openPool({ url: database.url, max: 5 });
     try {
+      const store = await createPostgresStore({ url: database.url, pool });
+      const registry = createPostgresIotRegistry(pool);
       const services = await createHubServices(store, { fetchContexts: false, iot: { registry } });
       const iot = services.iot;
       if (!iot) throw new Error('The IoT services did not start');
@@ -85,8 +87,7 @@ export async function devicesCommand(argv: string[]): Promise<number> {
         `Imported ${devices.length - failed} of ${devices.length} devices into service ${JSON.stringify(service)} ${servicePath}`,
       );
     } finally {
-      await registry.close();
-      await store.close();
+      await pool.end();
     }
   } finally {
     await database.stop();

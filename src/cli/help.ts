@@ -42,6 +42,7 @@ ${DB_OPTION}
   --entity-cache N    CITYPIVOT_ENTITY_CACHE
                                           entities kept in memory for GET by id (default 20000;
                                           0: off)
+  --db-pool N         CITYPIVOT_DB_POOL   connections to the database at most (default 17)
   --trust-proxy LIST  CITYPIVOT_TRUST_PROXY
                                           proxies (addresses, CIDR ranges) whose X-Forwarded-For
                                           names the client; default none

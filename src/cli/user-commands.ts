@@ -6,6 +6,7 @@
 import { createInterface } from 'node:readline';
 import { openDatabase } from '../store/database-setting.js';
 import { createPostgresStore } from '../store/postgres-store.js';
+import { openPool } from '../store/database.js';
 import { createPostgresAccessStore, type AccessStore } from '../store/postgres-access.js';
 import { verifyAuditLog } from '../access/audit-log.js';
 import { UsageError } from './config.js';
@@ -13,14 +14,13 @@ import { UsageError } from './config.js';
 export async function withAccessStore<T>(db: string, fn: (s: AccessStore) => Promise<T>): Promise<T> {
   const database = await openDatabase(db);
   try {
-    // The store applies the migrations; then the access tables are there.
-    const store = await createPostgresStore({ url: database.url, max: 1 });
-    await store.close();
-    const access = createPostgresAccessStore({ url: database.url, max: 2 });
+    const pool = openPool({ url: database.url, max: 2 });
     try {
-      return await fn(access);
+      // The store applies the migrations; then the access tables are there.
+      await createPostgresStore({ url: database.url, pool });
+      return await fn(createPostgresAccessStore(pool));
     } finally {
-      await access.close();
+      await pool.end();
     }
   } finally {
     await database.stop();

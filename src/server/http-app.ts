@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify from 'fastify';
 import pg from 'pg';
-import { translate } from '../store/postgres-store.js';
+import { translate } from '../store/sql-errors.js';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { HubError, toProblemDetails } from '../core/errors.js';
 import type { Store } from '../core/store.js';

@@ -11,12 +11,12 @@ import type { Store } from '../core/store.js';
 import { openDatabase } from '../store/database-setting.js';
 import type { DatabaseHandle } from '../store/embedded-server.js';
 import { createPostgresStore } from '../store/postgres-store.js';
+import { openPool } from '../store/database.js';
 import { createHubServices } from './hub-services.js';
-import type { DeviceRegistry } from '../core/iot/device-registry.js';
 import { startMqttGateway } from '../iot/mqtt-gateway.js';
 import type { MqttGateway, MqttSetting } from '../iot/mqtt-gateway.js';
 import { createPostgresIotRegistry } from '../store/postgres-iot.js';
-import { createPostgresAccessStore, type AccessStore } from '../store/postgres-access.js';
+import { createPostgresAccessStore } from '../store/postgres-access.js';
 import { hubAccessOptions, type HubAuthConfig } from '../access/access-config.js';
 import type { HubAccess } from '../access/access-setup.js';
 import type { ActiveContext } from '../core/context/active-context.js';
@@ -35,6 +35,8 @@ export interface HubConfig {
   temporalLimit?: number;
   /** Entities held by the read-through entity cache (GET by id); 0: off; default 20,000. */
   entityCache?: number;
+  /** Connections to the database at most (one pool for the whole hub); default 17. */
+  dbPoolSize?: number;
   logger?: boolean | object;
   log?: (line: string) => void;
   /** MQTT for devices: embedded broker (port 0 picks one), external broker, or off (default). */
@@ -138,15 +140,18 @@ export async function startHub(config: HubConfig): Promise<Hub> {
   const log = config.log ?? (() => undefined);
   await checkPortsFree(config);
   const database = await openDatabase(config.db, log);
+  // The hub's one pool: the store, access and IoT run on it; it ends once, last.
+  const pool = openPool({
+    url: database.url,
+    ...(config.dbPoolSize === undefined ? {} : { max: config.dbPoolSize }),
+  });
   let store: Store | undefined;
-  let registry: DeviceRegistry | undefined;
   let gateway: MqttGateway | undefined;
-  let accessStore: AccessStore | undefined;
   let services: Awaited<ReturnType<typeof createHubServices>> | undefined;
   try {
-    store = await createPostgresStore({ url: database.url });
-    registry = createPostgresIotRegistry({ url: database.url });
-    if (config.auth) accessStore = createPostgresAccessStore({ url: database.url });
+    store = await createPostgresStore({ url: database.url, pool });
+    const registry = createPostgresIotRegistry(pool);
+    const accessStore = config.auth ? createPostgresAccessStore(pool) : undefined;
     const access =
       accessStore && config.auth
         ? await hubAccessOptions(config.auth, accessStore, config.db, log)
@@ -188,8 +193,6 @@ export async function startHub(config: HubConfig): Promise<Hub> {
     await services.start();
     const s = store;
     const live = services;
-    const reg = registry;
-    const acc = accessStore;
     const mqtt = gateway;
     let stopping: Promise<void> | undefined;
     return {
@@ -207,9 +210,8 @@ export async function startHub(config: HubConfig): Promise<Hub> {
           await mqtt?.stop();
           await live.stop();
           await app.close();
-          await reg.close();
-          await acc?.close();
           await s.close();
+          await pool.end();
           await database.stop();
         })();
         return stopping;
@@ -221,9 +223,8 @@ export async function startHub(config: HubConfig): Promise<Hub> {
     await gateway?.stop().catch(() => undefined);
     await services?.stop().catch(() => undefined);
     await services?.app.close().catch(() => undefined);
-    await registry?.close().catch(() => undefined);
-    await accessStore?.close().catch(() => undefined);
     await store?.close().catch(() => undefined);
+    await pool.end().catch(() => undefined);
     await database.stop().catch(() => undefined);
     throw err;
   }

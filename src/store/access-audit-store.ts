@@ -7,7 +7,8 @@ import type pg from 'pg';
 import type { QueryResultRow } from 'pg';
 import type { AuditEvent, AuditOutcome, AuditRecord } from '../core/access/audit-chain.js';
 import { GENESIS_HASH, auditHash } from '../core/access/audit-chain.js';
-import { translate } from './postgres-store.js';
+import { translate } from './sql-errors.js';
+import { withTransaction } from './database.js';
 
 const AUDIT_LOCK = 7_253_005;
 
@@ -42,20 +43,15 @@ function recordOf(r: QueryResultRow): AuditRecord {
 
 export function createAccessAuditStore(pool: pg.Pool) {
   /** Appends records to the chain in one transaction under the chain lock. */
-  async function chain(items: { event: AuditEvent; at: Date }[]): Promise<AuditRecord[]> {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
-      const recs = await appendLocked(client, items);
-      await client.query('COMMIT');
-      return recs;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw translate(err);
-    } finally {
-      client.release();
-    }
+  function chain(items: { event: AuditEvent; at: Date }[]): Promise<AuditRecord[]> {
+    return withTransaction(
+      pool,
+      async (client) => {
+        await client.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
+        return appendLocked(client, items);
+      },
+      translate,
+    );
   }
 
   return {
@@ -70,32 +66,28 @@ export function createAccessAuditStore(pool: pg.Pool) {
      * chain, oldest first, at most `limit` per call; returns how many it moved. Safe to run from
      * several hub instances at once (the chain lock serializes them).
      */
-    async chainStaged(limit = 1000): Promise<number> {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        await client.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
-        const staged = await client.query<{ id: string; at: Date; event: AuditEvent }>(
-          'SELECT id, at, event FROM access_audit_staged ORDER BY id LIMIT $1',
-          [limit],
-        );
-        if (staged.rows.length > 0) {
-          await appendLocked(
-            client,
-            staged.rows.map((r) => ({ event: r.event, at: new Date(r.at) })),
+    chainStaged(limit = 1000): Promise<number> {
+      return withTransaction(
+        pool,
+        async (client) => {
+          await client.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
+          const staged = await client.query<{ id: string; at: Date; event: AuditEvent }>(
+            'SELECT id, at, event FROM access_audit_staged ORDER BY id LIMIT $1',
+            [limit],
           );
-          await client.query('DELETE FROM access_audit_staged WHERE id = ANY($1::bigint[])', [
-            staged.rows.map((r) => r.id),
-          ]);
-        }
-        await client.query('COMMIT');
-        return staged.rows.length;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw translate(err);
-      } finally {
-        client.release();
-      }
+          if (staged.rows.length > 0) {
+            await appendLocked(
+              client,
+              staged.rows.map((r) => ({ event: r.event, at: new Date(r.at) })),
+            );
+            await client.query('DELETE FROM access_audit_staged WHERE id = ANY($1::bigint[])', [
+              staged.rows.map((r) => r.id),
+            ]);
+          }
+          return staged.rows.length;
+        },
+        translate,
+      );
     },
 
     async query(f: AuditFilter): Promise<AuditRecord[]> {

@@ -7,6 +7,7 @@ import type pg from 'pg';
 import type { HistoryMaintenance, RetentionPolicy, RollupGrain } from '../core/history-store.js';
 import type { Run } from './history-sql.js';
 import { recomputeRollups } from './history-rollups.js';
+import { withTransaction } from './database.js';
 
 const PARENT = 'attribute_history';
 const DEFAULT_PARTITION = 'attribute_history_default';
@@ -26,32 +27,27 @@ function partitionName(d: Date): string {
 async function createMonth(pool: pg.Pool, from: Date): Promise<string | undefined> {
   const name = partitionName(from);
   const to = monthStart(from.getUTCFullYear(), from.getUTCMonth() + 1);
-  const client = await pool.connect();
   try {
-    await client.query('BEGIN');
-    const exists = await client.query('SELECT 1 FROM pg_class WHERE relname = $1', [name]);
-    if ((exists.rowCount ?? 0) > 0) {
-      await client.query('ROLLBACK');
-      return undefined;
-    }
-    const f = from.toISOString();
-    const t = to.toISOString();
-    // Names and bounds are generated here from dates, never from input.
-    await client.query(`CREATE TABLE ${name} (LIKE ${PARENT} INCLUDING DEFAULTS)`);
-    await client.query(
-      `WITH moved AS (DELETE FROM ${DEFAULT_PARTITION} WHERE ts >= '${f}' AND ts < '${t}' RETURNING *)
+    return await withTransaction(pool, async (client) => {
+      const exists = await client.query('SELECT 1 FROM pg_class WHERE relname = $1', [name]);
+      if ((exists.rowCount ?? 0) > 0) return undefined;
+      const f = from.toISOString();
+      const t = to.toISOString();
+      // Names and bounds are generated here from dates, never from input.
+      await client.query(`CREATE TABLE ${name} (LIKE ${PARENT} INCLUDING DEFAULTS)`);
+      await client.query(
+        `WITH moved AS (DELETE FROM ${DEFAULT_PARTITION} WHERE ts >= '${f}' AND ts < '${t}' RETURNING *)
        INSERT INTO ${name} SELECT * FROM moved`,
-    );
-    await client.query(`ALTER TABLE ${PARENT} ATTACH PARTITION ${name} FOR VALUES FROM ('${f}') TO ('${t}')`);
-    await client.query('COMMIT');
-    return name;
+      );
+      await client.query(
+        `ALTER TABLE ${PARENT} ATTACH PARTITION ${name} FOR VALUES FROM ('${f}') TO ('${t}')`,
+      );
+      return name;
+    });
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
     // Another instance created it at the same moment: that is the outcome we wanted.
     if ((err as { code?: string }).code === '42P07') return undefined;
     throw err;
-  } finally {
-    client.release();
   }
 }
 
@@ -189,22 +185,10 @@ export function createHistoryMaintenance(pool: pg.Pool, run: Run): HistoryMainte
       return { droppedPartitions: dropped, deletedRows };
     },
 
-    async rebuildRollups(tenant) {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const n = await recomputeRollups(
-          (sql, params) => client.query(sql, params),
-          tenant === undefined ? {} : { tenant },
-        );
-        await client.query('COMMIT');
-        return n;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+    rebuildRollups(tenant) {
+      return withTransaction(pool, (client) =>
+        recomputeRollups((sql, params) => client.query(sql, params), tenant === undefined ? {} : { tenant }),
+      );
     },
 
     async rollupStats() {

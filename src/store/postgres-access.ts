@@ -3,7 +3,7 @@
  * users, sessions, API keys, policies and the data catalog. Sharing and the audit log are in
  * access-sharing-store.ts and access-audit-store.ts, on the same pool.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { QueryResultRow } from 'pg';
 import { HubError } from '../core/errors.js';
 import type {
@@ -15,7 +15,8 @@ import type {
   SensitivityClass,
 } from '../core/access/access-model.js';
 import type { MaskKind } from '../core/access/masking.js';
-import { translate } from './postgres-store.js';
+import { translate } from './sql-errors.js';
+import { withTransaction } from './database.js';
 import { createAccessSharingStore } from './access-sharing-store.js';
 import { createAccessAuditStore } from './access-audit-store.js';
 import { noDepartment, onMissingReference } from './foreign-keys.js';
@@ -102,10 +103,8 @@ function policyOf(r: QueryResultRow): AccessPolicy {
   };
 }
 
-/** Opens a small pool of its own on the hub's database (the store has applied migration 5). */
-export function createPostgresAccessStore(opts: { url: string; max?: number }) {
-  const pool = new pg.Pool({ connectionString: opts.url, max: opts.max ?? 4 });
-  pool.on('error', () => undefined);
+/** The access tables on the hub's pool (database.ts; the store has applied migration 5). */
+export function createPostgresAccessStore(pool: pg.Pool) {
   const run: Run = async (sql, params = []) => {
     try {
       return await pool.query(sql, params);
@@ -124,20 +123,9 @@ export function createPostgresAccessStore(opts: { url: string; max?: number }) {
 
   return {
     pool,
-    sharing: createAccessSharingStore(run, async (fn) => {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const out = await fn(async (sql, params = []) => client.query(sql, params));
-        await client.query('COMMIT');
-        return out;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw translate(err);
-      } finally {
-        client.release();
-      }
-    }),
+    sharing: createAccessSharingStore(run, (fn) =>
+      withTransaction(pool, (client) => fn(async (sql, params = []) => client.query(sql, params)), translate),
+    ),
     audit: createAccessAuditStore(pool),
 
     async getSetting<T>(name: string): Promise<T | undefined> {
@@ -422,10 +410,6 @@ export function createPostgresAccessStore(opts: { url: string; max?: number }) {
         attr,
       ]);
       return (r.rowCount ?? 0) > 0;
-    },
-
-    async close(): Promise<void> {
-      await pool.end();
     },
   };
 }

@@ -2,7 +2,7 @@
  * The PostgreSQL adapter of the device registry port (tables of migration 4): config groups and
  * devices as jsonb documents keyed by service (the tenant), counters as columns added in batches.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { QueryResultRow } from 'pg';
 import { HubError } from '../core/errors.js';
 import type { Device, ServiceGroup } from '../core/iot/device-model.js';
@@ -12,13 +12,8 @@ import type {
   DeviceRegistry,
   QuarantinedReading,
 } from '../core/iot/device-registry.js';
-import { translate } from './postgres-store.js';
-
-export interface PostgresIotOptions {
-  url: string;
-  /** Pool size; default 3 (provisioning, counters, lookups). */
-  max?: number;
-}
+import { translate } from './sql-errors.js';
+import { withTransaction } from './database.js';
 
 interface CounterRow extends QueryResultRow {
   readings_received: string;
@@ -30,10 +25,8 @@ interface CounterRow extends QueryResultRow {
   last_seen: string | null;
 }
 
-/** Opens a small pool of its own on the hub's database (the store has applied migration 4). */
-export function createPostgresIotRegistry(opts: PostgresIotOptions): DeviceRegistry {
-  const pool = new pg.Pool({ connectionString: opts.url, max: opts.max ?? 3 });
-  pool.on('error', () => undefined);
+/** The IoT tables on the hub's pool (database.ts; the store has applied migration 4). */
+export function createPostgresIotRegistry(pool: pg.Pool): DeviceRegistry {
   const run = async <R extends QueryResultRow>(sql: string, params: unknown[] = []) => {
     try {
       return await pool.query<R>(sql, params);
@@ -41,19 +34,8 @@ export function createPostgresIotRegistry(opts: PostgresIotOptions): DeviceRegis
       throw translate(err);
     }
   };
-  const inTx = async (fn: (q: (sql: string, params: unknown[]) => Promise<unknown>) => Promise<void>) => {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      await fn((sql, params) => client.query(sql, params));
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw translate(err);
-    } finally {
-      client.release();
-    }
-  };
+  const inTx = (fn: (q: (sql: string, params: unknown[]) => Promise<unknown>) => Promise<void>) =>
+    withTransaction(pool, (client) => fn((sql, params) => client.query(sql, params)), translate);
   const subserviceFilter = (subservice: string, param: string) =>
     subservice === '/*' ? 'TRUE' : `subservice = ${param}`;
 
@@ -302,9 +284,6 @@ export function createPostgresIotRegistry(opts: PostgresIotOptions): DeviceRegis
         reading: x.reading,
         error: x.error,
       }));
-    },
-    async close() {
-      await pool.end();
     },
   };
 }

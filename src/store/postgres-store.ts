@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL adapter of the Store port: entities as rows with their attributes in jsonb
  * (GIN-indexed), types in a GIN-indexed array, geometry bounding boxes in a GiST-indexed side table.
- * Database errors are translated to hub error codes here.
+ * Database errors are translated to hub error codes (sql-errors.ts).
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -12,6 +12,8 @@ import { boundingBox, matchesGeoQuery } from '../core/geo/geometry.js';
 import type { GeoJsonGeometry } from '../core/geo/geometry.js';
 import type { ContextRecord, EntityQuery, QueryResult, Store, StoreTx } from '../core/store.js';
 import { migrate } from './migrations.js';
+import { openPool, withTransaction } from './database.js';
+import { translate } from './sql-errors.js';
 import { hot, queryConfig } from './prepared.js';
 import { buildEntityFilter } from './entity-filter.js';
 import type { DiscoveryTracker } from './discovery-counts.js';
@@ -19,6 +21,9 @@ import { createDiscoveryTracker, UNTRACKED } from './discovery-counts.js';
 import { createDiscoveryReader } from './postgres-discovery.js';
 import { subscriptionStoreOps, subscriptionTxOps } from './postgres-subscriptions.js';
 import { createPostgresHistory, historyTxOps } from './postgres-history.js';
+
+/** Kept here for the store's other adapters; it lives in sql-errors.ts (no driver). */
+export { translate };
 
 // timestamptz → ISO string with the database's full precision kept as text.
 pg.types.setTypeParser(1184, (v: string) => v);
@@ -62,44 +67,36 @@ const GEO_SCAN_PAGE = 1000;
 
 export interface PostgresStoreOptions {
   url: string;
-  /** Pool size; default 10. */
+  /** The hub's pool (database.ts), which its owner ends; without one the store opens its own. */
+  pool?: pg.Pool;
+  /** Size of the store's own pool; default 10. */
   max?: number;
-  /** Longest a statement may run before it is cancelled (TooComplexQuery); default 30 s, 0 = none. */
+  /** Longest a statement of its own pool may run before it is cancelled (TooComplexQuery); default 30 s, 0 = none. */
   statementTimeoutMs?: number;
 }
 
-/** Opens a pool, applies migrations, and returns the store. */
+/** Applies migrations on the hub's pool (or opens a pool of its own), and returns the store. */
 export async function createPostgresStore(opts: PostgresStoreOptions): Promise<Store> {
-  const timeout = opts.statementTimeoutMs ?? 30_000;
-  const pool = new pg.Pool({
-    connectionString: opts.url,
-    max: opts.max ?? 10,
-    // A runaway regex or scan is cancelled instead of holding a connection for ever.
-    ...(timeout > 0 ? { options: `-c statement_timeout=${Math.floor(timeout)}` } : {}),
-  });
-  pool.on('error', () => undefined); // idle client errors surface on the next query
+  const pool =
+    opts.pool ??
+    openPool({
+      url: opts.url,
+      max: opts.max ?? 10,
+      ...(opts.statementTimeoutMs === undefined ? {} : { statementTimeoutMs: opts.statementTimeoutMs }),
+    });
   await migrate(pool);
-  async function transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    let client: PoolClient;
-    try {
-      client = await pool.connect();
-    } catch (err) {
-      throw translate(err);
-    }
-    try {
-      await client.query('BEGIN');
-      const counts = createDiscoveryTracker();
-      const result = await fn(txOps(client, counts));
-      // Last before COMMIT: the discovery count rows stay locked for the COMMIT only.
-      await counts.flush(runner(client));
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw translate(err);
-    } finally {
-      client.release();
-    }
+  function transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return withTransaction(
+      pool,
+      async (client) => {
+        const counts = createDiscoveryTracker();
+        const result = await fn(txOps(client, counts));
+        // Last before COMMIT: the discovery count rows stay locked for the COMMIT only.
+        await counts.flush(runner(client));
+        return result;
+      },
+      translate,
+    );
   }
   const discovery = createDiscoveryReader(runner(pool));
   const base = txOps(pool, UNTRACKED);
@@ -143,7 +140,7 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
       });
     },
     async close() {
-      await pool.end();
+      if (!opts.pool) await pool.end();
     },
   };
 }
@@ -506,68 +503,4 @@ function contextOps(pool: pg.Pool): Store['contexts'] {
       );
     },
   };
-}
-
-/** SQLSTATE → hub error (STYLE.md 6); the database error stays as `cause`. */
-export function translate(err: unknown): unknown {
-  if (err instanceof HubError) return err;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string') return err;
-  const msg = (err as Error).message;
-  switch (code) {
-    case '23505':
-      return new HubError('AlreadyExists', 'An entity with this id already exists', { cause: err });
-    case '40P01':
-    case '40001':
-      return new HubError('Conflict', 'A concurrent change got in the way; try again', { cause: err });
-    case '22021':
-    case '22P05':
-      return new HubError('BadRequestData', 'Text with a NUL character (U+0000) cannot be stored', {
-        cause: err,
-      });
-    case '22003':
-      return new HubError('BadRequestData', `A number is out of range: ${msg}`, { cause: err });
-    case '2201B':
-      return new HubError('InvalidRequest', `Invalid regular expression: ${msg}`, { cause: err });
-    case '22P02':
-    case '22023':
-    case '2203A':
-    case '2203B':
-    case '2203C':
-    case '2203D':
-    case '2203E':
-    case '2203F':
-    case '22030':
-    case '22031':
-    case '22032':
-    case '22033':
-    case '22034':
-    case '22035':
-    case '22036':
-    case '22037':
-    case '22038':
-    case '22039':
-    case '42601':
-      return new HubError('InvalidRequest', `Invalid query: ${msg}`, { cause: err });
-    case '57014':
-      return new HubError('TooComplexQuery', 'The query took too long', { cause: err });
-    case 'ECONNREFUSED':
-    case 'ECONNRESET':
-    case 'ETIMEDOUT':
-    case 'EPIPE':
-    case '53300':
-    case '57P01':
-    case '57P03':
-    case '08006':
-    case '08001':
-      return new HubError('ServiceUnavailable', 'The database is not available', { cause: err });
-    default:
-      // The rest of class 22 (data exception: a date out of range, a bad time zone, a string too
-      // long…) is a value the request brought that the database cannot take.
-      if (code.startsWith('22'))
-        return new HubError('BadRequestData', `A value cannot be stored or compared: ${msg}`, {
-          cause: err,
-        });
-      return err;
-  }
 }

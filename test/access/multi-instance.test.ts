@@ -6,14 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { JSON_CT, type TestHub } from '../support/test-hub.js';
 import { createHubAccess, type HubAccess } from '../../src/access/access-setup.js';
-import { createPostgresAccessStore, type AccessStore } from '../../src/store/postgres-access.js';
+import { createPostgresAccessStore } from '../../src/store/postgres-access.js';
+import { openPool } from '../../src/store/database.js';
 import { verifyAuditLog } from '../../src/access/audit-log.js';
 import { ADMIN_PASSWORD, authHub, bearer, flow, seedDepartments } from './access-support.js';
 
 describe('two hub instances on one database', () => {
   let hub: TestHub;
   let t: Awaited<ReturnType<typeof seedDepartments>>;
-  let otherStore: AccessStore;
+  let otherPool: pg.Pool;
   let other: HubAccess;
   let stopOther: () => Promise<void>;
   const as = (token: string) => ({ ...bearer(token), ...JSON_CT });
@@ -21,13 +22,17 @@ describe('two hub instances on one database', () => {
   beforeAll(async () => {
     hub = await authHub();
     t = await seedDepartments(hub);
-    otherStore = createPostgresAccessStore({ url: hub.url, max: 2 });
-    other = await createHubAccess({ store: otherStore, adminPassword: ADMIN_PASSWORD, adminTotp: false });
+    otherPool = openPool({ url: hub.url, max: 2 });
+    other = await createHubAccess({
+      store: createPostgresAccessStore(otherPool),
+      adminPassword: ADMIN_PASSWORD,
+      adminTotp: false,
+    });
     stopOther = other.startBackground({ auditMs: 20, catalogMs: 50 });
   });
   afterAll(async () => {
     await stopOther?.();
-    await otherStore?.close();
+    await otherPool?.end();
     await hub?.close();
   });
 
@@ -71,9 +76,9 @@ describe('two hub instances on one database', () => {
     } finally {
       await db.end();
     }
-    const writes = await otherStore.audit.query({ action: 'entity.write', limit: 1000 });
+    const writes = await other.store.audit.query({ action: 'entity.write', limit: 1000 });
     expect(writes.filter((w) => w.outcome === 'success')).toHaveLength(40);
-    const check = await verifyAuditLog(otherStore);
+    const check = await verifyAuditLog(other.store);
     expect(check.ok).toBe(true);
   });
 });

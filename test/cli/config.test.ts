@@ -33,6 +33,8 @@ describe('serve flags and environment', () => {
     expect(parseServeArgs([], {}).entityCache).toBeUndefined();
     expect(parseServeArgs(['--entity-cache', '0'], {}).entityCache).toBe(0);
     expect(parseServeArgs([], { CITYPIVOT_ENTITY_CACHE: '50000' }).entityCache).toBe(50000);
+    expect(parseServeArgs([], {}).dbPool).toBeUndefined();
+    expect(parseServeArgs(['--db-pool', '40'], { CITYPIVOT_DB_POOL: '8' }).dbPool).toBe(40);
   });
 
   it.each([
@@ -45,6 +47,8 @@ describe('serve flags and environment', () => {
     [['--log-level', 'loud']],
     [['--entity-cache', '-1']],
     [['--entity-cache', 'lots']],
+    [['--db-pool', '1']],
+    [['--db-pool', 'many']],
     [['--trust-proxy', '10.0.0.0/33']],
     [['--trust-proxy', 'proxy.example']],
     [['--deny-endpoints', '1.2.3']],

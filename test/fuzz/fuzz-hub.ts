@@ -17,6 +17,7 @@ import { registeredRoutes, type RegisteredRoute } from '../../src/server/http-ap
 import { createPostgresStore } from '../../src/store/postgres-store.js';
 import { createPostgresIotRegistry } from '../../src/store/postgres-iot.js';
 import { createPostgresAccessStore } from '../../src/store/postgres-access.js';
+import { openPool } from '../../src/store/database.js';
 import type { HubAccess } from '../../src/access/access-setup.js';
 import type { EntityService } from '../../src/broker/entity-service.js';
 import type { ActiveContext } from '../../src/core/context/active-context.js';
@@ -48,9 +49,10 @@ export interface FuzzHub {
 
 export async function createFuzzHub(): Promise<FuzzHub> {
   const db = await createTestDatabase();
-  const store = await createPostgresStore({ url: db.url, max: 4 });
-  const registry = createPostgresIotRegistry({ url: db.url, max: 2 });
-  const accessStore = createPostgresAccessStore({ url: db.url, max: 3 });
+  const pool = openPool({ url: db.url, max: 9 });
+  const store = await createPostgresStore({ url: db.url, pool });
+  const registry = createPostgresIotRegistry(pool);
+  const accessStore = createPostgresAccessStore(pool);
   // `config.params` (the parameters each operation defines) is not in registeredRoutes: it is
   // read as Fastify adds the routes, through the hook the initialization channel lets a tool add.
   const params = new Map<string, readonly string[] | undefined>();
@@ -115,9 +117,8 @@ export async function createFuzzHub(): Promise<FuzzHub> {
       await stopAccessWork();
       await services.stop();
       await app.close();
-      await accessStore.close();
-      await registry.close();
       await store.close();
+      await pool.end();
       await db.drop();
     },
   };

@@ -46,32 +46,27 @@ describe('devices import', () => {
       db.url,
     ]);
     expect(code).toBe(0);
-    const registry = createPostgresIotRegistry({ url: db.url });
-    const store = await createPostgresStore({ url: db.url, max: 1 });
-    try {
-      const list = await registry.listDevices('park', '/zone1', { limit: 1, offset: 0 });
-      expect(list.count).toBe(250);
-      const d = await registry.getDevice('park', '/zone1', 'p7');
-      expect(d).toMatchObject({
-        entity_name: 'urn:ngsi-ld:ParkingSpot:p7',
-        expected_interval: 600,
-        attributes: [
-          { object_id: 's', name: 'status', type: 'Text' },
-          { object_id: 'o', name: 'occupancy', type: 'Number' },
-        ],
-        commands: [{ name: 'reserve', type: 'command' }],
-        password_set: true,
-      });
-      expect(JSON.stringify(d)).not.toContain('p7-secret');
-      const withSecret = await registry.devicesWithSecret('p7');
-      expect(withSecret.map((x) => x.device.device_id)).toEqual(['p7']);
-      expect((await registry.getDevice('park', '/zone1', 'p8'))?.password_set).toBeUndefined();
-      const e = await store.getEntity('park', 'urn:ngsi-ld:ParkingSpot:p7');
-      expect(e?.types).toEqual(['https://smartdatamodels.org/dataModel.Parking/ParkingSpot']);
-    } finally {
-      await registry.close();
-      await store.close();
-    }
+    const registry = createPostgresIotRegistry(db.pool);
+    const store = await createPostgresStore({ url: db.url, pool: db.pool });
+    const list = await registry.listDevices('park', '/zone1', { limit: 1, offset: 0 });
+    expect(list.count).toBe(250);
+    const d = await registry.getDevice('park', '/zone1', 'p7');
+    expect(d).toMatchObject({
+      entity_name: 'urn:ngsi-ld:ParkingSpot:p7',
+      expected_interval: 600,
+      attributes: [
+        { object_id: 's', name: 'status', type: 'Text' },
+        { object_id: 'o', name: 'occupancy', type: 'Number' },
+      ],
+      commands: [{ name: 'reserve', type: 'command' }],
+      password_set: true,
+    });
+    expect(JSON.stringify(d)).not.toContain('p7-secret');
+    const withSecret = await registry.devicesWithSecret('p7');
+    expect(withSecret.map((x) => x.device.device_id)).toEqual(['p7']);
+    expect((await registry.getDevice('park', '/zone1', 'p8'))?.password_set).toBeUndefined();
+    const e = await store.getEntity('park', 'urn:ngsi-ld:ParkingSpot:p7');
+    expect(e?.types).toEqual(['https://smartdatamodels.org/dataModel.Parking/ParkingSpot']);
   });
 
   it('imports JSON, reports the bad device and exits 1 with the others stored', async () => {
@@ -84,13 +79,9 @@ describe('devices import', () => {
     );
     const code = await main(['devices', 'import', file, '--service', 'energy', '--db', db.url]);
     expect(code).toBe(1);
-    const registry = createPostgresIotRegistry({ url: db.url });
-    try {
-      const list = await registry.listDevices('energy', '/', { limit: 10, offset: 0 });
-      expect(list.devices.map((d) => d.device_id).sort()).toEqual(['m1', 'm2']);
-    } finally {
-      await registry.close();
-    }
+    const registry = createPostgresIotRegistry(db.pool);
+    const list = await registry.listDevices('energy', '/', { limit: 10, offset: 0 });
+    expect(list.devices.map((d) => d.device_id).sort()).toEqual(['m1', 'm2']);
   });
 
   it('answers bad usage and bad files with an error, not a crash', async () => {

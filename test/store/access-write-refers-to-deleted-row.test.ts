@@ -22,7 +22,7 @@ let other: pg.Client;
 beforeAll(async () => {
   db = await createTestDatabase();
   store = await createPostgresStore({ url: db.url, max: 2 }); // applies the migrations
-  access = createPostgresAccessStore({ url: db.url, max: 3 });
+  access = createPostgresAccessStore(db.pool);
   other = new pg.Client({ connectionString: db.url });
   await other.connect();
   await access.createDepartment({ id: 'roads', name: 'Roads', parent: null });
@@ -33,7 +33,6 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await other?.end();
-  await access?.close();
   await store?.close();
   await db?.drop();
 });

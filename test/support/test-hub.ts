@@ -10,6 +10,7 @@ import type { DeliveryOptions } from '../../src/server/notification-services.js'
 import { createTestDatabase } from './db.js';
 import type { AccessOptions, HubAccess } from '../../src/access/access-setup.js';
 import { createPostgresAccessStore } from '../../src/store/postgres-access.js';
+import { openPool } from '../../src/store/database.js';
 
 export interface TestHub {
   app: FastifyInstance;
@@ -34,8 +35,9 @@ export async function createTestHub(
   } = {},
 ): Promise<TestHub> {
   const db = await createTestDatabase();
-  const store = await createPostgresStore({ url: db.url, max: 4 });
-  const accessStore = opts.auth ? createPostgresAccessStore({ url: db.url, max: 3 }) : undefined;
+  const pool = openPool({ url: db.url, max: 7 });
+  const store = await createPostgresStore({ url: db.url, pool });
+  const accessStore = opts.auth ? createPostgresAccessStore(pool) : undefined;
   const services = await createHubServices(store, {
     fetchContexts: opts.fetchContexts ?? false,
     ...(opts.delivery ? { delivery: opts.delivery } : {}),
@@ -54,8 +56,8 @@ export async function createTestHub(
     async close() {
       await services.stop();
       await app.close();
-      await accessStore?.close();
       await store.close();
+      await pool.end();
       await db.drop();
     },
   };

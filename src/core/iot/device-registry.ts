@@ -104,5 +104,4 @@ export interface DeviceRegistry {
     deviceId: string,
     limit: number,
   ): Promise<QuarantinedReading[]>;
-  close(): Promise<void>;
 }

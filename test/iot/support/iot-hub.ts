@@ -15,6 +15,7 @@ import type { IotService } from '../../../src/iot/iot-service.js';
 import type { Store } from '../../../src/core/store.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 import { createPostgresAccessStore } from '../../../src/store/postgres-access.js';
+import { openPool } from '../../../src/store/database.js';
 import type { HubAccess } from '../../../src/access/access-setup.js';
 
 export const ADMIN_PASSWORD = 'Chief-Passw0rd!';
@@ -45,9 +46,10 @@ export async function createIotTestHub(
   } = {},
 ): Promise<IotTestHub> {
   const db = await createTestDatabase();
-  const store = await createPostgresStore({ url: db.url, max: 4 });
-  const registry = createPostgresIotRegistry({ url: db.url, max: 2 });
-  const accessStore = opts.auth ? createPostgresAccessStore({ url: db.url, max: 2 }) : undefined;
+  const pool = openPool({ url: db.url, max: 8 });
+  const store = await createPostgresStore({ url: db.url, pool });
+  const registry = createPostgresIotRegistry(pool);
+  const accessStore = opts.auth ? createPostgresAccessStore(pool) : undefined;
   const services = await createHubServices(store, {
     fetchContexts: false,
     iot: { registry, schemasDir: SDM_DIR, counterFlushMs: 100, healthSweepMs: opts.healthSweepMs ?? 50 },
@@ -101,9 +103,8 @@ export async function createIotTestHub(
       await gateway?.stop();
       await services.stop();
       await services.app.close();
-      await accessStore?.close();
-      await registry.close();
       await store.close();
+      await pool.end();
       await db.drop();
     },
   };
