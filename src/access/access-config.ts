@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import type { AccessStore } from '../store/postgres-access.js';
+import type { AccessStore } from '../core/access/access-store.js';
 import type { AccessOptions } from './access-setup.js';
 import { loadDataKey } from './field-crypto.js';
 import type { OidcSetting } from './token-service.js';

@@ -12,8 +12,8 @@ import rateLimit from '@fastify/rate-limit';
 import type { EntityChange, EntityService } from '../broker/entity-service.js';
 import type { EntityQuery, Store } from '../core/store.js';
 import { HubError } from '../core/errors.js';
-import { tenantOf } from '../api/ngsi-request.js';
-import { matchedRoute, routeAccessOf } from '../api/route-access.js';
+import { tenantOf } from '../http/ngsi-request.js';
+import { matchedRoute, routeAccessOf } from '../http/route-access.js';
 import type { AccessGrant, AccessPolicy, CatalogEntry, Principal } from '../core/access/access-model.js';
 import {
   buildReadFilter,
@@ -24,10 +24,8 @@ import {
   type ReadFilter,
 } from '../core/access/read-filter.js';
 import type { AuditEvent } from '../core/access/audit-chain.js';
-import type { MqttAuthority, MqttPrincipal } from '../iot/mqtt-gateway.js';
-import type { IotAuthority } from '../iot/iot-authority.js';
-import type { StoredEntity } from '../core/entity-model.js';
-import type { AccessStore } from '../store/postgres-access.js';
+import type { AccessStore } from '../core/access/access-store.js';
+import type { AccessPort } from '../core/access/access-port.js';
 import { createFieldCrypto } from './field-crypto.js';
 import { createGuardedStore, filterScope, namedTypes } from './guarded-store.js';
 import { createIdentityService } from './identity-service.js';
@@ -269,6 +267,27 @@ export async function createHubAccess(opts: AccessOptions) {
   }
 
   const hub = {
+    /** The access of the work running now (a request's, or one runAs gave), if any. */
+    current: currentAccess,
+    /** A new access of a principal acting without a request (policies loaded on first use). */
+    accessOf: (principal: Principal): RequestAccess => accessFor(principal),
+    runAs: <T>(access: RequestAccess, fn: () => Promise<T>): Promise<T> => runWithAccess(access, fn),
+    /** The holder of a hub API key; undefined when the key is not a valid one. */
+    async principalOfApiKey(key: string): Promise<Principal | undefined> {
+      try {
+        return await identity.byApiKey(key);
+      } catch {
+        return undefined;
+      }
+    },
+    policiesOf: loadPolicies,
+    departmentSubtree: (department: string) => store.departmentSubtree(department),
+    denied(who: string, detail: Record<string, unknown>): void {
+      events.emit('denied', who, detail);
+    },
+    auditLater(e: AuditEvent): void {
+      audit(e).catch((err: unknown) => log(`audit failed: ${(err as Error).message}`));
+    },
     identity,
     tokens,
     sharing,
@@ -435,124 +454,6 @@ export async function createHubAccess(opts: AccessOptions) {
     },
 
     /**
-     * Who may use the embedded MQTT broker: devices with credentials (checked by the gateway),
-     * systems with a hub API key publishing for what their department may write, and anonymous
-     * clients only when `anonymous` is set. Area-limited write policies do not count for a
-     * gateway: where a reading's entity lies is not known before it is written.
-     */
-    mqttAuthority(anonymous: boolean): MqttAuthority {
-      return {
-        anonymous,
-        async gateway(apiKey: string): Promise<MqttPrincipal | undefined> {
-          try {
-            return await identity.byApiKey(apiKey);
-          } catch {
-            return undefined;
-          }
-        },
-        async mayWrite(p: MqttPrincipal, tenant: string, typeIri?: string): Promise<boolean> {
-          const policies = (await loadPolicies(p as Principal)).filter((x) => x.area === undefined);
-          return typeIri === undefined
-            ? canWriteTenant(policies, tenant)
-            : canWrite(policies, tenant, { types: [typeIri] }, []);
-        },
-        refused(e): void {
-          events.emit('denied', e.who, { action: e.action, reason: e.reason });
-          audit({
-            actor: e.who,
-            action: e.action,
-            target: 'mqtt',
-            outcome: 'failure',
-            ...(e.ip ? { ip: e.ip } : {}),
-            detail: { reason: e.reason },
-          }).catch((err: unknown) => log(`audit failed: ${(err as Error).message}`));
-        },
-      };
-    },
-
-    /**
-     * The IoT edge's questions (iot-authority.ts): provisioning is a write on the entity type and
-     * on an existing entity (read with `readEntity`, unfiltered); what a department owns, it and
-     * the departments above it manage; devices write with their owner's rights, loaded again every
-     * 30 s so that a changed policy holds for readings too.
-     */
-    iotAuthority(
-      readEntity: (tenant: string, id: string) => Promise<StoredEntity | undefined>,
-    ): IotAuthority {
-      const owners = new Map<string, { access: RequestAccess; until: number }>();
-      const ownerAccess = (department: string): RequestAccess => {
-        const t = Date.now();
-        const held = owners.get(department);
-        if (held && held.until > t) return held.access;
-        const access = accessFor({
-          kind: 'devices',
-          id: `devices:${department}`,
-          name: `devices of ${department}`,
-          department,
-          roles: [],
-        });
-        owners.set(department, { access, until: t + 30_000 });
-        return access;
-      };
-      // A group's apikey writes with its owner's rights: only the owner, the departments above
-      // it, and a department that may write everything anyway (the city's) see and change it.
-      const manages = async (owner: string | undefined): Promise<boolean> => {
-        const a = currentAccess();
-        const dept = a?.principal.department;
-        if (!a || !dept) return false;
-        if (owner === undefined || (await store.departmentSubtree(dept)).includes(owner)) return true;
-        return (await a.policies()).some(
-          (p) =>
-            p.actions.includes('write') &&
-            p.tenant === '*' &&
-            p.entityTypes.includes('*') &&
-            p.attrs === undefined &&
-            p.area === undefined,
-        );
-      };
-      return {
-        provisioner: () => currentAccess()?.principal.department,
-        async mayView(tenant, owner, typeIri) {
-          if (await manages(owner)) return 'manage';
-          const a = currentAccess();
-          if (!a) return 'none';
-          const f = await a.filter(tenant);
-          return f.readableTypes === '*' || f.readableTypes.includes(typeIri) ? 'view' : 'none';
-        },
-        async mayProvision(tenant, owner, typeIri, entityId) {
-          const a = currentAccess();
-          if (!a) throw new HubError('Forbidden', 'Provisioning devices needs an account');
-          if (!(await manages(owner))) {
-            events.emit('denied', a.principal.name, { tenant, owner, action: 'iot.provision' });
-            throw new HubError('Forbidden', `These devices belong to department ${owner ?? ''}`);
-          }
-          const existing = entityId === undefined ? undefined : await readEntity(tenant, entityId);
-          const types = [...new Set([typeIri, ...(existing?.types ?? [])])];
-          const entity = { types, ...(existing ? { before: existing, after: existing } : {}) };
-          if (!canWrite(await a.policies(), tenant, entity, [])) {
-            events.emit('denied', a.principal.name, { tenant, type: typeIri, entity: entityId });
-            throw new HubError(
-              'Forbidden',
-              existing
-                ? `Your department may not write entity ${entityId}, which these devices would write`
-                : `Your department may not write entities of type ${typeIri}, which these devices would write`,
-            );
-          }
-        },
-        actAs(owner, what, fn) {
-          if (owner === undefined)
-            return Promise.reject(
-              new HubError(
-                'Forbidden',
-                `${what} belongs to no department: provision its config group again with an account of the department whose data it writes`,
-              ),
-            );
-          return runWithAccess(ownerAccess(owner), fn);
-        },
-      };
-    },
-
-    /**
      * Runs `fn` as the hub itself acting for a department (the demo provisioning its sensors):
      * every read and write is checked against that department's policies and audited under
      * `system:<what>`.
@@ -579,7 +480,7 @@ export async function createHubAccess(opts: AccessOptions) {
         await audit({ actor: 'system', action: 'user.bootstrap', target: 'admin', outcome: 'success' });
     },
   };
-  return hub;
+  return hub satisfies AccessPort;
 }
 
 export type HubAccess = Awaited<ReturnType<typeof createHubAccess>>;

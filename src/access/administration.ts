@@ -10,7 +10,7 @@ import type { AccessPolicy, Action } from '../core/access/access-model.js';
 import { ACTIONS } from '../core/access/access-model.js';
 import type { AuditEvent } from '../core/access/audit-chain.js';
 import { optArea, optString, optStringList, reqString } from '../core/access/admin-input.js';
-import type { AccessStore } from '../store/postgres-access.js';
+import type { AccessStore } from '../core/access/access-store.js';
 import { newApiKey } from './token-service.js';
 import type { IdentityService } from './identity-service.js';
 

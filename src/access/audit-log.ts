@@ -3,7 +3,7 @@
  * verify`): staged write records moved into the chain, then the whole chain walked in pages.
  */
 import { verifyChain, type ChainCheck } from '../core/access/audit-chain.js';
-import type { AccessStore } from '../store/postgres-access.js';
+import type { AccessStore } from '../core/access/access-store.js';
 
 /** Moves every staged write record into the chain. */
 export async function flushStagedAudit(store: AccessStore): Promise<void> {

@@ -14,7 +14,7 @@ import {
   passwordProblems,
   type PasswordPolicy,
 } from '../core/access/password-policy.js';
-import type { AccessStore, UserRecord } from '../store/postgres-access.js';
+import type { AccessStore, UserRecord } from '../core/access/access-store.js';
 import { HUB_ISSUER, apiKeyMatches, parseApiKey, type TokenService } from './token-service.js';
 
 /** Argon2id with the OWASP-recommended minimum (19 MiB, 2 passes, 1 lane). */

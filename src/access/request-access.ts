@@ -7,17 +7,10 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AccessGrant, AccessPolicy, CatalogEntry, Principal } from '../core/access/access-model.js';
-import { buildReadFilter, type ReadFilter } from '../core/access/read-filter.js';
+import type { RequestAccess } from '../core/access/access-port.js';
+import { buildReadFilter } from '../core/access/read-filter.js';
 
-export interface RequestAccess {
-  principal: Principal;
-  purpose?: string;
-  ip?: string;
-  policies(): Promise<AccessPolicy[]>;
-  grants(): Promise<AccessGrant[]>;
-  /** A fresh read filter for a tenant (its report starts empty). */
-  filter(tenant: string): Promise<ReadFilter>;
-}
+export type { RequestAccess };
 
 const storage = new AsyncLocalStorage<RequestAccess>();
 

@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { HubError, badRequest } from '../core/errors.js';
 import type { AccessGrant, Principal } from '../core/access/access-model.js';
-import type { AccessStore } from '../store/postgres-access.js';
-import type { Dataset, ShareRequest } from '../store/access-sharing-store.js';
+import type { AccessStore } from '../core/access/access-store.js';
+import type { Dataset, ShareRequest } from '../core/access/access-store.js';
 
 /** Longest share period: one year. */
 const MAX_PERIOD_MS = 366 * 86_400_000;

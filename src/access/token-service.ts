@@ -20,7 +20,7 @@ import {
 import { HubError } from '../core/errors.js';
 import type { Principal, Role } from '../core/access/access-model.js';
 import { isRole } from '../core/access/access-model.js';
-import type { AccessStore } from '../store/postgres-access.js';
+import type { AccessStore } from '../core/access/access-store.js';
 
 export const HUB_ISSUER = 'urn:citypivot:hub';
 export const HUB_AUDIENCE = 'urn:citypivot:api';

@@ -22,7 +22,7 @@ import {
   reqString,
   type AccessRouteDeps,
 } from './access-request.js';
-import { ACCOUNT, guarded, role } from './route-access.js';
+import { ACCOUNT, guarded, role } from '../http/route-access.js';
 
 export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRouteDeps): void {
   const { access } = deps;

@@ -8,7 +8,7 @@ import { AUDIT_OUTCOMES, type AuditOutcome } from '../core/access/audit-chain.js
 import type { HubAccess } from '../access/access-setup.js';
 import { verifyAuditLog } from '../access/audit-log.js';
 import { auditBase, principalOf } from './access-request.js';
-import { guarded, role } from './route-access.js';
+import { guarded, role } from '../http/route-access.js';
 
 export function registerAccessAuditRoutes(app: FastifyInstance, access: HubAccess): void {
   app.get('/api/v1/audit', guarded(role('auditor')), async (req) => {

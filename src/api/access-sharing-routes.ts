@@ -16,7 +16,7 @@ import {
   reqString,
   type AccessRouteDeps,
 } from './access-request.js';
-import { ACCOUNT, guarded, role } from './route-access.js';
+import { ACCOUNT, guarded, role } from '../http/route-access.js';
 import { canShare } from '../core/access/read-filter.js';
 
 export function registerAccessSharingRoutes(

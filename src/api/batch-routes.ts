@@ -12,12 +12,12 @@ import type { EntitySelector } from '../core/store.js';
 import { createBatchOperations, type Prepared } from '../broker/batch-operations.js';
 import { assertArrayBody, sendList } from './entity-routes.js';
 import type { EntityRouteDeps } from './entity-routes.js';
-import { bodyContextValue, linkContextUrl, mediaTypeOf, negotiate, tenantOf } from './ngsi-request.js';
+import { bodyContextValue, linkContextUrl, mediaTypeOf, negotiate, tenantOf } from '../http/ngsi-request.js';
 import type { Params } from './query-options.js';
 import { entityQueryOf, optionSet, renderOptionsOf } from './query-options.js';
 import { PARAMS } from './route-params.js';
 import { renderWithJoin } from './linked-entities.js';
-import { guarded, READS, WRITES_ENTITIES } from './route-access.js';
+import { guarded, READS, WRITES_ENTITIES } from '../http/route-access.js';
 
 const BASE = '/ngsi-ld/v1/entityOperations';
 

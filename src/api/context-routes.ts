@@ -12,7 +12,7 @@ import { CORE_CONTEXT_URL } from '../core/context/core-context.js';
 import type { Params } from './query-options.js';
 import { str } from './query-options.js';
 import { PARAMS } from './route-params.js';
-import { ANYONE, guarded } from './route-access.js';
+import { ANYONE, guarded } from '../http/route-access.js';
 
 const BASE = '/ngsi-ld/v1/jsonldContexts';
 export const CORE_LOCAL_ID = 'ngsi-ld-core-context';

@@ -7,13 +7,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest, notFound } from '../core/errors.js';
 import { isValidName } from '../core/validation.js';
 import type { Store } from '../core/store.js';
-import type { ContextResolverPort } from './ngsi-request.js';
-import { linkContextUrl, negotiate, tenantOf, withContext } from './ngsi-request.js';
+import type { ContextResolverPort } from '../http/ngsi-request.js';
+import { linkContextUrl, negotiate, tenantOf, withContext } from '../http/ngsi-request.js';
 import type { Params } from './query-options.js';
 import { str } from './query-options.js';
 import type { TenantGuard } from './tenant-guard.js';
 import { PARAMS } from './route-params.js';
-import { guarded, READS } from './route-access.js';
+import { guarded, READS } from '../http/route-access.js';
 
 const BASE = '/ngsi-ld/v1';
 

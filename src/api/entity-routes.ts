@@ -11,7 +11,7 @@ import { HubError, badRequest } from '../core/errors.js';
 import type { EntityQuery } from '../core/store.js';
 import { isDateTime, isUri, isValidName } from '../core/validation.js';
 import type { EntityService } from '../broker/entity-service.js';
-import type { ContextResolverPort, ResponseMedia } from './ngsi-request.js';
+import type { ContextResolverPort, ResponseMedia } from '../http/ngsi-request.js';
 import {
   bodyContextValue,
   contextHeaders,
@@ -19,13 +19,13 @@ import {
   negotiate,
   tenantOf,
   withContext,
-} from './ngsi-request.js';
+} from '../http/ngsi-request.js';
 import type { Params } from './query-options.js';
 import { entityQueryOf, list, optionSet, renderOptionsOf, str } from './query-options.js';
 import type { TenantGuard } from './tenant-guard.js';
 import { PARAMS } from './route-params.js';
 import { renderWithJoin } from './linked-entities.js';
-import { guarded, READS, WRITES_ENTITIES } from './route-access.js';
+import { guarded, READS, WRITES_ENTITIES } from '../http/route-access.js';
 
 export interface EntityRouteDeps {
   entities: EntityService;

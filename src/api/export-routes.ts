@@ -6,22 +6,23 @@
  * audited, and the export itself is an audit record (`data.export`) with the number of entities.
  *
  * Pages of 1000 are read one after the other while the response is written (memory stays flat at
- * any size); each page is read under the request's access, which the stream would otherwise lose.
- * Pages are taken by offset in creation order: entities deleted during a long export can shift a
- * page boundary (those created meanwhile come last).
+ * any size); each page is read in the request's context (its access: what the department may
+ * see), which the stream would otherwise lose. Pages are taken by offset in creation order:
+ * entities deleted during a long export can shift a page boundary (those created meanwhile come
+ * last).
  */
+import { AsyncResource } from 'node:async_hooks';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { renderEntity } from '../core/entity-output.js';
 import { badRequest } from '../core/errors.js';
 import type { EntityService } from '../broker/entity-service.js';
-import { currentAccess, runWithAccess } from '../access/request-access.js';
-import type { ContextResolverPort } from './ngsi-request.js';
-import { JSONLD_CONTEXT_REL, contextLinkUrl, linkContextUrl, tenantOf } from './ngsi-request.js';
+import type { ContextResolverPort } from '../http/ngsi-request.js';
+import { JSONLD_CONTEXT_REL, contextLinkUrl, linkContextUrl, tenantOf } from '../http/ngsi-request.js';
 import type { Params } from './query-options.js';
 import { entityQueryOf, renderOptionsOf, str } from './query-options.js';
 import type { TenantGuard } from './tenant-guard.js';
-import { READS, guarded } from './route-access.js';
+import { READS, guarded } from '../http/route-access.js';
 
 const PAGE = 1000;
 
@@ -47,7 +48,8 @@ export function registerExportRoutes(app: FastifyInstance, deps: ExportRouteDeps
     const query = entityQueryOf(p, ctx, { requireFilter: false, pagination: false });
     const ro = renderOptionsOf(p, ctx);
     await deps.tenants.mustExistForRead(tenant);
-    const access = currentAccess();
+    // Runs a later page's read in this request's context (the stream is read outside it).
+    const inRequest = AsyncResource.bind(<T>(read: () => T): T => read());
     // The first page is read here, so that a refused or bad query is an error, not a cut stream.
     const first = await deps.entities.query(tenant, { ...query, limit: PAGE, offset: 0, count: false });
     const queryText = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
@@ -68,7 +70,7 @@ export function registerExportRoutes(app: FastifyInstance, deps: ExportRouteDeps
           if (out.length > 0) yield out.join('');
           if (page.length < PAGE) break;
           offset += PAGE;
-          const next = await runWithAccess(access, () =>
+          const next = await inRequest(() =>
             deps.entities.query(tenant, { ...query, limit: PAGE, offset, count: false }),
           );
           page = next.entities;

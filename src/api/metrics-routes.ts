@@ -4,7 +4,7 @@
  * fails is left out (and counted) rather than failing the scrape.
  */
 import type { FastifyInstance } from 'fastify';
-import { ACCOUNT, guarded } from './route-access.js';
+import { ACCOUNT, guarded } from '../http/route-access.js';
 
 export interface MetricSample {
   labels?: Record<string, string>;

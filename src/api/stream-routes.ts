@@ -15,10 +15,10 @@ import type { EntityQuery } from '../core/store.js';
 import { matchesTypeExpr } from '../core/subscription/change-trigger.js';
 import type { ChangeStream, StreamEvent } from '../broker/change-stream.js';
 import type { EntityService } from '../broker/entity-service.js';
-import type { ContextResolverPort } from './ngsi-request.js';
-import { linkContextUrl, tenantOf } from './ngsi-request.js';
+import type { ContextResolverPort } from '../http/ngsi-request.js';
+import { linkContextUrl, tenantOf } from '../http/ngsi-request.js';
 import { entityQueryOf, renderOptionsOf, type Params } from './query-options.js';
-import { guarded } from './route-access.js';
+import { guarded } from '../http/route-access.js';
 
 const HEARTBEAT_MS = 15_000;
 const MAX_BUFFERED = 1 << 20;

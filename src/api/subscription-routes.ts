@@ -10,12 +10,12 @@ import { renderSubscription } from '../core/subscription/subscription-output.js'
 import type { SubscriptionOwner } from '../core/subscription/subscription-model.js';
 import { isPlainObject, isUri } from '../core/validation.js';
 import type { SubscriptionService } from '../broker/subscription-service.js';
-import type { ContextResolverPort } from './ngsi-request.js';
-import { bodyContextValue, linkContextUrl, negotiate, tenantOf, withContext } from './ngsi-request.js';
+import type { ContextResolverPort } from '../http/ngsi-request.js';
+import { bodyContextValue, linkContextUrl, negotiate, tenantOf, withContext } from '../http/ngsi-request.js';
 import { DEFAULT_LIMIT, MAX_LIMIT, optionSet, str, type Params } from './query-options.js';
 
 import { HubError } from '../core/errors.js';
-import { guarded, READS, SUBSCRIBES } from './route-access.js';
+import { guarded, READS, SUBSCRIBES } from '../http/route-access.js';
 
 export interface SubscriptionRouteDeps {
   subscriptions: SubscriptionService;

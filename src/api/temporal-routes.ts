@@ -10,12 +10,12 @@ import type { TemporalSpec } from '../core/temporal/temporal-query.js';
 import { TemporalSyntaxError, formatInstant, parseTemporalSpec } from '../core/temporal/temporal-query.js';
 import { stringifyTemporal } from '../core/temporal/temporal-output.js';
 import type { TemporalQuery, TemporalResult, TemporalService } from '../broker/temporal-service.js';
-import type { ContextResolverPort, ResponseMedia } from './ngsi-request.js';
-import { bodyContextValue, linkContextUrl, negotiate, tenantOf, withContext } from './ngsi-request.js';
+import type { ContextResolverPort, ResponseMedia } from '../http/ngsi-request.js';
+import { bodyContextValue, linkContextUrl, negotiate, tenantOf, withContext } from '../http/ngsi-request.js';
 import type { Params } from './query-options.js';
 import { entityQueryOf, list, str } from './query-options.js';
 import type { TenantGuard } from './tenant-guard.js';
-import { guarded, READS, WRITES_HISTORY } from './route-access.js';
+import { guarded, READS, WRITES_HISTORY } from '../http/route-access.js';
 
 export interface TemporalRouteDeps {
   temporal: TemporalService;

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { createAdministration, type Administration } from '../access/administration.js';
 import { createIdentityService, type IdentityService } from '../access/identity-service.js';
-import type { AccessStore } from '../store/postgres-access.js';
+import type { AccessStore } from '../core/access/access-store.js';
 import { createTokenService } from '../access/token-service.js';
 import { createContextResolver } from '../broker/context-resolver.js';
 import { loadBundledContexts } from '../server/bundled-contexts.js';

@@ -13,7 +13,7 @@ import { HubError } from '../core/errors.js';
 import { isPlainObject } from '../core/validation.js';
 import { createHubServices } from '../server/hub-services.js';
 import { openDatabase } from '../store/database-setting.js';
-import { createPostgresIotRegistry } from '../store/postgres-iot.js';
+import { createPostgresIotRegistry } from '../iot/postgres-iot.js';
 import { createPostgresStore } from '../store/postgres-store.js';
 import { openPool } from '../store/database.js';
 import { UsageError } from './config.js';

@@ -49,13 +49,15 @@ export interface HubModule {
 
 /**
  * A module as the server lists it: what is known before the database opens (its migrations, its
- * commands) and how to build it on the kernel `K` the server hands it.
+ * commands) and how to build it on the kernel `K` the server hands it. `M` is what the module
+ * gives back when the server needs more of it than routes and start/stop (the IoT service the
+ * MQTT gateway drives, access's port); by default a plain {@link HubModule}.
  */
-export interface ModuleDefinition<K> {
+export interface ModuleDefinition<K, M extends HubModule = HubModule> {
   name: string;
   /** Its own migrations, namespaced by the module's name. */
   migrations?: ModuleMigration[];
   /** Its `citypivot` commands. */
   commands?: ModuleCommand[];
-  create(kernel: K): HubModule | Promise<HubModule>;
+  create(kernel: K): M | Promise<M>;
 }

@@ -6,7 +6,7 @@
  * `fiware-servicepath` the device's servicepath. Errors are NGSI-LD ProblemDetails.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { tenantOf } from '../api/ngsi-request.js';
+import { tenantOf } from '../http/ngsi-request.js';
 import { HubError, badRequest } from '../core/errors.js';
 import { parseServicePath } from '../core/iot/device-model.js';
 import type { Device } from '../core/iot/device-model.js';
@@ -14,7 +14,7 @@ import type { Page } from '../core/iot/device-registry.js';
 import type { IngestResult, SouthboundMessage } from './ingestion-service.js';
 import type { IotService } from './iot-service.js';
 import { deviceSecretMatches } from './device-credentials.js';
-import { ANYONE, DEVICE, READS, guarded, type RouteAccess } from '../api/route-access.js';
+import { ANYONE, DEVICE, READS, guarded, type RouteAccess } from '../http/route-access.js';
 
 /** Provisioning changes a tenant's devices and, through them, its entities: audited per request. */
 const PROVISIONS: RouteAccess = { who: 'data', action: 'write', audit: 'iot.provision' };

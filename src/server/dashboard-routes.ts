@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic, { type FastifyStaticOptions } from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
-import { ANYONE, guarded } from '../api/route-access.js';
+import { ANYONE, guarded } from '../http/route-access.js';
 
 /** web/dist of this package (from dist/server/ and src/server/ alike). */
 export function defaultDashboardDir(): string {

@@ -16,12 +16,12 @@ import { registerContextRoutes } from '../api/context-routes.js';
 import type { ContextRouteDeps } from '../api/context-routes.js';
 import { registerDiscoveryRoutes } from '../api/discovery-routes.js';
 import { registerEntityRoutes } from '../api/entity-routes.js';
-import type { ContextResolverPort } from '../api/ngsi-request.js';
+import type { ContextResolverPort } from '../http/ngsi-request.js';
 import { createTenantGuard, type TenantGuard } from '../api/tenant-guard.js';
 import { NOT_SUPPORTED } from '../api/route-params.js';
 import { InvalidContextError } from '../core/context/context-source.js';
 import { LdContextNotAvailableError } from '../broker/context-resolver.js';
-import { ANYONE, guarded, matchedRoute, routeAccessOf, type RouteAccess } from '../api/route-access.js';
+import { ANYONE, guarded, matchedRoute, routeAccessOf, type RouteAccess } from '../http/route-access.js';
 import { canonicalUrl, safeHeaderValue } from '../api/canonical-url.js';
 
 export interface HttpAppDeps {
@@ -33,7 +33,7 @@ export interface HttpAppDeps {
   bodyLimit?: number;
   logger?: boolean | object;
   /** More route sets (subscriptions, temporal, IoT…), registered before the app is ready. */
-  routes?: ((app: FastifyInstance) => void)[];
+  routes?: ((app: FastifyInstance) => unknown)[];
   /** Runs before any route is added: the access layer's hooks and plugins (authentication, headers, rate limits). */
   prepare?: (app: FastifyInstance) => Promise<void>;
   /** TLS: serve HTTPS with this PEM key and certificate. */
@@ -221,7 +221,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     forget: (url) => deps.contexts.forget(url),
     reload: (url) => deps.contexts.reload(url),
   });
-  for (const register of deps.routes ?? []) register(app);
+  for (const register of deps.routes ?? []) await register(app);
   await app.ready();
   return app;
 }

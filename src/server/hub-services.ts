@@ -13,7 +13,7 @@ import { createNotificationServices, type DeliveryOptions } from './notification
 import { createHistoryServices } from '../broker/history-services.js';
 import { registerTemporalRoutes } from '../api/temporal-routes.js';
 import { createTenantGuard } from '../api/tenant-guard.js';
-import { createHubIot, iotRoutes, type IotHubOptions } from '../iot/iot-setup.js';
+import { iotModule, type IotHubOptions } from '../iot/iot-setup.js';
 import { createHubAccess, type AccessOptions } from '../access/access-setup.js';
 import { accessRoutes } from '../api/access-routes.js';
 import { dashboardRoutes } from './dashboard-routes.js';
@@ -101,16 +101,19 @@ export async function createHubServices(
     ...(opts.outbound ? { outbound: opts.outbound } : {}),
     ...(opts.onError ? { onError: opts.onError } : {}),
   });
-  const iot = opts.iot
-    ? createHubIot(opts.iot, {
+  const iotMod = opts.iot
+    ? await iotModule.create({
+        ...opts.iot,
         entities,
         bundled,
         resolve: (v) => resolver.resolve(v),
         ...(opts.onError ? { onError: opts.onError } : {}),
+        ...(access ? { access } : {}),
         // Provisioning checks an existing entity's types unfiltered: the caller may not see it.
-        ...(access ? { authority: access.iotAuthority((t, id) => rawStore.getEntity(t, id)) } : {}),
+        readEntity: (t, id) => rawStore.getEntity(t, id),
       })
     : undefined;
+  const iot = iotMod?.service;
   const tenants = createTenantGuard(store);
   const app = await buildHttpApp({
     store,
@@ -154,7 +157,7 @@ export async function createHubServices(
               }
             : {}),
         }),
-      ...(iot ? [iotRoutes(iot, { deviceSecrets: access !== undefined })] : []),
+      ...(iotMod ? [(a: FastifyInstance) => iotMod.routes?.(a)] : []),
       ...(access
         ? [
             accessRoutes(access, {
@@ -176,6 +179,8 @@ export async function createHubServices(
     notifications,
     history,
     iot,
+    /** The IoT module (its service is `iot`), when the hub has the IoT edge. */
+    iotModule: iotMod,
     access,
     cache,
     /**
@@ -195,7 +200,7 @@ export async function createHubServices(
       await stopAccessWork?.();
       await history.jobs.stop();
       await notifications.stop();
-      await iot?.stop();
+      await iotMod?.stop?.();
       await cache?.stop();
     },
   };

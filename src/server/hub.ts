@@ -15,7 +15,7 @@ import { openPool } from '../store/database.js';
 import { createHubServices } from './hub-services.js';
 import { startMqttGateway } from '../iot/mqtt-gateway.js';
 import type { MqttGateway, MqttSetting } from '../iot/mqtt-gateway.js';
-import { createPostgresIotRegistry } from '../store/postgres-iot.js';
+import { createPostgresIotRegistry } from '../iot/postgres-iot.js';
 import { createPostgresAccessStore } from '../store/postgres-access.js';
 import { hubAccessOptions, type HubAuthConfig } from '../access/access-config.js';
 import type { HubAccess } from '../access/access-setup.js';
@@ -181,7 +181,7 @@ export async function startHub(config: HubConfig): Promise<Hub> {
     const { app, entities } = services;
     const address = await app.listen({ port: config.port, host: config.host });
     if (config.mqtt && config.mqtt.mode !== 'off' && services.iot) {
-      const authority = services.access?.mqttAuthority(config.mqttAnonymous ?? false);
+      const authority = services.iotModule?.mqttAuthority(config.mqttAnonymous ?? false);
       gateway = await startMqttGateway({
         iot: services.iot,
         setting: config.mqtt,

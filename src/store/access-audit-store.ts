@@ -7,21 +7,11 @@ import type pg from 'pg';
 import type { QueryResultRow } from 'pg';
 import type { AuditEvent, AuditOutcome, AuditRecord } from '../core/access/audit-chain.js';
 import { GENESIS_HASH, auditHash } from '../core/access/audit-chain.js';
+import type { AuditFilter, AuditStore } from '../core/access/access-store.js';
 import { translate } from './sql-errors.js';
 import { withTransaction } from './database.js';
 
 const AUDIT_LOCK = 7_253_005;
-
-export interface AuditFilter {
-  actor?: string;
-  action?: string;
-  outcome?: AuditOutcome;
-  /** ISO date-times. */
-  from?: string;
-  to?: string;
-  afterSeq?: number;
-  limit: number;
-}
 
 function recordOf(r: QueryResultRow): AuditRecord {
   const rec: AuditRecord = {
@@ -41,7 +31,7 @@ function recordOf(r: QueryResultRow): AuditRecord {
   return rec;
 }
 
-export function createAccessAuditStore(pool: pg.Pool) {
+export function createAccessAuditStore(pool: pg.Pool): AuditStore {
   /** Appends records to the chain in one transaction under the chain lock. */
   function chain(items: { event: AuditEvent; at: Date }[]): Promise<AuditRecord[]> {
     return withTransaction(

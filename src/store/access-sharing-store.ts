@@ -4,58 +4,16 @@
  */
 import type { QueryResultRow } from 'pg';
 import type { AccessGrant, Area } from '../core/access/access-model.js';
+import type {
+  Dataset,
+  LedgerEntry,
+  RequestState,
+  SharingStore,
+  ShareRequest,
+} from '../core/access/access-store.js';
 import { HubError } from '../core/errors.js';
 import type { Run } from './postgres-access.js';
 import { noDepartment, onMissingReference } from './foreign-keys.js';
-
-export interface Dataset {
-  id: string;
-  ownerDepartment: string;
-  tenant: string;
-  entityType: string;
-  attrs?: string[];
-  area?: Area;
-  title: string;
-  description?: string;
-  createdBy?: string;
-  createdAt?: string;
-}
-
-export const REQUEST_STATES = ['pending', 'approved', 'denied'] as const;
-export type RequestState = (typeof REQUEST_STATES)[number];
-
-export interface ShareRequest {
-  id: string;
-  datasetId: string;
-  department: string;
-  purpose: string;
-  validFrom: string;
-  validUntil: string;
-  state: RequestState;
-  requestedBy?: string;
-  decidedBy?: string;
-  decidedAt?: string;
-  reason?: string;
-  createdAt?: string;
-}
-
-export interface LedgerEntry {
-  seq?: number;
-  at?: string;
-  kind: 'approved' | 'read';
-  datasetId?: string;
-  requestId?: string;
-  grantId?: string;
-  tenant: string;
-  entityType: string;
-  ownerDepartment?: string;
-  recipientDepartment: string;
-  purpose: string;
-  /** Entities covered (approval) or returned (read). */
-  scale: number;
-  validUntil?: string;
-  actor?: string;
-}
 
 const iso = (v: unknown): string | undefined =>
   v === null || v === undefined ? undefined : new Date(v as string).toISOString();
@@ -114,7 +72,10 @@ function grantOf(r: QueryResultRow): AccessGrant {
 const goneDepartment = (id: string) => (cause: unknown) =>
   new HubError('Conflict', `Department ${id} no longer exists`, { cause });
 
-export function createAccessSharingStore(run: Run, inTx: <T>(fn: (run: Run) => Promise<T>) => Promise<T>) {
+export function createAccessSharingStore(
+  run: Run,
+  inTx: <T>(fn: (run: Run) => Promise<T>) => Promise<T>,
+): SharingStore {
   return {
     async createDataset(d: Dataset): Promise<void> {
       await run(

@@ -14,57 +14,19 @@ import type {
   Role,
   SensitivityClass,
 } from '../core/access/access-model.js';
+import type {
+  AccessStore,
+  ApiKeyRecord,
+  Department,
+  SessionRecord,
+  UserRecord,
+} from '../core/access/access-store.js';
 import type { MaskKind } from '../core/access/masking.js';
 import { translate } from './sql-errors.js';
 import { withTransaction } from './database.js';
 import { createAccessSharingStore } from './access-sharing-store.js';
 import { createAccessAuditStore } from './access-audit-store.js';
 import { noDepartment, onMissingReference } from './foreign-keys.js';
-
-export interface Department {
-  id: string;
-  name: string;
-  parent: string | null;
-}
-
-export interface UserRecord {
-  id: string;
-  username: string;
-  displayName: string | null;
-  department: string | null;
-  roles: Role[];
-  passwordHash: string | null;
-  passwordChangedAt: string | null;
-  totpSecret: string | null;
-  totpEnabled: boolean;
-  totpLastStep: number | null;
-  failedLogins: number;
-  lockedUntil: string | null;
-  disabled: boolean;
-  createdAt: string;
-  lastLoginAt: string | null;
-}
-
-export interface ApiKeyRecord {
-  id: string;
-  name: string;
-  secretHash: string;
-  department: string | null;
-  roles: Role[];
-  createdBy: string | null;
-  createdAt: string;
-  expiresAt: string | null;
-  revokedAt: string | null;
-}
-
-export interface SessionRecord {
-  id: string;
-  userId: string;
-  scope: string;
-  lastSeenAt: string;
-  expiresAt: string;
-  revokedAt: string | null;
-}
 
 export type Run = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Promise<pg.QueryResult<R>>;
 
@@ -104,7 +66,7 @@ function policyOf(r: QueryResultRow): AccessPolicy {
 }
 
 /** The access tables on the hub's pool (database.ts; the store has applied migration 5). */
-export function createPostgresAccessStore(pool: pg.Pool) {
+export function createPostgresAccessStore(pool: pg.Pool): AccessStore {
   const run: Run = async (sql, params = []) => {
     try {
       return await pool.query(sql, params);
@@ -122,7 +84,6 @@ export function createPostgresAccessStore(pool: pg.Pool) {
   };
 
   return {
-    pool,
     sharing: createAccessSharingStore(run, (fn) =>
       withTransaction(pool, (client) => fn(async (sql, params = []) => client.query(sql, params)), translate),
     ),
@@ -427,5 +388,3 @@ function apiKeyOf(x: QueryResultRow): ApiKeyRecord {
     revokedAt: iso(x.revoked_at),
   };
 }
-
-export type AccessStore = ReturnType<typeof createPostgresAccessStore>;

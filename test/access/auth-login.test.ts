@@ -111,7 +111,7 @@ describe('login, lockout, logout, API keys', () => {
     });
     expect(put.statusCode).toBe(204);
     // backdate the session instead of sleeping
-    const { pool } = hub.access!.store;
+    const { pool } = hub;
     await pool.query(`UPDATE access_sessions SET last_seen_at = now() - interval '61 seconds'`);
     const r = await hub.request({ method: 'GET', url: '/api/v1/auth/me', headers: bearer(t) });
     expectProblem(r, 401);
@@ -136,7 +136,7 @@ describe('login, lockout, logout, API keys', () => {
     const { id, key } = json<{ id: string; key: string }>(r);
     const me = await hub.request({ method: 'GET', url: '/api/v1/auth/me', headers: { 'x-api-key': key } });
     expect(json<{ kind: string }>(me).kind).toBe('api-key');
-    const raw = await hub.access!.store.pool.query<{ secret_hash: string }>(
+    const raw = await hub.pool.query<{ secret_hash: string }>(
       'SELECT secret_hash FROM access_api_keys WHERE id = $1',
       [id],
     );

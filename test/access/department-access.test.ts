@@ -46,7 +46,7 @@ describe('department policies on every read path, masking and encryption at rest
   afterAll(async () => hub?.close());
 
   it('stores sensitive personal values encrypted: the raw row holds ciphertext', async () => {
-    const raw = await hub.access!.store.pool.query<{ attrs: Record<string, { value: unknown }[]> }>(
+    const raw = await hub.pool.query<{ attrs: Record<string, { value: unknown }[]> }>(
       `SELECT attrs FROM entities WHERE id = 'urn:ngsi-ld:Person:1'`,
     );
     const attrs = raw.rows[0]!.attrs;

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createIotTestHub, ADMIN_PASSWORD, type IotTestHub } from '../iot/support/iot-hub.js';
 import { registeredRoutes, type RegisteredRoute } from '../../src/server/http-app.js';
-import type { RouteAccess } from '../../src/api/route-access.js';
+import type { RouteAccess } from '../../src/http/route-access.js';
 import { tokenOf } from './access-support.js';
 
 const PASSWORD = 'User-Passw0rd!';

@@ -126,7 +126,7 @@ describe('data sharing between departments, the ledger, and the audit chain', ()
     expect(ledger.some((e) => e.kind === 'read' && e.scale === 2)).toBe(true);
 
     // when the period is over the grant ends by itself (the period is moved, not the clock)
-    await hub.access!.store.pool.query(
+    await hub.pool.query(
       `UPDATE access_grants SET valid_until = now() - interval '1 second' WHERE request_id = $1`,
       [rqId],
     );
@@ -206,7 +206,7 @@ describe('data sharing between departments, the ledger, and the audit chain', ()
     expect(
       (await hub.request({ method: 'DELETE', url: '/api/v1/audit', headers: as(auditor) })).statusCode,
     ).toBe(404);
-    const pool = hub.access!.store.pool;
+    const pool = hub.pool;
     await expect(pool.query(`UPDATE access_audit SET actor = 'x' WHERE seq = 3`)).rejects.toThrow(
       /append-only/,
     );

@@ -15,7 +15,7 @@ import type { FastifyInstance, RouteOptions } from 'fastify';
 import { createHubServices } from '../../src/server/hub-services.js';
 import { registeredRoutes, type RegisteredRoute } from '../../src/server/http-app.js';
 import { createPostgresStore } from '../../src/store/postgres-store.js';
-import { createPostgresIotRegistry } from '../../src/store/postgres-iot.js';
+import { createPostgresIotRegistry } from '../../src/iot/postgres-iot.js';
 import { createPostgresAccessStore } from '../../src/store/postgres-access.js';
 import { openPool } from '../../src/store/database.js';
 import type { HubAccess } from '../../src/access/access-setup.js';

@@ -8,7 +8,7 @@ import { SignJWT, generateKeyPair, importJWK, decodeJwt, type JWK } from 'jose';
 import type pg from 'pg';
 import type { Rng } from './prng.js';
 import type { SeedAccounts } from './fuzz-seed.js';
-import type { RouteAccess } from '../../src/api/route-access.js';
+import type { RouteAccess } from '../../src/http/route-access.js';
 
 export const PRINCIPALS = [
   'anonymous',

@@ -9,7 +9,7 @@
  * and, the other side of 3, nothing outside policy is written: an entity changed by a request
  * (or by a device, for the department that provisioned it) is one its department may write.
  */
-import type { RouteAccess } from '../../src/api/route-access.js';
+import type { RouteAccess } from '../../src/http/route-access.js';
 import type { RowChange } from './data-watch.js';
 import { BOOKKEEPING_TABLES } from './data-watch.js';
 import { CIPHERTEXT_PREFIX, HIDDEN, MARKERS, PURPOSE } from './fuzz-seed.js';

@@ -5,7 +5,7 @@
  * one that must not), query parameters (the route's own, unknown ones, hostile values), a
  * principal and its credentials, tenant, @context, media-type headers, and a body.
  */
-import type { RouteAccess } from '../../src/api/route-access.js';
+import type { RouteAccess } from '../../src/http/route-access.js';
 import type { Rng } from './prng.js';
 import type { SeedIds } from './fuzz-seed.js';
 import { PURPOSE } from './fuzz-seed.js';

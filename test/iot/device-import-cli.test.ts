@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { createPostgresIotRegistry } from '../../src/store/postgres-iot.js';
+import { createPostgresIotRegistry } from '../../src/iot/postgres-iot.js';
 import { createPostgresStore } from '../../src/store/postgres-store.js';
 import { createTestDatabase } from '../support/db.js';
 import type { TestDatabase } from '../support/db.js';

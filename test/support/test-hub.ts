@@ -1,6 +1,7 @@
 /**
  * A hub wired to a fresh database of its own, driven in-process with Fastify inject (no socket).
  */
+import type pg from 'pg';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createHubServices } from '../../src/server/hub-services.js';
 import { createPostgresStore } from '../../src/store/postgres-store.js';
@@ -16,6 +17,8 @@ export interface TestHub {
   app: FastifyInstance;
   store: Store;
   url: string;
+  /** The hub's pool, for checks and changes in SQL. */
+  pool: pg.Pool;
   request(opts: InjectOptions): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
   /** The access layer, when the hub was made with `auth`. */
@@ -50,6 +53,7 @@ export async function createTestHub(
     app,
     store,
     url: db.url,
+    pool,
     request: (opts) => app.inject(opts),
     entities: services.entities,
     ...(services.access ? { access: services.access } : {}),

@@ -8,7 +8,7 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { join } from 'node:path';
 import { createHubServices } from '../../../src/server/hub-services.js';
 import { createPostgresStore } from '../../../src/store/postgres-store.js';
-import { createPostgresIotRegistry } from '../../../src/store/postgres-iot.js';
+import { createPostgresIotRegistry } from '../../../src/iot/postgres-iot.js';
 import { startMqttGateway } from '../../../src/iot/mqtt-gateway.js';
 import type { MqttGateway } from '../../../src/iot/mqtt-gateway.js';
 import type { IotService } from '../../../src/iot/iot-service.js';
@@ -69,7 +69,7 @@ export async function createIotTestHub(
   await services.access?.bootstrap();
   const iot = services.iot as IotService;
   const mode = opts.mqtt ?? 'embedded';
-  const authority = services.access?.mqttAuthority(opts.auth?.anonymous ?? false);
+  const authority = services.iotModule?.mqttAuthority(opts.auth?.anonymous ?? false);
   let gateway: MqttGateway | undefined;
   if (mode === 'embedded')
     gateway = await startMqttGateway({

@@ -12,8 +12,8 @@ import type {
   DeviceRegistry,
   QuarantinedReading,
 } from '../core/iot/device-registry.js';
-import { translate } from './sql-errors.js';
-import { withTransaction } from './database.js';
+import { translate } from '../store/sql-errors.js';
+import { withTransaction } from '../store/database.js';
 
 interface CounterRow extends QueryResultRow {
   readings_received: string;
