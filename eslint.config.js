@@ -85,8 +85,9 @@ export default tseslint.config(
     },
   },
   {
-    // The module contract names Fastify's type for a module's routes (a type, no I/O).
-    files: ['src/core/module.ts'],
+    // The module contract names Fastify's type for a module's routes, and the access port for
+    // the request gate it hooks into the app (types, no I/O).
+    files: ['src/core/module.ts', 'src/core/access/access-port.ts'],
     rules: {
       'no-restricted-imports': 'off',
       '@typescript-eslint/no-restricted-imports': [
@@ -96,7 +97,7 @@ export default tseslint.config(
             {
               group: ['fastify'],
               allowTypeImports: true,
-              message: 'core/module.ts may name Fastify types only.',
+              message: 'core/module.ts and core/access/access-port.ts may name Fastify types only.',
             },
             { group: ['**/store/*', '**/broker/*', '**/api/*', '**/server/*', '**/cli/*'] },
           ],

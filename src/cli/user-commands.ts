@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { openDatabase } from '../store/database-setting.js';
 import { createPostgresStore } from '../store/postgres-store.js';
 import { openPool } from '../store/database.js';
-import { createPostgresAccessStore } from '../store/postgres-access.js';
+import { createPostgresAccessStore } from '../access/postgres-access.js';
 import type { AccessStore } from '../core/access/access-store.js';
 import { verifyAuditLog } from '../access/audit-log.js';
 import { UsageError } from './config.js';

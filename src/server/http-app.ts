@@ -5,8 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify from 'fastify';
-import pg from 'pg';
-import { translate } from '../store/sql-errors.js';
+import { databaseHubError } from '../store/sql-errors.js';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { HubError, toProblemDetails } from '../core/errors.js';
 import type { Store } from '../core/store.js';
@@ -330,10 +329,8 @@ export function toHubError(err: unknown): HubError {
   if (err instanceof HubError) return err;
   // Whatever path a database error took to get here, its SQLSTATE decides (a value the database
   // refuses is the request's fault, an unavailable database a 503), as in the stores.
-  if (err instanceof pg.DatabaseError) {
-    const t = translate(err);
-    if (t instanceof HubError) return t;
-  }
+  const fromDatabase = databaseHubError(err);
+  if (fromDatabase) return fromDatabase;
   if (err instanceof InvalidContextError) return new HubError('BadRequestData', err.message, { cause: err });
   // Pathologically nested input (thousands of brackets in q) exhausts the parser's stack.
   if (err instanceof RangeError && /call stack/i.test(err.message)) {

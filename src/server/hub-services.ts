@@ -1,6 +1,10 @@
 /**
  * The hub's services on a store, without a listening socket or a database server: what tests
- * drive with app.inject, and what startHub listens with.
+ * drive with app.inject, and what startHub listens with. The kernel (the entity service, the
+ * context resolver, history, notifications, the entity cache, the HTTP app) and the modules
+ * (core/module.ts): access first, whose port guards the store, the entity writes and every
+ * request; then IoT. Modules add their routes, start after the kernel's background work and stop
+ * before it, in reverse order.
  */
 import { createEntityService } from '../broker/entity-service.js';
 import { createContextResolver } from '../broker/context-resolver.js';
@@ -14,8 +18,9 @@ import { createHistoryServices } from '../broker/history-services.js';
 import { registerTemporalRoutes } from '../api/temporal-routes.js';
 import { createTenantGuard } from '../api/tenant-guard.js';
 import { iotModule, type IotHubOptions } from '../iot/iot-setup.js';
-import { createHubAccess, type AccessOptions } from '../access/access-setup.js';
-import { accessRoutes } from '../api/access-routes.js';
+import type { AccessOptions } from '../access/access-setup.js';
+import { accessModule } from '../access/access-module.js';
+import type { HubModule } from '../core/module.js';
 import { dashboardRoutes } from './dashboard-routes.js';
 import { registerExportRoutes } from '../api/export-routes.js';
 import { createEntityCache, type EntityCacheOptions } from '../store/entity-cache.js';
@@ -54,7 +59,16 @@ export async function createHubServices(
     outbound?: OutboundRules;
   } = {},
 ) {
-  const access = opts.access ? await createHubAccess(opts.access) : undefined;
+  // Access first: its port guards the store, the entity writes and every request.
+  const accessMod = opts.access
+    ? await accessModule.create({
+        options: opts.access,
+        rawStore,
+        // Requests come once the app is built, after the resolver.
+        contexts: { resolve: (v) => resolver.resolve(v) },
+      })
+    : undefined;
+  const access = accessMod?.access;
   const cache =
     opts.entityCache === false
       ? undefined
@@ -84,7 +98,7 @@ export async function createHubServices(
       : {}),
   });
   const entities = createEntityService({ store });
-  access?.attach(entities);
+  access?.guardWrites(entities);
   // History first: its hook writes the instances in every entity write's transaction.
   const history = createHistoryServices({
     store,
@@ -114,6 +128,8 @@ export async function createHubServices(
       })
     : undefined;
   const iot = iotMod?.service;
+  // The hub's modules, in the order they were created and start (they stop in reverse).
+  const modules: HubModule[] = [accessMod, iotMod].filter((m) => m !== undefined);
   const tenants = createTenantGuard(store);
   const app = await buildHttpApp({
     store,
@@ -157,21 +173,10 @@ export async function createHubServices(
               }
             : {}),
         }),
-      ...(iotMod ? [(a: FastifyInstance) => iotMod.routes?.(a)] : []),
-      ...(access
-        ? [
-            accessRoutes(access, {
-              contexts: { resolve: (v) => resolver.resolve(v) },
-              rawStore,
-              loginPerMinute:
-                opts.access?.rateLimit === false ? false : (opts.access?.rateLimit?.login ?? 10),
-            }),
-          ]
-        : []),
+      ...modules.map((m) => (a: FastifyInstance) => m.routes?.(a)),
       ...(opts.dashboardDir ? [dashboardRoutes(opts.dashboardDir)] : []),
     ],
   });
-  let stopAccessWork: (() => Promise<void>) | undefined;
   return {
     app,
     entities,
@@ -184,23 +189,22 @@ export async function createHubServices(
     access,
     cache,
     /**
-     * Creates the first administrator when there is none (its one-time password logged now: the
-     * hub calls this once it listens, so a start that fails creates no account), then starts the
-     * background workers (notification delivery, periodic subscriptions) and the entity cache.
+     * Starts the background work (the entity cache, notification delivery, periodic
+     * subscriptions, history jobs), then the modules in order: access creates the first
+     * administrator when there is none (its one-time password logged now: the hub calls this once
+     * it listens, so a start that fails creates no account).
      */
     async start(): Promise<void> {
-      await access?.bootstrap();
       await cache?.start();
       await notifications.start();
       await history.jobs.start();
-      if (access) stopAccessWork = access.startBackground();
+      for (const m of modules) await m.start?.();
     },
-    /** Stops them, waiting for deliveries in flight. */
+    /** Stops the modules in reverse order, then the background work, waiting for deliveries in flight. */
     async stop(): Promise<void> {
-      await stopAccessWork?.();
+      for (const m of [...modules].reverse()) await m.stop?.();
       await history.jobs.stop();
       await notifications.stop();
-      await iotMod?.stop?.();
       await cache?.stop();
     },
   };

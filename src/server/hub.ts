@@ -16,7 +16,7 @@ import { createHubServices } from './hub-services.js';
 import { startMqttGateway } from '../iot/mqtt-gateway.js';
 import type { MqttGateway, MqttSetting } from '../iot/mqtt-gateway.js';
 import { createPostgresIotRegistry } from '../iot/postgres-iot.js';
-import { createPostgresAccessStore } from '../store/postgres-access.js';
+import { createPostgresAccessStore } from '../access/postgres-access.js';
 import { hubAccessOptions, type HubAuthConfig } from '../access/access-config.js';
 import type { HubAccess } from '../access/access-setup.js';
 import type { ActiveContext } from '../core/context/active-context.js';

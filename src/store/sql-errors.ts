@@ -1,9 +1,18 @@
 /**
  * Database errors as hub errors: the SQLSTATE of a PostgreSQL error (or the code of a failed
- * connection) turned into the HubError the API answers with. No driver here: the edges that see a
- * database error (server/http-app.ts) use it without importing the PostgreSQL adapter.
+ * connection) turned into the HubError the API answers with. The adapters translate what their
+ * statements throw; the HTTP edge (server/http-app.ts) turns a database error that reached it by
+ * another path into the right status with `databaseHubError`, without importing the driver.
  */
+import pg from 'pg';
 import { HubError } from '../core/errors.js';
+
+/** The HubError of a PostgreSQL error whose SQLSTATE the hub knows; undefined for anything else. */
+export function databaseHubError(err: unknown): HubError | undefined {
+  if (!(err instanceof pg.DatabaseError)) return undefined;
+  const t = translate(err);
+  return t instanceof HubError ? t : undefined;
+}
 
 /** SQLSTATE → hub error (STYLE.md 6); the database error stays as `cause`. */
 export function translate(err: unknown): unknown {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { JSON_CT, type TestHub } from '../support/test-hub.js';
 import { createHubAccess, type HubAccess } from '../../src/access/access-setup.js';
-import { createPostgresAccessStore } from '../../src/store/postgres-access.js';
+import { createPostgresAccessStore } from '../../src/access/postgres-access.js';
 import { openPool } from '../../src/store/database.js';
 import { verifyAuditLog } from '../../src/access/audit-log.js';
 import { ADMIN_PASSWORD, authHub, bearer, flow, seedDepartments } from './access-support.js';

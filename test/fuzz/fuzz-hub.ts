@@ -16,7 +16,7 @@ import { createHubServices } from '../../src/server/hub-services.js';
 import { registeredRoutes, type RegisteredRoute } from '../../src/server/http-app.js';
 import { createPostgresStore } from '../../src/store/postgres-store.js';
 import { createPostgresIotRegistry } from '../../src/iot/postgres-iot.js';
-import { createPostgresAccessStore } from '../../src/store/postgres-access.js';
+import { createPostgresAccessStore } from '../../src/access/postgres-access.js';
 import { openPool } from '../../src/store/database.js';
 import type { HubAccess } from '../../src/access/access-setup.js';
 import type { EntityService } from '../../src/broker/entity-service.js';

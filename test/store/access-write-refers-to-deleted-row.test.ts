@@ -9,7 +9,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HubError, type ErrorCode } from '../../src/core/errors.js';
 import { createPostgresStore } from '../../src/store/postgres-store.js';
-import { createPostgresAccessStore } from '../../src/store/postgres-access.js';
+import { createPostgresAccessStore } from '../../src/access/postgres-access.js';
 import type { AccessStore } from '../../src/core/access/access-store.js';
 import { ACCESS_FOREIGN_KEYS, type AccessForeignKey } from '../../src/store/foreign-keys.js';
 import type { Store } from '../../src/core/store.js';

@@ -10,7 +10,7 @@ import type { EntityService } from '../../src/broker/entity-service.js';
 import type { DeliveryOptions } from '../../src/server/notification-services.js';
 import { createTestDatabase } from './db.js';
 import type { AccessOptions, HubAccess } from '../../src/access/access-setup.js';
-import { createPostgresAccessStore } from '../../src/store/postgres-access.js';
+import { createPostgresAccessStore } from '../../src/access/postgres-access.js';
 import { openPool } from '../../src/store/database.js';
 
 export interface TestHub {

@@ -2,7 +2,7 @@
  * The access model: who (principal: user, API key or external token), belonging to which
  * department, holding which roles; what a department may read or write (policies); what an
  * approved share or a direct grant adds; how attributes are classified (the data catalog).
- * Types only and a few pure helpers; storage is in store/postgres-access.ts.
+ * Types only and a few pure helpers; storage is the access store (access-store.ts).
  */
 import type { MaskKind } from './masking.js';
 

@@ -14,7 +14,7 @@ import type { MqttGateway } from '../../../src/iot/mqtt-gateway.js';
 import type { IotService } from '../../../src/iot/iot-service.js';
 import type { Store } from '../../../src/core/store.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
-import { createPostgresAccessStore } from '../../../src/store/postgres-access.js';
+import { createPostgresAccessStore } from '../../../src/access/postgres-access.js';
 import { openPool } from '../../../src/store/database.js';
 import type { HubAccess } from '../../../src/access/access-setup.js';
 

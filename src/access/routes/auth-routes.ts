@@ -3,10 +3,10 @@
  * the caller's identity, TOTP enrolment, password change, and the JWKS of hub tokens.
  */
 import type { FastifyInstance } from 'fastify';
-import { HubError, badRequest } from '../core/errors.js';
-import type { HubAccess } from '../access/access-setup.js';
+import { HubError, badRequest } from '../../core/errors.js';
+import type { HubAccess } from '../access-setup.js';
 import { body, principalOf, reqString } from './access-request.js';
-import { ANYONE, guarded, SIGNED_IN } from '../http/route-access.js';
+import { ANYONE, guarded, SIGNED_IN } from '../../http/route-access.js';
 
 export function registerAuthRoutes(
   app: FastifyInstance,

@@ -3,8 +3,8 @@
  * and period, the owner's decision, and the sharing ledger.
  */
 import type { FastifyInstance } from 'fastify';
-import { HubError, notFound } from '../core/errors.js';
-import type { Store } from '../core/store.js';
+import { HubError, notFound } from '../../core/errors.js';
+import type { Store } from '../../core/store.js';
 import {
   auditBase,
   body,
@@ -16,8 +16,8 @@ import {
   reqString,
   type AccessRouteDeps,
 } from './access-request.js';
-import { ACCOUNT, guarded, role } from '../http/route-access.js';
-import { canShare } from '../core/access/read-filter.js';
+import { ACCOUNT, guarded, role } from '../../http/route-access.js';
+import { canShare } from '../../core/access/read-filter.js';
 
 export function registerAccessSharingRoutes(
   app: FastifyInstance,

@@ -5,12 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { badRequest, notFound } from '../core/errors.js';
-import type { CatalogEntry } from '../core/access/access-model.js';
-import { SENSITIVITY_CLASSES } from '../core/access/access-model.js';
-import { MASK_KINDS, type MaskKind } from '../core/access/masking.js';
-import { mergePolicy } from '../core/access/password-policy.js';
-import { createAdministration, type Actor } from '../access/administration.js';
+import { badRequest, notFound } from '../../core/errors.js';
+import type { CatalogEntry } from '../../core/access/access-model.js';
+import { SENSITIVITY_CLASSES } from '../../core/access/access-model.js';
+import { MASK_KINDS, type MaskKind } from '../../core/access/masking.js';
+import { mergePolicy } from '../../core/access/password-policy.js';
+import { createAdministration, type Actor } from '../administration.js';
 import {
   auditBase,
   body,
@@ -22,7 +22,7 @@ import {
   reqString,
   type AccessRouteDeps,
 } from './access-request.js';
-import { ACCOUNT, guarded, role } from '../http/route-access.js';
+import { ACCOUNT, guarded, role } from '../../http/route-access.js';
 
 export function registerAccessAdminRoutes(app: FastifyInstance, deps: AccessRouteDeps): void {
   const { access } = deps;

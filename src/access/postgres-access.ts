@@ -1,7 +1,8 @@
 /**
- * The PostgreSQL adapter of the access layer (tables of migration 5): settings, departments,
- * users, sessions, API keys, policies and the data catalog. Sharing and the audit log are in
- * access-sharing-store.ts and access-audit-store.ts, on the same pool.
+ * The PostgreSQL adapter of the access module's storage port (core/access/access-store.ts; tables
+ * of migration 5): settings, departments, users, sessions, API keys, policies and the data
+ * catalog. Sharing and the audit log are in postgres-sharing.ts and postgres-audit.ts, on the
+ * hub's pool.
  */
 import type pg from 'pg';
 import type { QueryResultRow } from 'pg';
@@ -22,11 +23,11 @@ import type {
   UserRecord,
 } from '../core/access/access-store.js';
 import type { MaskKind } from '../core/access/masking.js';
-import { translate } from './sql-errors.js';
-import { withTransaction } from './database.js';
-import { createAccessSharingStore } from './access-sharing-store.js';
-import { createAccessAuditStore } from './access-audit-store.js';
-import { noDepartment, onMissingReference } from './foreign-keys.js';
+import { translate } from '../store/sql-errors.js';
+import { withTransaction } from '../store/database.js';
+import { createAccessSharingStore } from './postgres-sharing.js';
+import { createAccessAuditStore } from './postgres-audit.js';
+import { noDepartment, onMissingReference } from '../store/foreign-keys.js';
 
 export type Run = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Promise<pg.QueryResult<R>>;
 

@@ -8,8 +8,8 @@ import type { QueryResultRow } from 'pg';
 import type { AuditEvent, AuditOutcome, AuditRecord } from '../core/access/audit-chain.js';
 import { GENESIS_HASH, auditHash } from '../core/access/audit-chain.js';
 import type { AuditFilter, AuditStore } from '../core/access/access-store.js';
-import { translate } from './sql-errors.js';
-import { withTransaction } from './database.js';
+import { translate } from '../store/sql-errors.js';
+import { withTransaction } from '../store/database.js';
 
 const AUDIT_LOCK = 7_253_005;
 

@@ -3,13 +3,13 @@
  * entity type and attribute names expanded with the request's @context.
  */
 import type { FastifyRequest } from 'fastify';
-import { HubError, badRequest } from '../core/errors.js';
-import type { Principal } from '../core/access/access-model.js';
-import type { HubAccess } from '../access/access-setup.js';
-import { linkContextUrl, type ContextResolverPort } from '../http/ngsi-request.js';
-import { isPlainObject } from '../core/validation.js';
+import { HubError, badRequest } from '../../core/errors.js';
+import type { Principal } from '../../core/access/access-model.js';
+import type { HubAccess } from '../access-setup.js';
+import { linkContextUrl, type ContextResolverPort } from '../../http/ngsi-request.js';
+import { isPlainObject } from '../../core/validation.js';
 
-export { optArea, optString, optStringList, reqString } from '../core/access/admin-input.js';
+export { optArea, optString, optStringList, reqString } from '../../core/access/admin-input.js';
 
 export interface AccessRouteDeps {
   access: HubAccess;

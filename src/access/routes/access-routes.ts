@@ -3,9 +3,9 @@
  * sharing and audit.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Store } from '../core/store.js';
-import type { HubAccess } from '../access/access-setup.js';
-import type { ContextResolverPort } from '../http/ngsi-request.js';
+import type { Store } from '../../core/store.js';
+import type { HubAccess } from '../access-setup.js';
+import type { ContextResolverPort } from '../../http/ngsi-request.js';
 import { registerAuthRoutes } from './auth-routes.js';
 import { registerAccessAdminRoutes } from './access-admin-routes.js';
 import { registerAccessSharingRoutes } from './access-sharing-routes.js';

@@ -13,7 +13,7 @@ import type {
 } from '../core/access/access-store.js';
 import { HubError } from '../core/errors.js';
 import type { Run } from './postgres-access.js';
-import { noDepartment, onMissingReference } from './foreign-keys.js';
+import { noDepartment, onMissingReference } from '../store/foreign-keys.js';
 
 const iso = (v: unknown): string | undefined =>
   v === null || v === undefined ? undefined : new Date(v as string).toISOString();

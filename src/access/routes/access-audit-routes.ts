@@ -3,12 +3,12 @@
  * (walks the hash chain), /api/v1/audit/export (JSON lines). There is no route that changes it.
  */
 import type { FastifyInstance } from 'fastify';
-import { badRequest } from '../core/errors.js';
-import { AUDIT_OUTCOMES, type AuditOutcome } from '../core/access/audit-chain.js';
-import type { HubAccess } from '../access/access-setup.js';
-import { verifyAuditLog } from '../access/audit-log.js';
+import { badRequest } from '../../core/errors.js';
+import { AUDIT_OUTCOMES, type AuditOutcome } from '../../core/access/audit-chain.js';
+import type { HubAccess } from '../access-setup.js';
+import { verifyAuditLog } from '../audit-log.js';
 import { auditBase, principalOf } from './access-request.js';
-import { guarded, role } from '../http/route-access.js';
+import { guarded, role } from '../../http/route-access.js';
 
 export function registerAccessAuditRoutes(app: FastifyInstance, access: HubAccess): void {
   app.get('/api/v1/audit', guarded(role('auditor')), async (req) => {
