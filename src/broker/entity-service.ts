@@ -15,6 +15,7 @@ import {
 import { HubError, badRequest, notFound } from '../core/errors.js';
 import type { EntityQuery, QueryResult, Store, StoreTx } from '../core/store.js';
 import { VALUE_MEMBER, findInstance, isNullMarker, mergeInstance, putInstance } from './entity-merge.js';
+import { feedEntriesOf } from './feed-entries.js';
 
 export type ChangeKind = 'created' | 'updated' | 'deleted';
 
@@ -116,6 +117,18 @@ export function createEntityService(opts: EntityServiceOptions) {
     for (const c of changes) for (const a of authorizers) await a(c);
   }
 
+  /**
+   * The last steps of every write, in its transaction, once its changes are authorized and each
+   * writer's own hooks (audit) ran: the transaction hooks in registration order (history
+   * instances, the notification outbox, the announcement to other instances), then the change
+   * feed. All of it commits with the change or not at all.
+   */
+  async function commitSteps(tx: StoreTx, changes: EntityChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    for (const h of hooks) await h(tx, changes);
+    await tx.changeFeed.append(feedEntriesOf(changes));
+  }
+
   async function write<T>(fn: (tx: StoreTx, changes: EntityChange[]) => Promise<T>): Promise<T> {
     const changes: EntityChange[] = [];
     const result = await store.transaction(async (tx) => {
@@ -124,8 +137,7 @@ export function createEntityService(opts: EntityServiceOptions) {
       // is checked against the writer's rights before anything commits.
       await authorize(changes);
       if (changes.length > 0) for (const h of ownHooks) await h(tx, changes);
-      // History and the notification outbox commit with the change or not at all.
-      if (changes.length > 0) for (const h of hooks) await h(tx, changes);
+      await commitSteps(tx, changes);
       return r;
     });
     tell(changes);
@@ -208,7 +220,7 @@ export function createEntityService(opts: EntityServiceOptions) {
       }
       for (const [tenant, rows] of written)
         await tx.writeEntities(tenant, [], [...rows.values()], read.get(tenant));
-      if (changes.length > 0) for (const h of hooks) await h(tx, changes);
+      await commitSteps(tx, changes);
       return results;
     });
     tell(changes);

@@ -123,6 +123,7 @@ async function startLogged(cfg: ServeConfig, log: (line: string) => void): Promi
     fetchContexts: cfg.fetchContexts,
     ...(cfg.temporalLimit !== undefined ? { temporalLimit: cfg.temporalLimit } : {}),
     ...(cfg.entityCache !== undefined ? { entityCache: cfg.entityCache } : {}),
+    ...(cfg.feedRetentionMs !== undefined ? { feedRetentionMs: cfg.feedRetentionMs } : {}),
     trustProxy: cfg.trustProxy,
     outbound: { deny: cfg.denyEndpoints, allow: cfg.allowEndpoints },
     logger: cfg.logLevel === 'silent' ? false : { level: cfg.logLevel },

@@ -10,6 +10,7 @@ import type { TypeExpr } from './query/type-expr.js';
 import type { HistoryStore, HistoryTx } from './history-store.js';
 import type { AuditEvent } from './access/audit-chain.js';
 import type { SubscriptionStore, SubscriptionTx } from './subscription/subscription-store.js';
+import type { ChangeFeedStore, ChangeFeedTx } from './change-feed.js';
 
 /** One entity selector of a POST query (NGSI-LD EntitySelector): its members are ANDed. */
 export interface EntitySelector {
@@ -112,6 +113,8 @@ export interface StoreTx {
   outbox: SubscriptionTx;
   /** Audit records of the change, staged with it and chained by the access layer. */
   auditTrail: { stage(events: AuditEvent[], at: Date): Promise<void> };
+  /** The durable change feed, appended with the change. */
+  changeFeed: ChangeFeedTx;
 }
 
 export interface Store extends StoreTx {
@@ -132,6 +135,8 @@ export interface Store extends StoreTx {
   listAttributes(tenant: string, only?: { name: string }): Promise<AttributeSummary[]>;
   history: HistoryStore;
   subscriptions: SubscriptionStore;
+  /** The change feed's consumers and retention. */
+  feed: ChangeFeedStore;
   contexts: {
     get(url: string): Promise<ContextRecord | undefined>;
     getByLocalId(localId: string): Promise<ContextRecord | undefined>;

@@ -20,6 +20,9 @@ import { dashboardRoutes } from './dashboard-routes.js';
 import { registerExportRoutes } from '../api/export-routes.js';
 import { createEntityCache, type EntityCacheOptions } from '../store/entity-cache.js';
 import { CHANGES_CHANNEL } from '../broker/change-stream.js';
+import type { ChangeConsumer } from '../core/change-feed.js';
+import type { SingletonJob } from '../core/module.js';
+import { createChangeFeedServices, type ChangeFeedOptions } from './change-feed-services.js';
 
 /** Address ranges (CIDR) outbound requests are refused or allowed besides the built-in rules. */
 export interface OutboundRules {
@@ -52,6 +55,11 @@ export async function createHubServices(
     trustProxy?: string[];
     /** Outbound address rules (notifications, @context fetches). */
     outbound?: OutboundRules;
+    /** The change feed: retention and polling. */
+    feed?: ChangeFeedOptions;
+    /** Change-feed consumers and singleton jobs run by this hub (the modules'). */
+    consumers?: ChangeConsumer[];
+    jobs?: SingletonJob[];
   } = {},
 ) {
   const access = opts.access ? await createHubAccess(opts.access) : undefined;
@@ -92,9 +100,19 @@ export async function createHubServices(
     ...(opts.onError ? { jobs: { onError: opts.onError } } : {}),
     ...(opts.temporalLimit !== undefined ? { maxInstances: opts.temporalLimit } : {}),
   });
+  // The feed is read by the kernel's own identity: below the access layer, beside the cache.
+  const feed = createChangeFeedServices({
+    store: rawStore,
+    entities,
+    consumers: opts.consumers ?? [],
+    jobs: opts.jobs ?? [],
+    ...(opts.feed ? { feed: opts.feed } : {}),
+    ...(opts.onError ? { onError: opts.onError } : {}),
+  });
   const notifications = createNotificationServices({
     store,
     entities,
+    metrics: [() => feed.metrics()],
     resolve: (v) => resolver.resolve(v),
     ...(opts.delivery ? { delivery: opts.delivery } : {}),
     ...(access ? { access } : {}),
@@ -178,6 +196,7 @@ export async function createHubServices(
     iot,
     access,
     cache,
+    feed,
     /**
      * Creates the first administrator when there is none (its one-time password logged now: the
      * hub calls this once it listens, so a start that fails creates no account), then starts the
@@ -188,11 +207,13 @@ export async function createHubServices(
       await cache?.start();
       await notifications.start();
       await history.jobs.start();
+      feed.start();
       if (access) stopAccessWork = access.startBackground();
     },
     /** Stops them, waiting for deliveries in flight. */
     async stop(): Promise<void> {
       await stopAccessWork?.();
+      await feed.stop();
       await history.jobs.stop();
       await notifications.stop();
       await iot?.stop();

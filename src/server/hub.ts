@@ -56,6 +56,8 @@ export interface HubConfig {
   trustProxy?: string[];
   /** Where outbound requests (notifications, @context fetches) may go besides the built-in rules. */
   outbound?: OutboundRules;
+  /** How long the change feed keeps changes every consumer has read (ms; default 1 hour). */
+  feedRetentionMs?: number;
 }
 
 export interface Hub {
@@ -166,6 +168,7 @@ export async function startHub(config: HubConfig): Promise<Hub> {
       ...(config.logger === undefined ? {} : { logger: config.logger }),
       ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
       ...(config.outbound ? { outbound: config.outbound } : {}),
+      ...(config.feedRetentionMs !== undefined ? { feed: { retentionMs: config.feedRetentionMs } } : {}),
       ...(config.dashboardDir === false
         ? {}
         : { dashboardDir: config.dashboardDir ?? defaultDashboardDir() }),

@@ -265,6 +265,38 @@ export const MIGRATIONS: Migration[] = [
         WHERE type <> '' AND attr <> '' AND entities > 0;
     `,
   },
+  {
+    version: 9,
+    name: 'change feed',
+    sql: `
+      -- The durable change feed (store/postgres-change-feed.ts): one row per committed entity
+      -- change. key: at least the writing transaction's id and at least the key of the entity's
+      -- previous change, so that reading key < the oldest running transaction id never passes a
+      -- change that will still commit, and an entity's changes read in the order they committed.
+      CREATE TABLE change_feed (
+        key bigint NOT NULL,
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        tenant text NOT NULL,
+        entity_id text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('created', 'updated', 'deleted')),
+        types text[] NOT NULL,
+        attrs text[] NOT NULL,
+        at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (key, seq)
+      );
+      -- an entity's last key, read by the next change of that entity
+      CREATE INDEX change_feed_entity_idx ON change_feed (tenant, entity_id, key DESC);
+      -- each consumer's cursor; the consumer is held by a session-level advisory lock
+      CREATE TABLE change_feed_consumers (
+        name text PRIMARY KEY,
+        cursor_key bigint NOT NULL,
+        cursor_seq bigint NOT NULL,
+        holder text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 const LOCK_KEY = 7_253_001; // advisory lock id for migrations

@@ -19,6 +19,7 @@ import { createDiscoveryTracker, UNTRACKED } from './discovery-counts.js';
 import { createDiscoveryReader } from './postgres-discovery.js';
 import { subscriptionStoreOps, subscriptionTxOps } from './postgres-subscriptions.js';
 import { createPostgresHistory, historyTxOps } from './postgres-history.js';
+import { changeFeedTxOps, createPostgresChangeFeed } from './postgres-change-feed.js';
 
 // timestamptz → ISO string with the database's full precision kept as text.
 pg.types.setTypeParser(1184, (v: string) => v);
@@ -137,6 +138,11 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
       }),
     ),
     contexts: contextOps(pool),
+    feed: createPostgresChangeFeed(runner(pool), async () => {
+      const client = new pg.Client({ connectionString: opts.url });
+      await client.connect();
+      return client;
+    }),
     async ping() {
       await pool.query('SELECT 1').catch((err: unknown) => {
         throw translate(err);
@@ -223,6 +229,7 @@ function txOps(db: Queryable, counts: DiscoveryTracker): StoreTx {
     queryEntities: (tenant, query) => queryEntities(run, tenant, query),
     outbox: subscriptionTxOps(run),
     history: historyTxOps(run),
+    changeFeed: changeFeedTxOps(run),
     auditTrail: {
       async stage(events, at) {
         if (events.length === 0) return;
