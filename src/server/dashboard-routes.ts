@@ -37,7 +37,7 @@ export function dashboardRoutes(dir: string): (app: FastifyInstance) => void {
   };
 }
 
-function dashboardFiles(dir: string): FastifyStaticOptions {
+function dashboardFiles(dir: string) {
   return {
     root: dir,
     prefix: '/',
@@ -51,5 +51,5 @@ function dashboardFiles(dir: string): FastifyStaticOptions {
         path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
       );
     },
-  };
+  } satisfies FastifyStaticOptions;
 }

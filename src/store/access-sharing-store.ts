@@ -5,7 +5,7 @@
 import type { QueryResultRow } from 'pg';
 import type { AccessGrant, Area } from '../core/access/access-model.js';
 import { HubError } from '../core/errors.js';
-import type { Run } from './postgres-access.js';
+import type { Run } from './sql-run.js';
 import { noDepartment, onMissingReference } from './foreign-keys.js';
 
 export interface Dataset {

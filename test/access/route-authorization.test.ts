@@ -53,7 +53,7 @@ async function call(
 ): Promise<LightMyRequestResponse> {
   const token = who === 'anonymous' ? undefined : (tokens[who as Exclude<Who, 'anonymous'>] ?? who);
   return hub.request({
-    method: method as InjectOptions['method'],
+    method: method as NonNullable<InjectOptions['method']>,
     url,
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
     ...(payload === undefined ? {} : { payload: payload as object }),
