@@ -95,7 +95,16 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
 
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    for (const method of methods) routes.push({ method, url: route.url, access: route.config?.access });
+    // The rule is read when asked: onRoute hooks of a plugin's own scope (the dashboard's files)
+    // set it after this hook of the root has run.
+    for (const method of methods)
+      routes.push({
+        method,
+        url: route.url,
+        get access() {
+          return route.config?.access;
+        },
+      });
   });
   registered.set(app, routes);
 
