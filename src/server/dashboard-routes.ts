@@ -29,8 +29,10 @@ export function dashboardRoutes(dir: string): (app: FastifyInstance) => void {
     }
     void app.register(async (files) => {
       // The built files are public: every route the static plugin adds in this scope says so.
+      // /openapi.json documents the page, not each built file (@fastify/static hides them all).
       files.addHook('onRoute', (route) => {
         route.config = { ...route.config, access: ANYONE };
+        route.schema = { ...route.schema, hide: route.url !== '/' };
       });
       await files.register(fastifyStatic, dashboardFiles(dir));
     });
