@@ -163,6 +163,12 @@ export function createFeedRunner(opts: FeedRunnerOptions) {
         await sleep(holdRetryMs);
         continue;
       }
+      // Stopped while the lock was being taken: nothing would abort the run (no await from here
+      // to jobAborts.add, so a stop() now or later sees it).
+      if (stopped) {
+        await s.unlock(job.name).catch(() => undefined);
+        break;
+      }
       holding.add(job.name);
       const abort = new AbortController();
       jobAborts.add(abort);

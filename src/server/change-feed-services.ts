@@ -4,6 +4,7 @@
  * consumers' lag for /metrics.
  */
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangeConsumer } from '../core/change-feed.js';
 import type { SingletonJob } from '../core/module.js';
 import type { Store } from '../core/store.js';
@@ -41,13 +42,8 @@ export function createChangeFeedServices(opts: {
     async run(signal) {
       while (!signal.aborted) {
         await opts.store.feed.prune(retentionMs);
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, pruneEvery);
-          signal.addEventListener('abort', () => {
-            clearTimeout(t);
-            resolve();
-          });
-        });
+        // Aborted already (during the prune) or later: either way the wait ends at once.
+        await sleep(pruneEvery, undefined, { signal }).catch(() => undefined);
       }
     },
   };

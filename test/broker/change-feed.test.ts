@@ -386,6 +386,40 @@ describe('two runners of one consumer', () => {
   });
 });
 
+describe('stopping', () => {
+  it('stops a runner whatever it is doing: opening its session, taking a lock, running a job', async () => {
+    let runs = 0;
+    let aborted = 0;
+    const job = {
+      name: 'test.until-aborted',
+      run: (signal: AbortSignal) =>
+        new Promise<void>((resolve) => {
+          runs++;
+          signal.addEventListener('abort', () => {
+            aborted++;
+            resolve();
+          });
+        }),
+    };
+    for (let wait = 0; wait < 30; wait += 3) {
+      const r = createFeedRunner({
+        feed: hub.store.feed,
+        consumers: [{ name: 'test.stopping', handle: () => Promise.resolve() }],
+        jobs: [job],
+        instance: 'stopping',
+        pollMs: 10,
+        holdRetryMs: 10,
+      });
+      r.start();
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      await r.stop();
+      expect(r.holding()).toEqual([]);
+    }
+    // Every run that started was aborted by its stop.
+    expect(aborted).toBe(runs);
+  });
+});
+
 describe('lag and retention', () => {
   it('reports a consumer’s lag in /metrics until it catches up', async () => {
     const session = await hub.store.feed.openSession();
