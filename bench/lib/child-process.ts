@@ -9,6 +9,15 @@ import { availableParallelism } from 'node:os';
 
 export type CpuRole = 'server' | 'load';
 
+/** A load plan module reference: the export of a compiled module that a child process imports. */
+export interface PlanRef {
+  /** file: URL of the compiled module (use `import.meta.url` in a scenario file). */
+  module: string;
+  export: string;
+  /** JSON-serializable arguments of the plan factory. */
+  args: unknown;
+}
+
 const canPin = availableParallelism() >= 2 && spawnSync('taskset', ['-V']).status === 0;
 const CPU_OF: Record<CpuRole, string> = { server: '0', load: '1' };
 

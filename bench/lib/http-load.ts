@@ -4,9 +4,8 @@
  * child imports, so that per-request paths and bodies, and response bookkeeping, live in one file.
  */
 import { join } from 'node:path';
-import { runChild } from './child-process.js';
+import { runChild, type PlanRef } from './child-process.js';
 import { COMPILED_LIB_DIR } from './paths.js';
-import type { PlanRef } from './scenario.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 

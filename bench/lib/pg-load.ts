@@ -4,9 +4,8 @@
  */
 import { join } from 'node:path';
 import type pg from 'pg';
-import { runChild } from './child-process.js';
+import { runChild, type PlanRef } from './child-process.js';
 import { COMPILED_LIB_DIR } from './paths.js';
-import type { PlanRef } from './scenario.js';
 
 /** What a plan factory returns, inside the pg child. */
 export interface PgPlan {

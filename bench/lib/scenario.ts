@@ -81,12 +81,3 @@ export interface BenchContext {
   onCleanup(fn: () => Promise<void>): void;
   log(line: string): void;
 }
-
-/** A load plan module reference: the export of a compiled module that a child process imports. */
-export interface PlanRef {
-  /** file: URL of the compiled module (use `import.meta.url` in a scenario file). */
-  module: string;
-  export: string;
-  /** JSON-serializable arguments of the plan factory. */
-  args: unknown;
-}

@@ -40,7 +40,7 @@ export const upsertBatchPlan: HttpPlanFactory<PlanArgs> = ({ prefix, batches }) 
   return {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    request: (seq) => ({ path: UPSERT_PATH, body: bodies[seq % batches] }),
+    request: (seq) => ({ path: UPSERT_PATH, body: bodies[seq % batches] as string }),
   };
 };
 
@@ -61,7 +61,7 @@ export const insertBatchPlan: PgPlanFactory<PlanArgs> = async ({ prefix, batches
   const text = `INSERT INTO ${TABLE} (${ENTITY_ROW_COLUMNS}) VALUES ${tuples.join(', ')}
     ON CONFLICT (tenant, id) DO UPDATE SET types = EXCLUDED.types, scopes = EXCLUDED.scopes,
       modified_at = EXCLUDED.modified_at, attrs = EXCLUDED.attrs, attr_names = EXCLUDED.attr_names`;
-  return { query: (seq) => ({ text, values: params[seq % batches] }) };
+  return { query: (seq) => ({ text, values: params[seq % batches] as unknown[] }) };
 };
 
 export const scenario: Scenario = {

@@ -25,11 +25,10 @@ import type {
 import type { MaskKind } from '../core/access/masking.js';
 import { translate } from '../store/sql-errors.js';
 import { withTransaction } from '../store/database.js';
+import type { Run } from '../store/sql-run.js';
 import { createAccessSharingStore } from './postgres-sharing.js';
 import { createAccessAuditStore } from './postgres-audit.js';
 import { noDepartment, onMissingReference } from '../store/foreign-keys.js';
-
-export type Run = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Promise<pg.QueryResult<R>>;
 
 const iso = (v: unknown): string | null =>
   v === null || v === undefined ? null : new Date(v as string).toISOString();

@@ -12,7 +12,7 @@ import type {
   ShareRequest,
 } from '../core/access/access-store.js';
 import { HubError } from '../core/errors.js';
-import type { Run } from './postgres-access.js';
+import type { Run } from '../store/sql-run.js';
 import { noDepartment, onMissingReference } from '../store/foreign-keys.js';
 
 const iso = (v: unknown): string | undefined =>

@@ -15,7 +15,8 @@ export function putInstance(list: StoredAttribute[], inst: StoredAttribute): Sto
   if (i < 0) return [...list, inst];
   const next = [...list];
   const old = list[i] as StoredAttribute;
-  next[i] = { ...inst, createdAt: old.createdAt ?? inst.createdAt };
+  const createdAt = old.createdAt ?? inst.createdAt;
+  next[i] = { ...inst, ...(createdAt === undefined ? {} : { createdAt }) };
   return next;
 }
 

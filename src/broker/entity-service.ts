@@ -15,6 +15,7 @@ import {
 import { HubError, badRequest, notFound } from '../core/errors.js';
 import type { EntityQuery, QueryResult, Store, StoreTx } from '../core/store.js';
 import { VALUE_MEMBER, findInstance, isNullMarker, mergeInstance, putInstance } from './entity-merge.js';
+import { feedEntriesOf } from './feed-entries.js';
 
 export type ChangeKind = 'created' | 'updated' | 'deleted';
 
@@ -41,19 +42,6 @@ export interface AttributeOutcome {
   updated: string[];
   notUpdated: { attributeName: string; reason: string }[];
 }
-
-/** One Update Entity Attributes of a group (updateAttributesMany). */
-export interface AttributeUpdate {
-  tenant: string;
-  id: string;
-  body: unknown;
-  ctx: ActiveContext;
-  /** The writer's async context (its rights), when it is not the caller's: a device's owner. */
-  runIn?: <R>(fn: () => R) => R;
-}
-
-/** The outcome of one update of a group: its UpdateResult, or the error it alone met. */
-export type AttributeUpdateResult = { ok: true; outcome: AttributeOutcome } | { ok: false; error: unknown };
 
 export interface EntityServiceOptions {
   store: Store;
@@ -116,6 +104,18 @@ export function createEntityService(opts: EntityServiceOptions) {
     for (const c of changes) for (const a of authorizers) await a(c);
   }
 
+  /**
+   * The last steps of every write, in its transaction, once its changes are authorized and each
+   * writer's own hooks (audit) ran: the transaction hooks in registration order (history
+   * instances, the notification outbox, the announcement to other instances), then the change
+   * feed. All of it commits with the change or not at all.
+   */
+  async function commitSteps(tx: StoreTx, changes: EntityChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    for (const h of hooks) await h(tx, changes);
+    await tx.changeFeed.append(feedEntriesOf(changes));
+  }
+
   async function write<T>(fn: (tx: StoreTx, changes: EntityChange[]) => Promise<T>): Promise<T> {
     const changes: EntityChange[] = [];
     const result = await store.transaction(async (tx) => {
@@ -124,8 +124,7 @@ export function createEntityService(opts: EntityServiceOptions) {
       // is checked against the writer's rights before anything commits.
       await authorize(changes);
       if (changes.length > 0) for (const h of ownHooks) await h(tx, changes);
-      // History and the notification outbox commit with the change or not at all.
-      if (changes.length > 0) for (const h of hooks) await h(tx, changes);
+      await commitSteps(tx, changes);
       return r;
     });
     tell(changes);
@@ -208,7 +207,7 @@ export function createEntityService(opts: EntityServiceOptions) {
       }
       for (const [tenant, rows] of written)
         await tx.writeEntities(tenant, [], [...rows.values()], read.get(tenant));
-      if (changes.length > 0) for (const h of hooks) await h(tx, changes);
+      await commitSteps(tx, changes);
       return results;
     });
     tell(changes);
@@ -514,40 +513,6 @@ export function createEntityService(opts: EntityServiceOptions) {
     },
 
     /**
-     * Update Entity Attributes for many entities in one transaction (group commit of device
-     * readings), applied in the order given: an entity named twice gets both updates, in order.
-     * Each update succeeds or fails on its own (unparseable body, missing entity); the entity rows
-     * are written in a few multi-row statements and the transaction hooks run once, with every
-     * change. Rejects only when the transaction itself fails (database error, a hook that throws);
-     * the caller then decides whether to retry the updates one by one.
-     */
-    async updateAttributesMany(updates: AttributeUpdate[]): Promise<AttributeUpdateResult[]> {
-      const parsed = updates.map((u) => parseUpdate(u, now()));
-      const direct = <R>(fn: () => R) => fn();
-      const items = parsed.flatMap((p) =>
-        'error' in p
-          ? []
-          : [
-              {
-                m: {
-                  tenant: p.tenant,
-                  id: p.id,
-                  apply: (before: StoredEntity) => attributeMutation(before, p.frag),
-                },
-                runIn: p.runIn ?? direct,
-              },
-            ],
-      );
-      const outcomes = items.length > 0 ? await runTogether(items) : [];
-      let next = 0;
-      return parsed.map((p): AttributeUpdateResult => {
-        if ('error' in p) return { ok: false, error: p.error };
-        const o = outcomes[next++] as Outcome<unknown>;
-        return o.ok ? { ok: true, outcome: o.result as AttributeOutcome } : { ok: false, error: o.error };
-      });
-    },
-
-    /**
      * NGSI-LD §5.6.4 Partial Attribute Update (PATCH /entities/{id}/attrs/{attrId}): the fragment
      * holds some members and sub-attributes of one instance (chosen by its datasetId); what it
      * does not hold stays. NGSI-LD Null deletes the instance. The kind cannot change.
@@ -806,21 +771,6 @@ function attributeMutation(
 ): { after?: StoredEntity; result: AttributeOutcome } {
   const { after, outcome, changed } = applyAttributeUpdate(before, frag);
   return changed ? { after, result: outcome } : { result: outcome };
-}
-
-type ParsedUpdate =
-  { tenant: string; id: string; frag: Fragment; runIn?: <R>(fn: () => R) => R } | { error: unknown };
-
-/** Parses an update's body outside the transaction; a bad body is that update's error. */
-function parseUpdate(u: AttributeUpdate, now: string): ParsedUpdate {
-  try {
-    const frag = parseFragment(u.body, u.ctx, { now, allowNull: true });
-    if (frag.id !== undefined && frag.id !== u.id)
-      throw badRequest(`The id in the body (${frag.id}) is not the id in the path (${u.id})`);
-    return { tenant: u.tenant, id: u.id, frag, ...(u.runIn ? { runIn: u.runIn } : {}) };
-  } catch (err) {
-    return { error: err };
-  }
 }
 
 /** Sets an attribute's instances; an attribute left with none is gone. */

@@ -54,7 +54,12 @@ export function createTemporalProvision(opts: { store: Store; entities: EntitySe
         const before = await tx.getEntity(tenant, id, { forUpdate: true });
         const held = before ?? (await tx.history.getEntity(tenant, id));
         if (!held) throw notFound(`No temporal evolution of entity ${id}`, id);
-        const base: StoredEntity = before ?? { id, types: held.types, attrs: {}, createdAt: held.createdAt };
+        const base: StoredEntity = before ?? {
+          id,
+          types: held.types,
+          attrs: {},
+          ...(held.createdAt === undefined ? {} : { createdAt: held.createdAt }),
+        };
         const after = applyNewest(base, undefined, series, t);
         await writeCurrent(tx, tenant, before, after, changes);
         await tx.history.append(

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { formatCidr, parseCidrList } from '../core/addresses/cidr.js';
+import { fixedMs, isFixed, parseDuration } from '../core/temporal/duration.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -38,6 +39,8 @@ export interface ServeConfig {
   denyEndpoints: string[];
   /** Outbound requests: ranges allowed even where the built-in rules refuse them. */
   allowEndpoints: string[];
+  /** How long the change feed keeps changes every consumer has read (ms; default 1 hour). */
+  feedRetentionMs?: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const;
@@ -64,6 +67,7 @@ export const SERVE_OPTIONS = {
   'trust-proxy': { type: 'string' },
   'deny-endpoints': { type: 'string' },
   'allow-endpoints': { type: 'string' },
+  'feed-retention': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -167,6 +171,21 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCon
       throw new UsageError(`--${flag}: ${(err as Error).message}`);
     }
   };
+  const retentionRaw = pick('feed-retention', 'CITYPIVOT_FEED_RETENTION');
+  let feedRetentionMs: number | undefined;
+  if (retentionRaw !== undefined) {
+    const bad = () =>
+      new UsageError(
+        `--feed-retention must be an ISO 8601 duration of days, hours, minutes or seconds, such as PT1H or P7D (got ${JSON.stringify(retentionRaw)})`,
+      );
+    try {
+      const d = parseDuration(retentionRaw);
+      if (!isFixed(d)) throw bad();
+      feedRetentionMs = fixedMs(d);
+    } catch {
+      throw bad();
+    }
+  }
   const trustProxy = ranges('trust-proxy', 'CITYPIVOT_TRUST_PROXY');
   const denyEndpoints = ranges('deny-endpoints', 'CITYPIVOT_DENY_ENDPOINTS');
   const allowEndpoints = ranges('allow-endpoints', 'CITYPIVOT_ALLOW_ENDPOINTS');
@@ -195,6 +214,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCon
     trustProxy,
     denyEndpoints,
     allowEndpoints,
+    ...(feedRetentionMs !== undefined ? { feedRetentionMs } : {}),
     help: values.help === true,
   };
 }

@@ -49,6 +49,9 @@ ${DB_OPTION}
   --deny-endpoints LIST                   CIDR ranges notifications and @context fetches may not
                       CITYPIVOT_DENY_ENDPOINTS  reach (link-local and cloud metadata never)
   --allow-endpoints LIST                  CIDR ranges they may reach although refused above
+  --feed-retention D  CITYPIVOT_FEED_RETENTION
+                                          how long the change feed keeps changes every consumer
+                                          has read (ISO 8601, default PT1H); unread ones stay
                       CITYPIVOT_ALLOW_ENDPOINTS
   --help, -h                              this text
 

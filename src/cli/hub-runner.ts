@@ -124,6 +124,7 @@ async function startLogged(cfg: ServeConfig, log: (line: string) => void): Promi
     ...(cfg.temporalLimit !== undefined ? { temporalLimit: cfg.temporalLimit } : {}),
     ...(cfg.entityCache !== undefined ? { entityCache: cfg.entityCache } : {}),
     ...(cfg.dbPool !== undefined ? { dbPoolSize: cfg.dbPool } : {}),
+    ...(cfg.feedRetentionMs !== undefined ? { feedRetentionMs: cfg.feedRetentionMs } : {}),
     trustProxy: cfg.trustProxy,
     outbound: { deny: cfg.denyEndpoints, allow: cfg.allowEndpoints },
     logger: cfg.logLevel === 'silent' ? false : { level: cfg.logLevel },

@@ -60,3 +60,52 @@ export interface ConsumerStatus {
   /** When its cursor last moved. */
   updatedAt?: string;
 }
+
+/** A consumer's place in the feed. */
+export interface FeedCursor {
+  key: string;
+  seq: string;
+}
+
+/**
+ * A connection of one hub instance to the feed, holding the consumers it runs: a consumer is held
+ * by one session at a time in the whole database (taken over when the holder's connection ends),
+ * and its cursor moves only through the session that holds it.
+ */
+export interface FeedSession {
+  /** Takes the consumer if no other session holds it; returns its cursor then (created at the feed's end when new). */
+  tryHold(consumer: string, holder: string): Promise<FeedCursor | undefined>;
+  /** Lets it go (another instance may take it). */
+  release(consumer: string): Promise<void>;
+  /** Up to `limit` committed changes after `cursor`, in feed order. */
+  read(cursor: FeedCursor, limit: number): Promise<FeedChange[]>;
+  /** Moves a held consumer's cursor; fails when this session no longer holds it. */
+  advance(consumer: string, to: FeedCursor): Promise<void>;
+  /** Takes a named singleton job's lock if no other session holds it (no cursor). */
+  tryLock(job: string): Promise<boolean>;
+  /** Lets a job's lock go. */
+  unlock(job: string): Promise<void>;
+  /** Ends the connection; everything held is let go. */
+  close(): Promise<void>;
+}
+
+/** The feed's part of the store. */
+export interface ChangeFeedStore {
+  /** A dedicated connection for the consumers of this instance. */
+  openSession(): Promise<FeedSession>;
+  /** Every consumer known to the database, with its lag. */
+  consumers(): Promise<ConsumerStatus[]>;
+  /** Forgets a consumer (its cursor stops holding the feed back); false when there was none. */
+  removeConsumer(name: string): Promise<boolean>;
+  /**
+   * Deletes changes older than `olderThanMs` that every known consumer has read; returns how many
+   * were deleted. Changes a consumer has not read are kept, however old.
+   */
+  prune(olderThanMs: number): Promise<number>;
+}
+
+/** The cursor of a position (`key.seq`). */
+export function cursorOf(position: string): FeedCursor {
+  const [key = '0', seq = '0'] = position.split('.');
+  return { key, seq };
+}

@@ -11,7 +11,7 @@ export type Format = (typeof FORMATS)[number];
 
 export interface RenderOptions {
   format: Format;
-  sysAttrs?: boolean;
+  sysAttrs?: boolean | undefined;
   /** Expanded attribute IRIs to keep (attrs/pick); undefined keeps all. */
   only?: Set<string> | undefined;
   /** Expanded attribute IRIs to drop (omit). */

@@ -4,7 +4,7 @@
  * keeps them in a time-partitioned table written in the same transaction as the current state.
  */
 import type { StoredAttribute } from './entity-model.js';
-import type { EntityQuery } from './store.js';
+import type { EntityQuery } from './query/entity-query.js';
 import type { AggrMethod, TimeProperty } from './temporal/temporal-query.js';
 
 /** One attribute instance in the history. */

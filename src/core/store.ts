@@ -3,50 +3,13 @@
  * interface; the PostgreSQL adapter in store/ implements it (ARCHITECTURE.md).
  */
 import type { StoredEntity } from './entity-model.js';
-import type { GeoQuery } from './geo/geo-query.js';
-import type { QExpr } from './query/q-parser.js';
-import type { ScopeExpr } from './query/scope-query.js';
-import type { TypeExpr } from './query/type-expr.js';
+import type { EntityQuery } from './query/entity-query.js';
 import type { HistoryStore, HistoryTx } from './history-store.js';
 import type { AuditEvent } from './access/audit-chain.js';
 import type { SubscriptionStore, SubscriptionTx } from './subscription/subscription-store.js';
+import type { ChangeFeedStore, ChangeFeedTx } from './change-feed.js';
 
-/** One entity selector of a POST query (NGSI-LD EntitySelector): its members are ANDed. */
-export interface EntitySelector {
-  ids?: string[];
-  idPattern?: string;
-  type?: TypeExpr;
-}
-
-/** An entity query with every term already expanded to IRIs, except inside `q`. */
-export interface EntityQuery {
-  /** Any of these selectors (POST /entityOperations/query with several entities). */
-  anyOf?: EntitySelector[];
-  ids?: string[];
-  idPattern?: string;
-  /** Type expression over expanded IRIs. */
-  type?: TypeExpr;
-  /** Entities that have at least one of these attributes (expanded IRIs). */
-  withAnyAttr?: string[];
-  q?: { expr: QExpr; expandAttr: (term: string) => string; expandValue: (term: string) => string };
-  scopeQ?: ScopeExpr;
-  geo?: { query: GeoQuery; geoPropertyIri: string };
-  /** NGSI-LD v1.9 orderBy: keys in order; the entity id always breaks ties. */
-  orderBy?: OrderKey[];
-  limit: number;
-  offset: number;
-  count: boolean;
-}
-
-/** One orderBy key: an entity column, or an attribute's value (through sub-attributes, by IRI). */
-export type OrderKey =
-  | { column: 'id' | 'type' | 'createdAt' | 'modifiedAt'; desc: boolean }
-  | {
-      attr: string;
-      sub: string[];
-      member?: 'createdAt' | 'modifiedAt' | 'observedAt' | 'unitCode';
-      desc: boolean;
-    };
+export type { EntityQuery, EntitySelector, OrderKey } from './query/entity-query.js';
 
 export interface QueryResult {
   entities: StoredEntity[];
@@ -112,6 +75,8 @@ export interface StoreTx {
   outbox: SubscriptionTx;
   /** Audit records of the change, staged with it and chained by the access layer. */
   auditTrail: { stage(events: AuditEvent[], at: Date): Promise<void> };
+  /** The durable change feed, appended with the change. */
+  changeFeed: ChangeFeedTx;
 }
 
 export interface Store extends StoreTx {
@@ -132,6 +97,8 @@ export interface Store extends StoreTx {
   listAttributes(tenant: string, only?: { name: string }): Promise<AttributeSummary[]>;
   history: HistoryStore;
   subscriptions: SubscriptionStore;
+  /** The change feed's consumers and retention. */
+  feed: ChangeFeedStore;
   contexts: {
     get(url: string): Promise<ContextRecord | undefined>;
     getByLocalId(localId: string): Promise<ContextRecord | undefined>;

@@ -9,9 +9,10 @@
  * group (or that provisioned it): a reading, an automatically provisioned device and its entity
  * are checked like any other write of that department, and refused ones change nothing.
  *
- * Updates are group-committed (reading-batcher.ts): readings of many devices share a transaction,
- * each still settling, and counted, on its own. A device's next message is processed only once
- * the previous one is committed, so its readings keep their order across batches.
+ * Updates go through the entity service's write queue, the hub's one group commit: readings of
+ * many devices (and API writes) share a transaction, each still settling, and counted, on its
+ * own. A device's next message is processed only once the previous one is committed, so its
+ * readings keep their order across groups.
  */
 import type { EntityService } from '../broker/entity-service.js';
 import { HubError } from '../core/errors.js';
@@ -26,8 +27,6 @@ import { UltralightSyntaxError, parseUltralightMeasures } from '../core/iot/ultr
 import { isPlainObject } from '../core/validation.js';
 import type { CounterBuffer } from './device-counters.js';
 import type { DeviceHealth } from './device-health.js';
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { createReadingBatcher } from './reading-batcher.js';
 import type { IotAuthority } from './iot-authority.js';
 import type { SchemaValidator } from './sdm-schema-validator.js';
 import type { TypeContexts } from './type-contexts.js';
@@ -69,8 +68,6 @@ export interface IngestionDeps {
   clock?: () => Date;
   /** How long a device lookup is cached; default 5000 ms (provisioning changes drop the cache). */
   cacheMs?: number;
-  /** Group commit: most readings per transaction (default 200) and longest wait (default 2 ms). */
-  batch?: { maxBatch?: number; maxWaitMs?: number };
   /** Authentication on: devices write with their owning department's rights. */
   authority?: IotAuthority;
 }
@@ -95,7 +92,6 @@ export function createIngestionService(deps: IngestionDeps) {
   const cache = new Map<string, Resolved>();
   const formats = new Map<string, 'json' | 'ul'>();
   const chains = new Map<string, Promise<unknown>>();
-  const batcher = createReadingBatcher({ entities, ...deps.batch });
 
   /** The device an apikey and device id address, provisioning it from its group if needed. */
   async function resolve(apikey: string, deviceId: string, resource?: string): Promise<Resolved | undefined> {
@@ -216,21 +212,16 @@ export function createIngestionService(deps: IngestionDeps) {
     const ctx = await contexts.contextFor(device.entity_type);
     for (const m of readings) {
       if (Object.keys(m.attrs).length === 0) continue;
-      const update = {
-        tenant: device.service,
-        id: device.entity_name,
-        body: m.attrs,
-        ctx,
-        // The batch writes it in this context: with its owner's rights.
-        ...(authority ? { runIn: AsyncLocalStorage.snapshot() } : {}),
-      };
+      // Through the hub's one write queue (group commit with every other write), in this async
+      // context: with the owner's rights.
+      const update = () => entities.updateAttributes(device.service, device.entity_name, m.attrs, ctx);
       try {
-        await batcher.update(update);
+        await update();
       } catch (err) {
         if (!(err instanceof HubError && err.code === 'ResourceNotFound')) throw err;
         // The entity was deleted through the API: create it again, as the IoT Agent does.
         await deps.ensureEntity(device, r.mapping);
-        await batcher.update(update);
+        await update();
       }
     }
   }
@@ -367,8 +358,6 @@ export function createIngestionService(deps: IngestionDeps) {
     async typeIri(entityType: string): Promise<string> {
       return (await contexts.contextFor(entityType)).expand(entityType);
     },
-    /** The group commit of readings (its stats count batches and readings). */
-    batcher,
     /**
      * Processes one message; resolves once its update is committed (or refused). Throws only for
      * failures of the hub itself (database down), never for bad device input.
@@ -387,7 +376,6 @@ export function createIngestionService(deps: IngestionDeps) {
     /** Waits for the work under way. */
     async drain() {
       await Promise.all([...chains.values()]);
-      await batcher.drain();
     },
   };
 }

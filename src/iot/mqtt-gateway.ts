@@ -5,7 +5,7 @@
  *
  * With the embedded broker, a device's QoS 1 reading is acknowledged (PUBACK) only after its
  * update is committed: ingestion runs in aedes' authorizePublish step, which holds the ack.
- * Readings of many connections share a transaction (reading-batcher.ts); each ack still waits for
+ * Readings of many connections share a transaction (the entity service's write queue); each ack still waits for
  * the commit of the transaction holding its reading.
  *
  * Who may connect to the embedded broker (see docs/iot.md): with authentication on, a client

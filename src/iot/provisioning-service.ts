@@ -328,8 +328,8 @@ export function createProvisioningService(deps: ProvisioningDeps) {
       noDepartment(body, 'The device');
       await mayChangeDevice(held);
       const next = mergeDevice(held, body);
-      if (held.department !== undefined) next.department = held.department;
-      else if (authority?.provisioner() !== undefined) next.department = authority.provisioner();
+      const owner = held.department ?? authority?.provisioner();
+      if (owner !== undefined) next.department = owner;
       // `password`: a new secret; null: the device has no credentials any more.
       const pw = isPlainObject(body) ? body.password : undefined;
       const secret =

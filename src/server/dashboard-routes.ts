@@ -29,15 +29,17 @@ export function dashboardRoutes(dir: string): (app: FastifyInstance) => void {
     }
     void app.register(async (files) => {
       // The built files are public: every route the static plugin adds in this scope says so.
+      // /openapi.json documents the page, not each built file (@fastify/static hides them all).
       files.addHook('onRoute', (route) => {
         route.config = { ...route.config, access: ANYONE };
+        route.schema = { ...route.schema, hide: route.url !== '/' };
       });
       await files.register(fastifyStatic, dashboardFiles(dir));
     });
   };
 }
 
-function dashboardFiles(dir: string): FastifyStaticOptions {
+function dashboardFiles(dir: string) {
   return {
     root: dir,
     prefix: '/',
@@ -51,5 +53,5 @@ function dashboardFiles(dir: string): FastifyStaticOptions {
         path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
       );
     },
-  };
+  } satisfies FastifyStaticOptions;
 }

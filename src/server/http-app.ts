@@ -22,6 +22,7 @@ import { InvalidContextError } from '../core/context/context-source.js';
 import { LdContextNotAvailableError } from '../broker/context-resolver.js';
 import { ANYONE, guarded, matchedRoute, routeAccessOf, type RouteAccess } from '../http/route-access.js';
 import { canonicalUrl, safeHeaderValue } from '../api/canonical-url.js';
+import { registerApiDocsRoutes, registerOpenApi } from './openapi.js';
 
 export interface HttpAppDeps {
   store: Store;
@@ -94,9 +95,21 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
 
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    for (const method of methods) routes.push({ method, url: route.url, access: route.config?.access });
+    // The rule is read when asked: onRoute hooks of a plugin's own scope (the dashboard's files,
+    // the reference page's) set it after this hook of the root has run.
+    for (const method of methods)
+      routes.push({
+        method,
+        url: route.url,
+        get access() {
+          return route.config?.access;
+        },
+      });
   });
   registered.set(app, routes);
+  // /openapi.json: every route added from here on is described (@fastify/swagger's onRoute). The
+  // access layer (`prepare`) is what authenticates requests: without it no credentials are asked.
+  await registerOpenApi(app, { authentication: deps.prepare !== undefined });
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (req, body, done) => {
@@ -221,6 +234,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     reload: (url) => deps.contexts.reload(url),
   });
   for (const register of deps.routes ?? []) await register(app);
+  registerApiDocsRoutes(app);
   await app.ready();
   return app;
 }

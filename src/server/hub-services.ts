@@ -25,6 +25,12 @@ import { dashboardRoutes } from './dashboard-routes.js';
 import { registerExportRoutes } from '../api/export-routes.js';
 import { createEntityCache, type EntityCacheOptions } from '../store/entity-cache.js';
 import { CHANGES_CHANNEL } from '../broker/change-stream.js';
+import type { ChangeConsumer } from '../core/change-feed.js';
+import type { SingletonJob } from '../core/module.js';
+import { createChangeFeedServices, type ChangeFeedOptions } from './change-feed-services.js';
+
+/** The hub's modules, in the order they are created and started (stopped in reverse). */
+export const MODULES = [accessModule, iotModule] as const;
 
 /** Address ranges (CIDR) outbound requests are refused or allowed besides the built-in rules. */
 export interface OutboundRules {
@@ -57,6 +63,11 @@ export async function createHubServices(
     trustProxy?: string[];
     /** Outbound address rules (notifications, @context fetches). */
     outbound?: OutboundRules;
+    /** The change feed: retention and polling. */
+    feed?: ChangeFeedOptions;
+    /** Change-feed consumers and singleton jobs run by this hub (the modules'). */
+    consumers?: ChangeConsumer[];
+    jobs?: SingletonJob[];
   } = {},
 ) {
   // Access first: its port guards the store, the entity writes and every request.
@@ -109,6 +120,7 @@ export async function createHubServices(
   const notifications = createNotificationServices({
     store,
     entities,
+    metrics: [() => feed.metrics()],
     resolve: (v) => resolver.resolve(v),
     ...(opts.delivery ? { delivery: opts.delivery } : {}),
     ...(access ? { access } : {}),
@@ -130,6 +142,15 @@ export async function createHubServices(
   const iot = iotMod?.service;
   // The hub's modules, in the order they were created and start (they stop in reverse).
   const modules: HubModule[] = [accessMod, iotMod].filter((m) => m !== undefined);
+  // The feed is read by the kernel's own identity: below the access layer, beside the cache.
+  const feed = createChangeFeedServices({
+    store: rawStore,
+    entities,
+    consumers: [...(opts.consumers ?? []), ...modules.flatMap((m) => m.consumers ?? [])],
+    jobs: [...(opts.jobs ?? []), ...modules.flatMap((m) => m.jobs ?? [])],
+    ...(opts.feed ? { feed: opts.feed } : {}),
+    ...(opts.onError ? { onError: opts.onError } : {}),
+  });
   const tenants = createTenantGuard(store);
   const app = await buildHttpApp({
     store,
@@ -188,9 +209,10 @@ export async function createHubServices(
     iotModule: iotMod,
     access,
     cache,
+    feed,
     /**
      * Starts the background work (the entity cache, notification delivery, periodic
-     * subscriptions, history jobs), then the modules in order: access creates the first
+     * subscriptions, history jobs, the change feed's consumers and jobs), then the modules in order: access creates the first
      * administrator when there is none (its one-time password logged now: the hub calls this once
      * it listens, so a start that fails creates no account).
      */
@@ -198,11 +220,13 @@ export async function createHubServices(
       await cache?.start();
       await notifications.start();
       await history.jobs.start();
+      feed.start();
       for (const m of modules) await m.start?.();
     },
     /** Stops the modules in reverse order, then the background work, waiting for deliveries in flight. */
     async stop(): Promise<void> {
       for (const m of [...modules].reverse()) await m.stop?.();
+      await feed.stop();
       await history.jobs.stop();
       await notifications.stop();
       await cache?.stop();

@@ -12,7 +12,8 @@ import { openDatabase } from '../store/database-setting.js';
 import type { DatabaseHandle } from '../store/embedded-server.js';
 import { createPostgresStore } from '../store/postgres-store.js';
 import { openPool } from '../store/database.js';
-import { createHubServices } from './hub-services.js';
+import { migrateModules } from '../store/migrations.js';
+import { createHubServices, MODULES } from './hub-services.js';
 import { startMqttGateway } from '../iot/mqtt-gateway.js';
 import type { MqttGateway, MqttSetting } from '../iot/mqtt-gateway.js';
 import { createPostgresIotRegistry } from '../iot/postgres-iot.js';
@@ -58,6 +59,8 @@ export interface HubConfig {
   trustProxy?: string[];
   /** Where outbound requests (notifications, @context fetches) may go besides the built-in rules. */
   outbound?: OutboundRules;
+  /** How long the change feed keeps changes every consumer has read (ms; default 1 hour). */
+  feedRetentionMs?: number;
 }
 
 export interface Hub {
@@ -150,6 +153,11 @@ export async function startHub(config: HubConfig): Promise<Hub> {
   let services: Awaited<ReturnType<typeof createHubServices>> | undefined;
   try {
     store = await createPostgresStore({ url: database.url, pool });
+    // The modules' own migrations, after the kernel's (the store applied those).
+    await migrateModules(
+      pool,
+      MODULES.map((m) => ({ module: m.name, migrations: m.migrations ?? [] })),
+    );
     const registry = createPostgresIotRegistry(pool);
     const accessStore = config.auth ? createPostgresAccessStore(pool) : undefined;
     const access =
@@ -171,6 +179,7 @@ export async function startHub(config: HubConfig): Promise<Hub> {
       ...(config.logger === undefined ? {} : { logger: config.logger }),
       ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
       ...(config.outbound ? { outbound: config.outbound } : {}),
+      ...(config.feedRetentionMs !== undefined ? { feed: { retentionMs: config.feedRetentionMs } } : {}),
       ...(config.dashboardDir === false
         ? {}
         : { dashboardDir: config.dashboardDir ?? defaultDashboardDir() }),

@@ -23,7 +23,7 @@ import { createSubscriptionMatcher } from '../broker/subscription-matcher.js';
 import { createSubscriptionService, type SubscriptionService } from '../broker/subscription-service.js';
 import { registerSubscriptionRoutes } from '../api/subscription-routes.js';
 import { registerStreamRoutes } from '../api/stream-routes.js';
-import { registerMetricsRoutes, type MetricFamily } from '../api/metrics-routes.js';
+import { registerMetricsRoutes, type MetricFamily, type MetricSource } from '../api/metrics-routes.js';
 import { createChangeStream } from '../broker/change-stream.js';
 
 export type DeliveryOptions = Omit<DispatcherOptions, 'store' | 'senders'>;
@@ -37,6 +37,8 @@ export function createNotificationServices(opts: {
   access?: NotificationAccess;
   /** Where notifications may go besides the built-in rules (`--deny-endpoints`, `--allow-endpoints`). */
   outbound?: EndpointRules;
+  /** More families for /metrics (the change feed's lag). */
+  metrics?: MetricSource[];
   onError?: (err: unknown) => void;
 }) {
   const { store, entities } = opts;
@@ -124,6 +126,7 @@ export function createNotificationServices(opts: {
             },
           ];
         },
+        ...(opts.metrics ?? []),
       ]);
       registerStreamRoutes(app, {
         stream,

@@ -387,7 +387,7 @@ function placeSensors(rng: Random, total: number, segments: RoadSegment[], nodes
     'noise',
     roadside,
     (n, at) => `${at.seg?.name} 噪声监测 ${n}`,
-    (_n, at) => ({ segment: at.seg?.id }),
+    (_n, at) => (at.seg === undefined ? {} : { segment: at.seg.id }),
   );
   place('parkingSpot', 'spot', roadside, (n, at) => `${at.seg?.name} 泊位 ${n}`);
   place(

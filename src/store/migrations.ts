@@ -2,7 +2,8 @@
  * Versioned schema migrations, applied in order at start under an advisory lock so that several
  * hub instances starting together apply each one once. Never edit a released migration: add one.
  */
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
+import type { ModuleMigration } from '../core/module.js';
 import { HISTORY_MIGRATION_SQL } from './history-schema.js';
 import { ACCESS_MIGRATION_SQL } from './access-schema.js';
 
@@ -265,16 +266,76 @@ export const MIGRATIONS: Migration[] = [
         WHERE type <> '' AND attr <> '' AND entities > 0;
     `,
   },
+  {
+    version: 9,
+    name: 'change feed',
+    sql: `
+      -- The durable change feed (store/postgres-change-feed.ts): one row per committed entity
+      -- change. key: at least the writing transaction's id and at least the key of the entity's
+      -- previous change, so that reading key < the oldest running transaction id never passes a
+      -- change that will still commit, and an entity's changes read in the order they committed.
+      CREATE TABLE change_feed (
+        key bigint NOT NULL,
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        tenant text NOT NULL,
+        entity_id text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('created', 'updated', 'deleted')),
+        types text[] NOT NULL,
+        attrs text[] NOT NULL,
+        at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (key, seq)
+      );
+      -- an entity's last key, read by the next change of that entity
+      CREATE INDEX change_feed_entity_idx ON change_feed (tenant, entity_id, key DESC);
+      -- each consumer's cursor; the consumer is held by a session-level advisory lock
+      CREATE TABLE change_feed_consumers (
+        name text PRIMARY KEY,
+        cursor_key bigint NOT NULL,
+        cursor_seq bigint NOT NULL,
+        holder text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 const LOCK_KEY = 7_253_001; // advisory lock id for migrations
 
-/** Applies pending migrations; returns the versions applied. */
-export async function migrate(pool: Pool, migrations: Migration[] = MIGRATIONS): Promise<number[]> {
+/** Runs `fn` on a client of its own holding the migrations' advisory lock (no statement timeout). */
+async function underMigrationLock<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('SET statement_timeout = 0'); // building indexes on a large table takes time
     await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
+    return await fn(client);
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);
+    client.release();
+  }
+}
+
+/** Applies one migration and records it, in one transaction; a failure names the migration. */
+async function applyOne(
+  client: PoolClient,
+  sql: string,
+  record: [string, unknown[]],
+  label: string,
+): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query(sql);
+    await client.query(record[0], record[1]);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw new Error(`Migration ${label} failed: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Applies pending migrations; returns the versions applied. */
+export function migrate(pool: Pool, migrations: Migration[] = MIGRATIONS): Promise<number[]> {
+  return underMigrationLock(pool, async (client) => {
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
     const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
@@ -282,25 +343,81 @@ export async function migrate(pool: Pool, migrations: Migration[] = MIGRATIONS):
     const applied: number[] = [];
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (done.has(m.version)) continue;
-      await client.query('BEGIN');
-      try {
-        await client.query(m.sql);
-        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
-          m.version,
-          m.name,
-        ]);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK');
-        throw new Error(`Migration ${m.version} (${m.name}) failed: ${(err as Error).message}`, {
-          cause: err,
-        });
-      }
+      await applyOne(
+        client,
+        m.sql,
+        ['INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]],
+        `${m.version} (${m.name})`,
+      );
       applied.push(m.version);
     }
     return applied;
-  } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);
-    client.release();
+  });
+}
+
+/** A module's name as its migrations are recorded: lower case, digits and hyphens. */
+const MODULE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+/** The module migrations a hub applies: each module's own list, in version order. */
+export interface ModuleMigrations {
+  module: string;
+  migrations: ModuleMigration[];
+}
+
+/**
+ * Checks a module's migrations before anything is applied: a well-formed module name, versions
+ * 1, 2, 3… declared in order without gaps, a name each. Throws an Error naming the problem.
+ */
+export function checkModuleMigrations(list: ModuleMigrations[]): void {
+  const seen = new Set<string>();
+  for (const { module, migrations } of list) {
+    if (!MODULE_NAME.test(module))
+      throw new Error(`module name ${JSON.stringify(module)} is not lower-case-with-hyphens`);
+    if (module === 'kernel') throw new Error('the name "kernel" is the hub\'s own');
+    if (seen.has(module)) throw new Error(`two modules are named ${module}`);
+    seen.add(module);
+    migrations.forEach((m, i) => {
+      if (m.version !== i + 1)
+        throw new Error(
+          `module ${module}: migration ${i + 1} is declared as version ${m.version} (1, 2, 3… in order)`,
+        );
+      if (m.name.trim() === '') throw new Error(`module ${module}: migration ${m.version} has no name`);
+    });
   }
+}
+
+/**
+ * Applies the modules' pending migrations (after the kernel's), each module's in version order,
+ * under the same advisory lock as the kernel's, each in a transaction of its own; recorded per
+ * module in module_migrations. Returns what was applied, as `module:version`.
+ */
+export async function migrateModules(pool: Pool, list: ModuleMigrations[]): Promise<string[]> {
+  checkModuleMigrations(list);
+  if (list.every((m) => m.migrations.length === 0)) return [];
+  return underMigrationLock(pool, async (client) => {
+    await client.query(`CREATE TABLE IF NOT EXISTS module_migrations (
+      module text NOT NULL, version integer NOT NULL, name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (module, version))`);
+    const { rows } = await client.query<{ module: string; version: number }>(
+      'SELECT module, version FROM module_migrations',
+    );
+    const done = new Set(rows.map((r) => `${r.module}:${r.version}`));
+    const applied: string[] = [];
+    for (const { module, migrations } of list)
+      for (const m of migrations) {
+        const key = `${module}:${m.version}`;
+        if (done.has(key)) continue;
+        await applyOne(
+          client,
+          m.sql,
+          [
+            'INSERT INTO module_migrations (module, version, name) VALUES ($1, $2, $3)',
+            [module, m.version, m.name],
+          ],
+          `${m.version} (${m.name}) of module ${module}`,
+        );
+        applied.push(key);
+      }
+    return applied;
+  });
 }

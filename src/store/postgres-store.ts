@@ -21,6 +21,7 @@ import { createDiscoveryTracker, UNTRACKED } from './discovery-counts.js';
 import { createDiscoveryReader } from './postgres-discovery.js';
 import { subscriptionStoreOps, subscriptionTxOps } from './postgres-subscriptions.js';
 import { createPostgresHistory, historyTxOps } from './postgres-history.js';
+import { changeFeedTxOps, createPostgresChangeFeed } from './postgres-change-feed.js';
 
 /** Kept here for the store's other adapters; it lives in sql-errors.ts (no driver). */
 export { translate };
@@ -134,6 +135,11 @@ export async function createPostgresStore(opts: PostgresStoreOptions): Promise<S
       }),
     ),
     contexts: contextOps(pool),
+    feed: createPostgresChangeFeed(runner(pool), async () => {
+      const client = new pg.Client({ connectionString: opts.url });
+      await client.connect();
+      return client;
+    }),
     async ping() {
       await pool.query('SELECT 1').catch((err: unknown) => {
         throw translate(err);
@@ -220,6 +226,7 @@ function txOps(db: Queryable, counts: DiscoveryTracker): StoreTx {
     queryEntities: (tenant, query) => queryEntities(run, tenant, query),
     outbox: subscriptionTxOps(run),
     history: historyTxOps(run),
+    changeFeed: changeFeedTxOps(run),
     auditTrail: {
       async stage(events, at) {
         if (events.length === 0) return;

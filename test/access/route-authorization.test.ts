@@ -53,7 +53,7 @@ async function call(
 ): Promise<LightMyRequestResponse> {
   const token = who === 'anonymous' ? undefined : (tokens[who as Exclude<Who, 'anonymous'>] ?? who);
   return hub.request({
-    method: method as InjectOptions['method'],
+    method: method as NonNullable<InjectOptions['method']>,
     url,
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
     ...(payload === undefined ? {} : { payload: payload as object }),
@@ -190,6 +190,14 @@ const until = () => new Date(Date.now() + 3_600_000).toISOString();
 const SAMPLES: Record<string, () => Sample | Promise<Sample>> = {
   'GET /health': () => ({ url: '/health' }),
   'GET /metrics': () => ({ url: '/metrics' }),
+  // the API's description and its reference page (Swagger UI's files, its copies of the document)
+  'GET /openapi.json': () => ({ url: '/openapi.json' }),
+  'GET /docs': () => ({ url: '/docs' }),
+  'GET /docs/json': () => ({ url: '/docs/json' }),
+  'GET /docs/yaml': () => ({ url: '/docs/yaml' }),
+  'GET /docs/static/index.html': () => ({ url: '/docs/static/index.html' }),
+  'GET /docs/static/swagger-initializer.js': () => ({ url: '/docs/static/swagger-initializer.js' }),
+  'GET /docs/static/*': () => ({ url: '/docs/static/swagger-ui.css' }),
   // NGSI-LD entities
   'POST /ngsi-ld/v1/entities': () => ({
     url: '/ngsi-ld/v1/entities',

@@ -26,7 +26,7 @@ const tok: Record<string, string> = {};
 
 async function as(who: string, method: string, url: string, payload?: unknown, headers = {}) {
   return hub.request({
-    method: method as InjectOptions['method'],
+    method: method as NonNullable<InjectOptions['method']>,
     url,
     headers: { authorization: `Bearer ${tok[who]}`, ...headers },
     ...(payload === undefined ? {} : { payload: payload as object }),

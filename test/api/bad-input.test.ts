@@ -326,3 +326,38 @@ describe('bad input answers ProblemDetails and changes nothing', () => {
     expect(json(res)).toEqual([]);
   });
 });
+
+describe('out-of-range values and pathological queries: a 4xx, never a 500', () => {
+  it.each([
+    ['a number too large for a double', '{"id":"urn:q:1","type":"T","x":1e400}'],
+    [
+      'an impossible date',
+      JSON.stringify({
+        id: 'urn:q:2',
+        type: 'T',
+        x: { type: 'Property', value: 1, observedAt: '2026-02-30T00:00:00Z' },
+      }),
+    ],
+    ['a NUL character in a value', JSON.stringify({ id: 'urn:q:3', type: 'T', x: 'a\u0000b' })],
+    ['a NUL character in the id', JSON.stringify({ id: 'urn:q:\u0000', type: 'T' })],
+  ])('refuses %s with 400 and stores nothing', async (_name, payload) => {
+    const res = await hub.request({ method: 'POST', url: E, headers: JSON_CT, payload });
+    expect(res.statusCode, res.body).toBe(400);
+    const any = await hub.request({
+      method: 'GET',
+      url: `${E}?type=T&idPattern=${encodeURIComponent('^urn:q:')}`,
+    });
+    expect(json(any)).toEqual([]);
+  });
+
+  it.each([
+    ['a huge offset', `${E}?type=T&offset=99999999999999999999`],
+    ['deeply nested q', `${E}?type=T&q=${'('.repeat(5000)}a==1${')'.repeat(5000)}`],
+    ['deeply nested type', `${E}?type=${'('.repeat(5000)}T${')'.repeat(5000)}`],
+    ['a NUL character in q', `${E}?type=T&q=${encodeURIComponent('a=="\u0000"')}`],
+  ])('answers %s with a 4xx, not a 500', async (_name, url) => {
+    const res = await hub.request({ method: 'GET', url });
+    expect(res.statusCode, res.body).toBeGreaterThanOrEqual(400);
+    expect(res.statusCode, res.body).toBeLessThan(500);
+  });
+});

@@ -197,6 +197,22 @@ describe('create and retrieve', () => {
     const zh = json<J>(await get('urn:ngsi-ld:Thing:kinds', '?lang=zh'));
     expect(zh.label).toEqual({ type: 'Property', value: '桥', lang: 'zh' });
   });
+
+  it('reads a concise GeoProperty with metadata back as a GeoProperty, whatever its name', async () => {
+    await create({
+      id: 'urn:ngsi-ld:T:g',
+      type: 'T',
+      position: {
+        type: 'GeoProperty',
+        value: { type: 'Point', coordinates: [1, 2] },
+        observedAt: '2026-01-01T00:00:00Z',
+      },
+    });
+    const concise = json<J>(await get('urn:ngsi-ld:T:g', '?format=concise'));
+    const again = await create({ ...concise, id: 'urn:ngsi-ld:T:g2' });
+    expect(again.statusCode, again.body).toBe(201);
+    expect(json<J>(await get('urn:ngsi-ld:T:g2')).position).toMatchObject({ type: 'GeoProperty' });
+  });
 });
 
 describe('replace, merge and delete', () => {
@@ -239,6 +255,53 @@ describe('replace, merge and delete', () => {
     expect(got.name).toBeUndefined();
     expect(got.extra).toEqual({ type: 'Property', value: 5 });
     expect(got.isIn.object).toBe('urn:ngsi-ld:Building:1');
+  });
+
+  it('merges a concise fragment without a value into the held attribute, keeping its value', async () => {
+    await create({
+      id: 'urn:ngsi-ld:T:m',
+      type: 'T',
+      temperature: { type: 'Property', value: 20, accuracy: { type: 'Property', value: 1 } },
+    });
+    let res = await hub.request({
+      method: 'PATCH',
+      url: `${E}/urn:ngsi-ld:T:m`,
+      headers: JSON_CT,
+      payload: JSON.stringify({
+        temperature: { observedAt: '2026-01-01T00:00:00Z', precision: { type: 'Property', value: 0.5 } },
+      }),
+    });
+    expect(res.statusCode, res.body).toBe(204);
+    let got = json<J>(await get('urn:ngsi-ld:T:m'));
+    expect(got.temperature).toMatchObject({
+      type: 'Property',
+      value: 20,
+      observedAt: '2026-01-01T00:00:00.000Z',
+      precision: { value: 0.5 },
+      accuracy: { value: 1 },
+    });
+    res = await hub.request({
+      method: 'PATCH',
+      url: `${E}/urn:ngsi-ld:T:m`,
+      headers: JSON_CT,
+      payload: JSON.stringify({ temperature: { accuracy: null } }),
+    });
+    expect(res.statusCode).toBe(204);
+    got = json<J>(await get('urn:ngsi-ld:T:m'));
+    expect(got.temperature).toMatchObject({ value: 20 });
+    expect(got.temperature.accuracy).toBeUndefined();
+  });
+
+  it('refuses a merge whose observedAt parameter is not a date (400), changing nothing', async () => {
+    await create({ id: 'urn:ngsi-ld:T:o', type: 'T', x: 1 });
+    const res = await hub.request({
+      method: 'PATCH',
+      url: `${E}/urn:ngsi-ld:T:o?observedAt=notadate`,
+      headers: JSON_CT,
+      payload: '{"x":2}',
+    });
+    expect(res.statusCode).toBe(400);
+    expect(json<J>(await get('urn:ngsi-ld:T:o')).x).toEqual({ type: 'Property', value: 1 });
   });
 
   it('deletes an entity', async () => {

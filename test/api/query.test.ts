@@ -361,4 +361,20 @@ describe('entity query', () => {
     expect(await ids('type=NoiseMeter')).toHaveLength(1);
     expect((await hub.request({ method: 'DELETE', url: E })).statusCode).toBe(400);
   });
+
+  it('purges with drop every match, even past the first page', async () => {
+    const items = Array.from({ length: 1200 }, (_, i) => ({ id: `urn:ngsi-ld:PG:${i}`, type: 'PG', t: i }));
+    const res = await hub.request({
+      method: 'POST',
+      url: '/ngsi-ld/v1/entityOperations/create',
+      headers: JSON_CT,
+      payload: JSON.stringify(items),
+    });
+    expect(res.statusCode).toBe(201);
+    expect((await hub.request({ method: 'DELETE', url: `${E}?type=PG&q=t&drop=t` })).statusCode).toBe(204);
+    const left = await hub.request({ method: 'GET', url: `${E}?type=PG&q=t&count=true&limit=0` });
+    expect(left.headers['ngsild-results-count']).toBe('0');
+    const all = await hub.request({ method: 'GET', url: `${E}?type=PG&count=true&limit=0` });
+    expect(all.headers['ngsild-results-count']).toBe('1200');
+  });
 });

@@ -21,8 +21,8 @@ import { openPool } from '../../src/store/database.js';
 import type { HubAccess } from '../../src/access/access-setup.js';
 import type { EntityService } from '../../src/broker/entity-service.js';
 import type { ActiveContext } from '../../src/core/context/active-context.js';
+import type { RouteAccess } from '../../src/http/route-access.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import type { FuzzRoute } from './request-generator.js';
 
 export const ADMIN_PASSWORD = 'Chief-Passw0rd!';
 export const USER_PASSWORD = 'User-Passw0rd!';
@@ -30,6 +30,15 @@ export const USER_PASSWORD = 'User-Passw0rd!';
 const SDM_DIR = join(import.meta.dirname, '../../vendor/smart-data-models');
 /** A fixed data key: the fuzzer needs encryption at rest on, not a secret key. */
 const DATA_KEY = Buffer.alloc(32, 7);
+
+/** A route as the fuzzer knows it: what registeredRoutes lists, and the parameters it defines. */
+export interface FuzzRoute {
+  method: string;
+  url: string;
+  access: RouteAccess | undefined;
+  /** `config.params`: the query parameters the operation defines (undefined: not checked). */
+  params: readonly string[] | undefined;
+}
 
 export interface FuzzHub {
   app: FastifyInstance;

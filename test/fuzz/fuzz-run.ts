@@ -66,13 +66,19 @@ export interface FuzzReport {
   counts: Partial<Record<FindingKind, number>>;
 }
 
-/** The families of routes fuzzed: NGSI-LD, IoT, platform (/api/v1, /metrics, /health). */
+/**
+ * The families of routes fuzzed: NGSI-LD, IoT, platform (/api/v1, /metrics, /health), the API's
+ * description and its reference page (/openapi.json, /docs).
+ */
 const FUZZED = (url: string) =>
   url.startsWith('/ngsi-ld/v1/') ||
   url.startsWith('/iot/') ||
   url.startsWith('/api/v1/') ||
   url === '/metrics' ||
-  url === '/health';
+  url === '/health' ||
+  url === '/openapi.json' ||
+  url === '/docs' ||
+  url.startsWith('/docs/');
 
 const PRINCIPAL_WEIGHTS: readonly (readonly [number, PrincipalName])[] = [
   [14, 'anonymous'],

@@ -104,7 +104,7 @@ type Json = Record<string, unknown> | unknown[];
 
 export async function seedHub(app: FastifyInstance): Promise<Seed> {
   const call = async (
-    method: InjectOptions['method'],
+    method: NonNullable<InjectOptions['method']>,
     url: string,
     token: string | undefined,
     payload?: Json,

@@ -5,7 +5,7 @@
  * one that must not), query parameters (the route's own, unknown ones, hostile values), a
  * principal and its credentials, tenant, @context, media-type headers, and a body.
  */
-import type { RouteAccess } from '../../src/http/route-access.js';
+import type { FuzzRoute } from './fuzz-hub.js';
 import type { Rng } from './prng.js';
 import type { SeedIds } from './fuzz-seed.js';
 import { PURPOSE } from './fuzz-seed.js';
@@ -22,15 +22,6 @@ import {
   poolOf,
   queryValue,
 } from './fuzz-values.js';
-
-/** A route as the fuzzer knows it: what registeredRoutes lists, and the parameters it defines. */
-export interface FuzzRoute {
-  method: string;
-  url: string;
-  access: RouteAccess | undefined;
-  /** `config.params`: the query parameters the operation defines (undefined: not checked). */
-  params: readonly string[] | undefined;
-}
 
 export interface FuzzRequest {
   index: number;

@@ -1,6 +1,6 @@
 /**
  * The device registry port: config groups, devices, their reading counters and quarantined
- * readings. The PostgreSQL adapter is store/postgres-iot.ts.
+ * readings. The PostgreSQL adapter is iot/postgres-iot.ts.
  */
 import type { Device, ServiceGroup } from './device-model.js';
 

@@ -90,7 +90,11 @@ export function notificationEntity(
     if (!wanted(iri)) continue;
     // An attribute gone as a whole is shown once, whatever instances it had.
     const left = change.after.attrs[iri];
-    const whole = !left && list[0] ? [{ ...list[0], datasetId: undefined }] : list;
+    let whole = list;
+    if (!left && list[0]) {
+      const { datasetId: _, ...shown } = list[0];
+      whole = [shown];
+    }
     putDeleted(
       out,
       iri,

@@ -12,6 +12,7 @@ import { createPostgresIotRegistry } from '../../../src/iot/postgres-iot.js';
 import { startMqttGateway } from '../../../src/iot/mqtt-gateway.js';
 import type { MqttGateway } from '../../../src/iot/mqtt-gateway.js';
 import type { IotService } from '../../../src/iot/iot-service.js';
+import type { EntityService } from '../../../src/broker/entity-service.js';
 import type { Store } from '../../../src/core/store.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 import { createPostgresAccessStore } from '../../../src/access/postgres-access.js';
@@ -28,6 +29,8 @@ export interface IotTestHub {
   db: TestDatabase;
   store: Store;
   iot: IotService;
+  /** The entity service (its write queue's group commit counts). */
+  entities: EntityService;
   mqttUrl: string | undefined;
   request(opts: InjectOptions): Promise<LightMyRequestResponse>;
   /** The access layer, when the hub was made with `auth`. */
@@ -89,6 +92,7 @@ export async function createIotTestHub(
     db,
     store,
     iot,
+    entities: services.entities,
     mqttUrl: gateway?.url,
     request: (o) => services.app.inject(o),
     ...(services.access ? { access: services.access } : {}),

@@ -1,0 +1,248 @@
+/**
+ * The change feed on PostgreSQL (core/change-feed.ts).
+ *
+ * Order without gaps. A change's row gets `key` = the greater of its transaction's id and the key
+ * of the same entity's previous change, and `seq` from an identity column. Readers take only rows
+ * whose key is below the oldest transaction id still running (pg_snapshot_xmin): such rows are
+ * final, and every transaction still to commit has an id, hence a key, at or above that line, so
+ * a cursor that passed a row never passes a row committed later. An entity's writes are
+ * serialised by its row lock, so its next change sees the previous one and takes a key at least
+ * as high: per entity, feed order is commit order, even when an older transaction commits later.
+ *
+ * Holding. A consumer is held by a session-level advisory lock on a dedicated connection; when a
+ * hub instance dies its connection ends and PostgreSQL lets the lock go, so another instance
+ * takes the consumer over. The cursor moves only through the connection that holds the lock.
+ */
+import type pg from 'pg';
+import type { QueryResultRow } from 'pg';
+import type {
+  ChangeFeedStore,
+  ChangeFeedTx,
+  ConsumerStatus,
+  FeedChange,
+  FeedCursor,
+  FeedEntry,
+  FeedSession,
+} from '../core/change-feed.js';
+import { hot } from './prepared.js';
+
+type Run = <R extends QueryResultRow>(sql: string, params?: unknown[]) => Promise<pg.QueryResult<R>>;
+
+/** Advisory lock class of feed consumers ('CPCF'); the second key is hashtext(name). */
+const LOCK_CLASS = 0x43504346;
+/** Advisory lock class of singleton jobs ('CPJB'). */
+const JOB_CLASS = 0x43504a42;
+/** Rows deleted per statement when pruning. */
+const PRUNE_BATCH = 10_000;
+/** Lag counts stop here (a consumer this far behind is reported as at least this). */
+const LAG_COUNT_CAP = 10_000_000;
+
+const HORIZON = 'pg_snapshot_xmin(pg_current_snapshot())::text::bigint';
+
+const APPEND = hot(`
+  INSERT INTO change_feed (key, tenant, entity_id, kind, types, attrs)
+  SELECT greatest(pg_current_xact_id()::text::bigint,
+           (SELECT c.key FROM change_feed c
+             WHERE c.tenant = x.e ->> 'tenant' AND c.entity_id = x.e ->> 'id'
+             ORDER BY c.key DESC LIMIT 1)),
+         x.e ->> 'tenant', x.e ->> 'id', x.e ->> 'kind',
+         ARRAY(SELECT jsonb_array_elements_text(x.e -> 'types')),
+         ARRAY(SELECT jsonb_array_elements_text(x.e -> 'attrs'))
+  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n)
+  ORDER BY x.n`);
+
+const READ = `
+  SELECT f.key::text AS key_text, f.seq::text AS seq_text, f.tenant, f.entity_id, f.kind, f.types, f.attrs,
+         to_json(f.at) #>> '{}' AS at_text
+  FROM change_feed f
+  WHERE (f.key, f.seq) > ($1::bigint, $2::bigint) AND f.key < ${HORIZON}
+  -- the columns, not text: the names of the output are other ones on purpose
+  ORDER BY f.key, f.seq
+  LIMIT $3`;
+
+/** The feed's part of a write transaction: one statement for all its changes. */
+export function changeFeedTxOps(run: Run): ChangeFeedTx {
+  return {
+    async append(entries: FeedEntry[]) {
+      if (entries.length === 0) return;
+      await run(APPEND, [
+        JSON.stringify(
+          entries.map((e) => ({
+            tenant: e.tenant,
+            id: e.id,
+            kind: e.kind,
+            types: e.types,
+            attrs: e.attributes,
+          })),
+        ),
+      ]);
+    },
+  };
+}
+
+interface FeedRow extends QueryResultRow {
+  key_text: string;
+  seq_text: string;
+  tenant: string;
+  entity_id: string;
+  kind: FeedChange['kind'];
+  types: string[];
+  attrs: string[];
+  at_text: string;
+}
+
+/** Whether this session holds the consumer's lock (the fence of every cursor move). */
+const HELD_HERE = `EXISTS (SELECT 1 FROM pg_locks l
+  WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid() AND l.granted
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND l.classid = ${LOCK_CLASS}::oid AND l.objid = hashtext($1)::oid AND l.objsubid = 2)`;
+
+const HELD_ANYWHERE = `EXISTS (SELECT 1 FROM pg_locks l
+  WHERE l.locktype = 'advisory' AND l.granted
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND l.classid = ${LOCK_CLASS}::oid AND l.objid = hashtext(c.name)::oid AND l.objsubid = 2)`;
+
+/**
+ * The feed's part of the store. `connect` opens a dedicated connection for a session (not one of
+ * the pool's: it lives as long as the instance runs consumers).
+ */
+export function createPostgresChangeFeed(run: Run, connect: () => Promise<pg.Client>): ChangeFeedStore {
+  return {
+    async openSession(): Promise<FeedSession> {
+      const client = await connect();
+      const held = new Set<string>();
+      const jobs = new Set<string>();
+      let broken: Error | undefined;
+      client.on('error', (err) => {
+        broken = err;
+      });
+      const q = async <R extends QueryResultRow>(sql: string, params: unknown[]) => {
+        if (broken) throw broken;
+        return client.query<R>(sql, params);
+      };
+      return {
+        async tryHold(consumer, holder) {
+          if (!held.has(consumer)) {
+            const r = await q<{ ok: boolean }>(
+              `SELECT pg_try_advisory_lock(${LOCK_CLASS}, hashtext($1)) AS ok`,
+              [consumer],
+            );
+            if (!r.rows[0]?.ok) return undefined;
+            held.add(consumer);
+          }
+          // A new consumer starts at the feed's end: the changes that commit from now on.
+          const r = await q<{ key: string; seq: string }>(
+            `INSERT INTO change_feed_consumers (name, cursor_key, cursor_seq, holder)
+             VALUES ($1, ${HORIZON} - 1, 9223372036854775807, $2)
+             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder
+             RETURNING cursor_key::text AS key, cursor_seq::text AS seq`,
+            [consumer, holder],
+          );
+          const row = r.rows[0];
+          if (!row) throw new Error(`change feed consumer ${consumer}: no cursor`);
+          return { key: row.key, seq: row.seq };
+        },
+        async release(consumer) {
+          if (!held.delete(consumer)) return;
+          await q(`UPDATE change_feed_consumers SET holder = NULL WHERE name = $1 AND ${HELD_HERE}`, [
+            consumer,
+          ]);
+          await q(`SELECT pg_advisory_unlock(${LOCK_CLASS}, hashtext($1))`, [consumer]);
+        },
+        async read(cursor, limit) {
+          const r = await q<FeedRow>(READ, [cursor.key, cursor.seq, limit]);
+          return r.rows.map((x) => ({
+            position: `${x.key_text}.${x.seq_text}`,
+            tenant: x.tenant,
+            id: x.entity_id,
+            kind: x.kind,
+            types: x.types,
+            attributes: x.attrs,
+            at: x.at_text,
+          }));
+        },
+        async advance(consumer, to: FeedCursor) {
+          const r = await q(
+            `UPDATE change_feed_consumers SET cursor_key = $2, cursor_seq = $3, updated_at = now()
+             WHERE name = $1 AND ${HELD_HERE}`,
+            [consumer, to.key, to.seq],
+          );
+          if ((r.rowCount ?? 0) !== 1) {
+            held.delete(consumer);
+            throw new Error(`change feed consumer ${consumer} is no longer held by this instance`);
+          }
+        },
+        async tryLock(job) {
+          if (jobs.has(job)) return true;
+          const r = await q<{ ok: boolean }>(
+            `SELECT pg_try_advisory_lock(${JOB_CLASS}, hashtext($1)) AS ok`,
+            [job],
+          );
+          if (r.rows[0]?.ok) jobs.add(job);
+          return jobs.has(job);
+        },
+        async unlock(job) {
+          if (!jobs.delete(job)) return;
+          await q(`SELECT pg_advisory_unlock(${JOB_CLASS}, hashtext($1))`, [job]);
+        },
+        async close() {
+          held.clear();
+          jobs.clear();
+          await client.end().catch(() => undefined);
+        },
+      };
+    },
+
+    async consumers(): Promise<ConsumerStatus[]> {
+      const r = await run<{
+        name: string;
+        holder: string | null;
+        held: boolean;
+        updated_at: string;
+        lag: string;
+        lag_s: number | null;
+      }>(
+        `SELECT c.name, c.holder, ${HELD_ANYWHERE} AS held, to_json(c.updated_at) #>> '{}' AS updated_at,
+           (SELECT count(*) FROM (SELECT 1 FROM change_feed f
+              WHERE (f.key, f.seq) > (c.cursor_key, c.cursor_seq) LIMIT ${LAG_COUNT_CAP}) s)::text AS lag,
+           (SELECT extract(epoch FROM now() - f.at)::float8 FROM change_feed f
+              WHERE (f.key, f.seq) > (c.cursor_key, c.cursor_seq) ORDER BY f.key, f.seq LIMIT 1) AS lag_s
+         FROM change_feed_consumers c ORDER BY c.name`,
+      );
+      return r.rows.map((x) => ({
+        name: x.name,
+        lagChanges: Number(x.lag),
+        lagSeconds: Math.max(0, x.lag_s ?? 0),
+        ...(x.held && x.holder ? { holder: x.holder } : {}),
+        updatedAt: x.updated_at,
+      }));
+    },
+
+    async removeConsumer(name) {
+      const r = await run('DELETE FROM change_feed_consumers WHERE name = $1', [name]);
+      return (r.rowCount ?? 0) > 0;
+    },
+
+    async prune(olderThanMs) {
+      let total = 0;
+      for (;;) {
+        const r = await run(
+          `WITH low AS (
+             SELECT cursor_key, cursor_seq FROM change_feed_consumers ORDER BY cursor_key, cursor_seq LIMIT 1
+           ), gone AS (
+             SELECT f.key, f.seq FROM change_feed f
+             WHERE f.at < now() - make_interval(secs => $1::float8 / 1000)
+               AND (NOT EXISTS (SELECT 1 FROM low)
+                    OR (f.key, f.seq) <= (SELECT low.cursor_key, low.cursor_seq FROM low))
+             ORDER BY f.key, f.seq
+             LIMIT ${PRUNE_BATCH}
+           )
+           DELETE FROM change_feed f USING gone WHERE f.key = gone.key AND f.seq = gone.seq`,
+          [olderThanMs],
+        );
+        total += r.rowCount ?? 0;
+        if ((r.rowCount ?? 0) < PRUNE_BATCH) return total;
+      }
+    },
+  };
+}
