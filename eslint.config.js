@@ -135,7 +135,7 @@ export default tseslint.config(
     rules: { 'import-x/no-cycle': 'off', 'citypivot/no-import-cycle': 'off' },
   },
   {
-    // core/ is pure domain: no I/O, no drivers, no frameworks (ARCHITECTURE.md).
+    // core/ is pure domain: no I/O, no drivers, no frameworks (docs/architecture.md).
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': [
@@ -162,7 +162,7 @@ export default tseslint.config(
                 'https',
                 'undici',
               ],
-              message: 'core/ must stay free of I/O (ARCHITECTURE.md).',
+              message: 'core/ must stay free of I/O (docs/architecture.md).',
             },
             {
               group: ['**/store/*', '**/broker/*', '**/http/*', '**/api/*', '**/server/*', '**/cli/*'],

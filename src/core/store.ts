@@ -1,6 +1,6 @@
 /**
  * The one storage port. The broker owns transactions and talks to storage only through this
- * interface; the PostgreSQL adapter in store/ implements it (ARCHITECTURE.md).
+ * interface; the PostgreSQL adapter in store/ implements it (docs/architecture.md).
  */
 import type { StoredEntity } from './entity-model.js';
 import type { EntityQuery } from './query/entity-query.js';

@@ -70,7 +70,7 @@ export function describeDatabase(setting: string): string {
 
 /**
  * Refuses servers older than PostgreSQL 15, the oldest CityPivot supports and is tested on
- * (ARCHITECTURE.md). `versionNum` is `server_version_num`, `version` its display form.
+ * (docs/architecture.md). `versionNum` is `server_version_num`, `version` its display form.
  */
 export function assertSupportedServerVersion(versionNum: number, version: string, where: string): void {
   if (!Number.isInteger(versionNum) || versionNum < MIN_SERVER_VERSION_NUM) {
@@ -119,7 +119,7 @@ export function interruptDatabaseStarts(reason: Error): void {
 }
 
 /**
- * Opens the database a setting names (ARCHITECTURE.md, store/):
+ * Opens the database a setting names (docs/architecture.md, store/):
  * - `postgres://…` or `postgresql://…`: an external server, checked to be reachable and
  *   PostgreSQL 15 or newer; `embedded` is false and `stop()` does nothing.
  * - `memory://`: an embedded server in a fresh temporary directory, removed on stop and, through

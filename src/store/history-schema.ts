@@ -2,7 +2,7 @@
  * Migration 3: attribute history, partitioned by time (native PostgreSQL range partitioning,
  * monthly partitions created ahead by the hub, a default partition so that no insert fails),
  * the entities the history knows, per-minute and per-hour rollups, and retention policies.
- * Tenant and entity id lead every key (distributable by tenant, ARCHITECTURE.md).
+ * Tenant and entity id lead every key (distributable by tenant, docs/architecture.md).
  */
 export const HISTORY_MIGRATION_SQL = `
   CREATE TABLE attribute_history (

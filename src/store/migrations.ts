@@ -311,6 +311,8 @@ async function underMigrationLock<T>(pool: Pool, fn: (client: PoolClient) => Pro
     return await fn(client);
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);
+    // The hub's pool gives every connection the store's statement timeout: back to it.
+    await client.query('RESET statement_timeout').catch(() => undefined);
     client.release();
   }
 }

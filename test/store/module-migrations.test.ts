@@ -82,3 +82,14 @@ it('refuses a malformed list before touching the database', async () => {
   ).rejects.toThrow(/declared as version 2/);
   expect((await pool.query('SELECT count(*)::int AS n FROM air_stations')).rows[0].n).toBe(1);
 });
+
+it('gives the connection back to the pool with the pool’s statement timeout', async () => {
+  const one = new pg.Pool({ connectionString: db.url, max: 1, options: '-c statement_timeout=1234' });
+  try {
+    await migrate(one);
+    await migrateModules(one, [air]);
+    expect((await one.query('SHOW statement_timeout')).rows[0].statement_timeout).toBe('1234ms');
+  } finally {
+    await one.end();
+  }
+});
