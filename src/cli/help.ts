@@ -311,12 +311,13 @@ export function commandHelp(name: string): CommandHelp | undefined {
 }
 
 /** The list of every command. */
-export function generalHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+export function generalHelp(more: readonly Omit<CommandHelp, 'text'>[] = []): string {
+  const all = [...COMMANDS, ...more];
+  const width = Math.max(...all.map((c) => c.name.length)) + 2;
   return `Usage: citypivot COMMAND [options]
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
+${all.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
 
 "citypivot COMMAND --help" (or "citypivot help COMMAND") shows a command's options and examples.
 Exit codes: 0 success, 1 failure, 2 usage error.`;

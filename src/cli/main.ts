@@ -13,12 +13,27 @@ import { historyCommand } from './history-commands.js';
 import { auditCommand } from './user-commands.js';
 import { COMMANDS, commandHelp, generalHelp } from './help.js';
 import { apiKeysCommand, departmentsCommand, policiesCommand, usersCommand } from './admin-commands.js';
+import { moduleCommands, type CommandSource } from './module-commands.js';
+import type { ModuleCommand } from '../core/module.js';
+import { MODULES } from '../server/hub-services.js';
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], modules: readonly CommandSource[] = MODULES): Promise<number> {
   const [command, ...rest] = argv;
+  let added: ModuleCommand[];
+  try {
+    added = moduleCommands(modules);
+  } catch (err) {
+    console.error(`citypivot: ${(err as Error).message}`);
+    return 1;
+  }
+  const names = [...COMMANDS, ...added].map((c) => c.name).join(', ');
+  const helpOf = (name: string) => {
+    const c = added.find((x) => x.name === name);
+    return c ? { text: c.help } : commandHelp(name);
+  };
   try {
     // `citypivot COMMAND --help`: that command's usage, options and examples, whatever else follows.
-    const help = command === undefined ? undefined : commandHelp(command);
+    const help = command === undefined ? undefined : helpOf(command);
     if (help && (rest.includes('--help') || rest.includes('-h'))) {
       console.log(help.text);
       return 0;
@@ -49,31 +64,32 @@ export async function main(argv: string[]): Promise<number> {
         console.log(version());
         return 0;
       case undefined:
-        console.error(generalHelp());
+        console.error(generalHelp(added));
         return 2;
       case 'help':
       case '--help':
       case '-h': {
         if (rest.length === 0) {
-          console.log(generalHelp());
+          console.log(generalHelp(added));
           return 0;
         }
-        const one = rest.length === 1 ? commandHelp(rest[0] as string) : undefined;
+        const one = rest.length === 1 ? helpOf(rest[0] as string) : undefined;
         if (!one)
           throw new UsageError(
-            `help: no command ${JSON.stringify(rest.join(' '))}; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`,
+            `help: no command ${JSON.stringify(rest.join(' '))}; the commands are ${names}`,
           );
         console.log(one.text);
         return 0;
       }
-      default:
-        throw new UsageError(
-          `Unknown command ${JSON.stringify(command)}; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`,
-        );
+      default: {
+        const own = added.find((c) => c.name === command);
+        if (own) return await own.run(rest);
+        throw new UsageError(`Unknown command ${JSON.stringify(command)}; the commands are ${names}`);
+      }
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      const usage = command && commandHelp(command) ? `citypivot ${command} --help` : 'citypivot help';
+      const usage = command && helpOf(command) ? `citypivot ${command} --help` : 'citypivot help';
       console.error(`citypivot: ${err.message}\nRun "${usage}" for usage.`);
       return 2;
     }

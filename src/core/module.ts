@@ -28,7 +28,9 @@ export interface ModuleCommand {
   name: string;
   /** One line for `citypivot --help`. */
   summary: string;
-  /** Runs it; resolves to the exit status. */
+  /** Its usage, options and examples, for `citypivot NAME --help`. */
+  help: string;
+  /** Runs it; resolves to the exit status (0 ok, 1 failure, 2 usage error). */
   run(args: string[]): Promise<number>;
 }
 
