@@ -10,6 +10,7 @@ import type { HistoryEntity, HistoryInstance } from '../core/history-store.js';
 import type { StoreTx } from '../core/store.js';
 import { SCOPE_ATTR } from '../core/temporal/temporal-output.js';
 import type { EntityChange } from './entity-service.js';
+import { instanceDiff } from './feed-entries.js';
 
 /**
  * Changes whose history the writer has already recorded itself (temporal provision writes many
@@ -61,29 +62,12 @@ function deletionOf(entityId: string, attr: string, inst: StoredAttribute, now: 
   return row;
 }
 
-const keyOf = (i: StoredAttribute) => i.datasetId ?? '';
-
 /** The history rows one change produces: changed and new instances, and deletions. */
 export function historyRowsOf(change: EntityChange, now: string): HistoryInstance[] {
-  const before = change.before?.attrs ?? {};
-  const after = change.kind === 'deleted' ? {} : (change.after?.attrs ?? {});
-  const rows: HistoryInstance[] = [];
-  for (const [attr, list] of Object.entries(after)) {
-    const held = new Map((before[attr] ?? []).map((i) => [keyOf(i), i]));
-    for (const inst of list) {
-      const old = held.get(keyOf(inst));
-      // Instances are rewritten whole on change (modifiedAt moves), so equal JSON is unchanged.
-      if (old && JSON.stringify(old) === JSON.stringify(inst)) continue;
-      rows.push(rowOf(change.id, attr, inst, now));
-    }
-  }
-  for (const [attr, list] of Object.entries(before)) {
-    const kept = new Set((after[attr] ?? []).map(keyOf));
-    for (const inst of list) if (!kept.has(keyOf(inst))) rows.push(deletionOf(change.id, attr, inst, now));
-  }
-  const hadScope = (change.before?.scopes?.length ?? 0) > 0;
-  const hasScope = change.kind !== 'deleted' && (change.after?.scopes?.length ?? 0) > 0;
-  if (hadScope && !hasScope) rows.push(deletionOf(change.id, SCOPE_ATTR, { type: 'Property' }, now));
+  const diff = instanceDiff(change);
+  const rows = diff.written.map(([attr, inst]) => rowOf(change.id, attr, inst, now));
+  for (const [attr, inst] of diff.removed) rows.push(deletionOf(change.id, attr, inst, now));
+  if (diff.scopeRemoved) rows.push(deletionOf(change.id, SCOPE_ATTR, { type: 'Property' }, now));
   return rows;
 }
 

@@ -37,18 +37,20 @@ const PRUNE_BATCH = 10_000;
 /** Lag counts stop here (a consumer this far behind is reported as at least this). */
 const LAG_COUNT_CAP = 10_000_000;
 
+/** Separates the IRIs of one entry's types and attributes in the append statement. */
+const SEP = '\u001f';
+
 const HORIZON = 'pg_snapshot_xmin(pg_current_snapshot())::text::bigint';
 
 const APPEND = hot(`
   INSERT INTO change_feed (key, tenant, entity_id, kind, types, attrs)
   SELECT greatest(pg_current_xact_id()::text::bigint,
            (SELECT c.key FROM change_feed c
-             WHERE c.tenant = x.e ->> 'tenant' AND c.entity_id = x.e ->> 'id'
+             WHERE c.tenant = x.tenant AND c.entity_id = x.id
              ORDER BY c.key DESC LIMIT 1)),
-         x.e ->> 'tenant', x.e ->> 'id', x.e ->> 'kind',
-         ARRAY(SELECT jsonb_array_elements_text(x.e -> 'types')),
-         ARRAY(SELECT jsonb_array_elements_text(x.e -> 'attrs'))
-  FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n)
+         x.tenant, x.id, x.kind, string_to_array(x.types, E'\\x1f'), string_to_array(x.attrs, E'\\x1f')
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
+    AS x(tenant, id, kind, types, attrs, n)
   ORDER BY x.n`);
 
 const READ = `
@@ -65,16 +67,13 @@ export function changeFeedTxOps(run: Run): ChangeFeedTx {
   return {
     async append(entries: FeedEntry[]) {
       if (entries.length === 0) return;
+      // Columns as arrays; an entity's types and attributes joined by U+001F, which no IRI holds.
       await run(APPEND, [
-        JSON.stringify(
-          entries.map((e) => ({
-            tenant: e.tenant,
-            id: e.id,
-            kind: e.kind,
-            types: e.types,
-            attrs: e.attributes,
-          })),
-        ),
+        entries.map((e) => e.tenant),
+        entries.map((e) => e.id),
+        entries.map((e) => e.kind),
+        entries.map((e) => e.types.join(SEP)),
+        entries.map((e) => e.attributes.join(SEP)),
       ]);
     },
   };
