@@ -20,6 +20,7 @@ import { createTenantGuard } from '../api/tenant-guard.js';
 import { iotModule, type IotHubOptions } from '../iot/iot-setup.js';
 import type { AccessOptions } from '../access/access-setup.js';
 import { accessModule } from '../access/access-module.js';
+import { environmentModule } from '../environment/environment-module.js';
 import type { HubModule } from '../core/module.js';
 import { dashboardRoutes } from './dashboard-routes.js';
 import { registerExportRoutes } from '../api/export-routes.js';
@@ -30,7 +31,7 @@ import type { SingletonJob } from '../core/module.js';
 import { createChangeFeedServices, type ChangeFeedOptions } from './change-feed-services.js';
 
 /** The hub's modules, in the order they are created and started (stopped in reverse). */
-export const MODULES = [accessModule, iotModule] as const;
+export const MODULES = [accessModule, iotModule, environmentModule] as const;
 
 /** Address ranges (CIDR) outbound requests are refused or allowed besides the built-in rules. */
 export interface OutboundRules {
@@ -141,7 +142,8 @@ export async function createHubServices(
     : undefined;
   const iot = iotMod?.service;
   // The hub's modules, in the order they were created and start (they stop in reverse).
-  const modules: HubModule[] = [accessMod, iotMod].filter((m) => m !== undefined);
+  const environmentMod = await environmentModule.create({});
+  const modules: HubModule[] = [accessMod, iotMod, environmentMod].filter((m) => m !== undefined);
   // The feed is read by the kernel's own identity: below the access layer, beside the cache.
   const feed = createChangeFeedServices({
     store: rawStore,

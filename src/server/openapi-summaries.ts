@@ -30,6 +30,8 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   'PUT /ngsi-ld/v1/entities/:entityId/attrs/:attrId': 'Replace Attribute',
   'DELETE /ngsi-ld/v1/entities/:entityId/attrs/:attrId': 'Delete Attribute',
   'GET /api/v1/export': 'Export the entities a query selects, as one download',
+  'POST /api/v1/environment/aqi':
+    'The air quality index (AQI, IAQI, primary pollutants, level) of concentrations, by HJ 633',
 
   // NGSI-LD batch operations
   'POST /ngsi-ld/v1/entityOperations/create': 'Batch Entity Creation',

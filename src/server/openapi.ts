@@ -78,6 +78,11 @@ export const TAGS: readonly { name: string; description: string; paths: readonly
     description: 'Datasets, share requests, grants and the sharing ledger between departments',
     paths: ['/api/v1/datasets', '/api/v1/share-requests', '/api/v1/grants', '/api/v1/sharing-ledger'],
   },
+  {
+    name: 'Environment',
+    description: 'Environmental indicators: the air quality index (HJ 633-2012, HJ 633-2026)',
+    paths: ['/api/v1/environment'],
+  },
   { name: 'Audit', description: 'The hash-chained audit log', paths: ['/api/v1/audit'] },
   {
     name: 'IoT',

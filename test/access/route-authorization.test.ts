@@ -341,6 +341,11 @@ const SAMPLES: Record<string, () => Sample | Promise<Sample>> = {
     also: { other: [400], owner: [400], admin: [400] },
   }),
   'GET /api/v1/export': () => ({ url: '/api/v1/export?type=Person' }),
+  // environment module: a calculator that reads nothing stored
+  'POST /api/v1/environment/aqi': () => ({
+    url: '/api/v1/environment/aqi',
+    payload: { standard: 'HJ 633-2026', averaging: '24h', concentrations: { pm25: 80 } },
+  }),
   // temporal
   'GET /ngsi-ld/v1/temporal/entities': () => ({ url: '/ngsi-ld/v1/temporal/entities?type=Person' }),
   'POST /ngsi-ld/v1/temporal/entityOperations/query': () => ({
