@@ -142,7 +142,12 @@ export async function createHubServices(
     : undefined;
   const iot = iotMod?.service;
   // The hub's modules, in the order they were created and start (they stop in reverse).
-  const environmentMod = await environmentModule.create({});
+  const environmentMod = await environmentModule.create({
+    entities,
+    history: rawStore.history,
+    readEntity: (t, id) => rawStore.getEntity(t, id),
+    resolve: (v) => resolver.resolve(v),
+  });
   const modules: HubModule[] = [accessMod, iotMod, environmentMod].filter((m) => m !== undefined);
   // The feed is read by the kernel's own identity: below the access layer, beside the cache.
   const feed = createChangeFeedServices({
