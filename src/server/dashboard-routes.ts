@@ -46,6 +46,8 @@ function dashboardFiles(dir: string) {
     // One route per built file, found at start: nothing else under / is answered by this plugin.
     wildcard: false,
     index: ['index.html'],
+    // The plugin's own Cache-Control (public, max-age=0) would replace the one set below.
+    cacheControl: false,
     setHeaders(res, path) {
       // Vite names assets by content hash: they never change; index.html always may.
       res.setHeader(
