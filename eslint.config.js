@@ -26,6 +26,7 @@ const COMPOSITION_ROOTS = [
   'src/cli/main.ts',
   'src/cli/device-commands.ts',
   'src/cli/history-commands.ts',
+  'src/cli/feed-commands.ts',
   'src/cli/user-commands.ts',
 ];
 /** The PostgreSQL driver, the hub's pool and the PostgreSQL adapters (the store's and the modules'). */

@@ -137,6 +137,25 @@ Example:
   citypivot devices import ./stations.csv --service environment --servicepath /air`,
 };
 
+const FEED: CommandHelp = {
+  name: 'feed',
+  summary: "the change feed's consumers: lag, holder; remove one that is gone",
+  text: `Usage:
+  citypivot feed consumers             every consumer: changes not read yet, age of the oldest,
+                                       the hub instance running it, when its cursor last moved
+  citypivot feed remove NAME           forget a consumer no longer in the code: read changes it
+                                       holds back are then pruned (--feed-retention)
+
+Options:
+${DB_OPTION}
+
+The same figures are in /metrics (citypivot_change_feed_lag_changes, _lag_seconds, _consumer_held).
+
+Examples:
+  citypivot feed consumers --db postgres://citypivot@db.city.local/citypivot
+  citypivot feed remove indicators.old-air-quality`,
+};
+
 const HISTORY: CommandHelp = {
   name: 'history',
   summary: 'history retention, rollups and partitions',
@@ -297,6 +316,7 @@ export const COMMANDS: readonly CommandHelp[] = [
   CONTEXTS,
   DEVICES,
   HISTORY,
+  FEED,
   USERS,
   DEPARTMENTS,
   POLICIES,

@@ -10,6 +10,7 @@ import { listenForStopSignals, startHubFromConfig, untilSignal, version } from '
 import { demoCommand } from './demo-command.js';
 import { devicesCommand } from './device-commands.js';
 import { historyCommand } from './history-commands.js';
+import { feedCommand } from './feed-commands.js';
 import { auditCommand } from './user-commands.js';
 import { COMMANDS, commandHelp, generalHelp } from './help.js';
 import { apiKeysCommand, departmentsCommand, policiesCommand, usersCommand } from './admin-commands.js';
@@ -49,6 +50,8 @@ export async function main(argv: string[], modules: readonly CommandSource[] = M
         return await devicesCommand(rest);
       case 'history':
         return await historyCommand(rest);
+      case 'feed':
+        return await feedCommand(rest);
       case 'users':
         return await usersCommand(rest);
       case 'audit':
