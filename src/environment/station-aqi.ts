@@ -56,6 +56,17 @@ export interface StationAqiDeps {
 
 const HOUR = 3_600_000;
 
+/** JSON with object keys sorted (PostgreSQL's jsonb keeps its own key order). */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (typeof v === 'object' && v !== null)
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v);
+}
+
 /** The newest observedAt among the station's pollutant readings. */
 function newestReading(e: StoredEntity): number | undefined {
   let newest: number | undefined;
@@ -106,6 +117,20 @@ export function stationAqiConsumer(deps: StationAqiDeps): ChangeConsumer {
     const result = computeAqi(deps.standard, '1h', means);
     if (result.aqi === null || !result.category) return;
     const observedAt = new Date(newest).toISOString();
+    const details = {
+      standard: deps.standard,
+      averaging: '1h',
+      hour: new Date(from).toISOString(),
+      iaqi: result.iaqi,
+      primaryPollutants: result.primaryPollutants,
+      level: result.level,
+      category: { zh: result.category.zh, en: result.category.en },
+      color: result.category.hex,
+      readings: Object.fromEntries([...sums].map(([p, s]) => [p, s.n])),
+    };
+    // Already written (a change handled again, or one whose readings the last write had seen).
+    const held = station.attrs[AQI_ATTRIBUTES.details]?.[0];
+    if (held?.observedAt === observedAt && canonical(held.json) === canonical(details)) return;
     await deps.merge(
       tenant,
       id,
@@ -114,17 +139,7 @@ export function stationAqiConsumer(deps: StationAqiDeps): ChangeConsumer {
         [AQI_ATTRIBUTES.level]: { type: 'Property', value: result.category.en, observedAt },
         [AQI_ATTRIBUTES.details]: {
           type: 'JsonProperty',
-          json: {
-            standard: deps.standard,
-            averaging: '1h',
-            hour: new Date(from).toISOString(),
-            iaqi: result.iaqi,
-            primaryPollutants: result.primaryPollutants,
-            level: result.level,
-            category: { zh: result.category.zh, en: result.category.en },
-            color: result.category.hex,
-            readings: Object.fromEntries([...sums].map(([p, s]) => [p, s.n])),
-          },
+          json: details,
           observedAt,
         },
       },
