@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { formatCidr, parseCidrList } from '../core/addresses/cidr.js';
 import { fixedMs, isFixed, parseDuration } from '../core/temporal/duration.js';
+import { AQI_STANDARDS, type AqiStandard } from '../environment/aqi.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -41,6 +42,8 @@ export interface ServeConfig {
   allowEndpoints: string[];
   /** How long the change feed keeps changes every consumer has read (ms; default 1 hour). */
   feedRetentionMs?: number;
+  /** The air quality index standard of the city (default: the one in force, HJ 633-2026). */
+  aqiStandard?: AqiStandard;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const;
@@ -68,6 +71,7 @@ export const SERVE_OPTIONS = {
   'deny-endpoints': { type: 'string' },
   'allow-endpoints': { type: 'string' },
   'feed-retention': { type: 'string' },
+  'aqi-standard': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -186,6 +190,11 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCon
       throw bad();
     }
   }
+  const aqiRaw = pick('aqi-standard', 'CITYPIVOT_AQI_STANDARD');
+  if (aqiRaw !== undefined && !AQI_STANDARDS.includes(aqiRaw as AqiStandard))
+    throw new UsageError(
+      `--aqi-standard must be ${AQI_STANDARDS.map((x) => `"${x}"`).join(' or ')} (got ${JSON.stringify(aqiRaw)})`,
+    );
   const trustProxy = ranges('trust-proxy', 'CITYPIVOT_TRUST_PROXY');
   const denyEndpoints = ranges('deny-endpoints', 'CITYPIVOT_DENY_ENDPOINTS');
   const allowEndpoints = ranges('allow-endpoints', 'CITYPIVOT_ALLOW_ENDPOINTS');
@@ -215,6 +224,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCon
     denyEndpoints,
     allowEndpoints,
     ...(feedRetentionMs !== undefined ? { feedRetentionMs } : {}),
+    ...(aqiRaw !== undefined ? { aqiStandard: aqiRaw as AqiStandard } : {}),
     help: values.help === true,
   };
 }

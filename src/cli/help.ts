@@ -52,6 +52,9 @@ ${DB_OPTION}
   --feed-retention D  CITYPIVOT_FEED_RETENTION
                                           how long the change feed keeps changes every consumer
                                           has read (ISO 8601, default PT1H); unread ones stay
+  --aqi-standard S    CITYPIVOT_AQI_STANDARD
+                                          the air quality index of the city: "HJ 633-2026"
+                                          (in force, default) or "HJ 633-2012"
                       CITYPIVOT_ALLOW_ENDPOINTS
   --help, -h                              this text
 

@@ -125,6 +125,7 @@ async function startLogged(cfg: ServeConfig, log: (line: string) => void): Promi
     ...(cfg.entityCache !== undefined ? { entityCache: cfg.entityCache } : {}),
     ...(cfg.dbPool !== undefined ? { dbPoolSize: cfg.dbPool } : {}),
     ...(cfg.feedRetentionMs !== undefined ? { feedRetentionMs: cfg.feedRetentionMs } : {}),
+    ...(cfg.aqiStandard !== undefined ? { aqiStandard: cfg.aqiStandard } : {}),
     trustProxy: cfg.trustProxy,
     outbound: { deny: cfg.denyEndpoints, allow: cfg.allowEndpoints },
     logger: cfg.logLevel === 'silent' ? false : { level: cfg.logLevel },

@@ -29,7 +29,7 @@ export const environmentModule: ModuleDefinition<EnvironmentKernel> = {
   create(k): HubModule {
     return {
       name: 'environment',
-      routes: (app) => registerEnvironmentRoutes(app),
+      routes: (app) => registerEnvironmentRoutes(app, k.aqiStandard ?? DEFAULT_AQI_STANDARD),
       consumers: [
         stationAqiConsumer({
           history: k.history,

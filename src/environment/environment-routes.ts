@@ -22,7 +22,10 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Reads an AQI request body; throws a 400 naming the field that is wrong. */
-export function parseAqiRequest(body: unknown): {
+export function parseAqiRequest(
+  body: unknown,
+  defaultStandard: AqiStandard = DEFAULT_AQI_STANDARD,
+): {
   standard: AqiStandard;
   averaging: Averaging;
   concentrations: Partial<Record<Pollutant, number>>;
@@ -31,7 +34,7 @@ export function parseAqiRequest(body: unknown): {
   for (const k of Object.keys(body))
     if (!['standard', 'averaging', 'concentrations'].includes(k))
       throw badRequest(`${k}: not a member of an AQI request (standard, averaging, concentrations)`);
-  const standard = body.standard ?? DEFAULT_AQI_STANDARD;
+  const standard = body.standard ?? defaultStandard;
   if (!AQI_STANDARDS.includes(standard as AqiStandard))
     throw badRequest(`standard: must be one of ${AQI_STANDARDS.map((s) => `"${s}"`).join(', ')}`);
   const averaging = body.averaging ?? '1h';
@@ -59,9 +62,14 @@ export function parseAqiRequest(body: unknown): {
   };
 }
 
-export function registerEnvironmentRoutes(app: FastifyInstance): void {
+/** The routes; `standard`: the city's, used when a request names none. */
+export function registerEnvironmentRoutes(app: FastifyInstance, standard: AqiStandard): void {
   app.post('/api/v1/environment/aqi', guarded(ACCOUNT, []), (req) => {
-    const { standard, averaging, concentrations } = parseAqiRequest(req.body);
-    return Promise.resolve({ standard, averaging, ...computeAqi(standard, averaging, concentrations) });
+    const { averaging, concentrations, ...rest } = parseAqiRequest(req.body, standard);
+    return Promise.resolve({
+      standard: rest.standard,
+      averaging,
+      ...computeAqi(rest.standard, averaging, concentrations),
+    });
   });
 }

@@ -21,6 +21,7 @@ import { iotModule, type IotHubOptions } from '../iot/iot-setup.js';
 import type { AccessOptions } from '../access/access-setup.js';
 import { accessModule } from '../access/access-module.js';
 import { environmentModule } from '../environment/environment-module.js';
+import type { AqiStandard } from '../environment/aqi.js';
 import type { HubModule } from '../core/module.js';
 import { dashboardRoutes } from './dashboard-routes.js';
 import { registerExportRoutes } from '../api/export-routes.js';
@@ -64,6 +65,8 @@ export async function createHubServices(
     trustProxy?: string[];
     /** Outbound address rules (notifications, @context fetches). */
     outbound?: OutboundRules;
+    /** The air quality index standard of the city (default HJ 633-2026). */
+    aqiStandard?: AqiStandard;
     /** The change feed: retention and polling. */
     feed?: ChangeFeedOptions;
     /** Change-feed consumers and singleton jobs run by this hub (the modules'). */
@@ -147,6 +150,7 @@ export async function createHubServices(
     history: rawStore.history,
     readEntity: (t, id) => rawStore.getEntity(t, id),
     resolve: (v) => resolver.resolve(v),
+    ...(opts.aqiStandard ? { aqiStandard: opts.aqiStandard } : {}),
   });
   const modules: HubModule[] = [accessMod, iotMod, environmentMod].filter((m) => m !== undefined);
   // The feed is read by the kernel's own identity: below the access layer, beside the cache.

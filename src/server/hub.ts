@@ -24,6 +24,7 @@ import type { ActiveContext } from '../core/context/active-context.js';
 import type { IotService } from '../iot/iot-service.js';
 import { defaultDashboardDir } from './dashboard-routes.js';
 import type { OutboundRules } from './hub-services.js';
+import type { AqiStandard } from '../environment/aqi.js';
 
 export interface HubConfig {
   port: number;
@@ -61,6 +62,8 @@ export interface HubConfig {
   outbound?: OutboundRules;
   /** How long the change feed keeps changes every consumer has read (ms; default 1 hour). */
   feedRetentionMs?: number;
+  /** The air quality index standard of the city (default HJ 633-2026, the one in force). */
+  aqiStandard?: AqiStandard;
 }
 
 export interface Hub {
@@ -180,6 +183,7 @@ export async function startHub(config: HubConfig): Promise<Hub> {
       ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
       ...(config.outbound ? { outbound: config.outbound } : {}),
       ...(config.feedRetentionMs !== undefined ? { feed: { retentionMs: config.feedRetentionMs } } : {}),
+      ...(config.aqiStandard !== undefined ? { aqiStandard: config.aqiStandard } : {}),
       ...(config.dashboardDir === false
         ? {}
         : { dashboardDir: config.dashboardDir ?? defaultDashboardDir() }),

@@ -35,6 +35,12 @@ describe('serve flags and environment', () => {
     expect(parseServeArgs([], { CITYPIVOT_ENTITY_CACHE: '50000' }).entityCache).toBe(50000);
     expect(parseServeArgs([], {}).dbPool).toBeUndefined();
     expect(parseServeArgs(['--db-pool', '40'], { CITYPIVOT_DB_POOL: '8' }).dbPool).toBe(40);
+    expect(parseServeArgs([], {}).feedRetentionMs).toBeUndefined();
+    expect(parseServeArgs(['--feed-retention', 'PT2H'], {}).feedRetentionMs).toBe(7_200_000);
+    expect(parseServeArgs([], { CITYPIVOT_FEED_RETENTION: 'P7D' }).feedRetentionMs).toBe(604_800_000);
+    expect(parseServeArgs([], {}).aqiStandard).toBeUndefined();
+    expect(parseServeArgs(['--aqi-standard', 'HJ 633-2012'], {}).aqiStandard).toBe('HJ 633-2012');
+    expect(parseServeArgs([], { CITYPIVOT_AQI_STANDARD: 'HJ 633-2026' }).aqiStandard).toBe('HJ 633-2026');
   });
 
   it.each([
@@ -53,6 +59,11 @@ describe('serve flags and environment', () => {
     [['--trust-proxy', 'proxy.example']],
     [['--deny-endpoints', '1.2.3']],
     [['--allow-endpoints', 'fe80::/129']],
+    [['--feed-retention', 'P1M']],
+    [['--feed-retention', 'soon']],
+    [['--feed-retention', '3600']],
+    [['--aqi-standard', 'HJ 633']],
+    [['--aqi-standard', 'US EPA']],
   ])('refuses %j with a usage error', (argv) => {
     expect(() => parseServeArgs(argv, {})).toThrow(UsageError);
   });

@@ -85,3 +85,22 @@ describe('the AQI calculator', () => {
     expect(problem.detail).toMatch(message);
   });
 });
+
+describe('the standard of the city', () => {
+  it('is the one a request names none with (--aqi-standard)', async () => {
+    const older = await createTestHub({ aqiStandard: 'HJ 633-2012' });
+    try {
+      const res = await older.request({
+        method: 'POST',
+        url: '/api/v1/environment/aqi',
+        headers: JSON_CT,
+        payload: JSON.stringify({ averaging: '24h', concentrations: { pm25: 60 } }),
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      // 2012: 50 + 50/40 × 25 = 81.25 → 82 (2026 would say 100)
+      expect(json(res)).toMatchObject({ standard: 'HJ 633-2012', aqi: 82 });
+    } finally {
+      await older.close();
+    }
+  });
+});

@@ -35,6 +35,8 @@ export async function createTestHub(
     auth?: Partial<Omit<AccessOptions, 'store'>>;
     /** Proxies whose X-Forwarded-For counts (default none). */
     trustProxy?: string[];
+    /** The city's air quality index standard (default HJ 633-2026). */
+    aqiStandard?: 'HJ 633-2012' | 'HJ 633-2026';
   } = {},
 ): Promise<TestHub> {
   const db = await createTestDatabase();
@@ -45,6 +47,7 @@ export async function createTestHub(
     fetchContexts: opts.fetchContexts ?? false,
     ...(opts.delivery ? { delivery: opts.delivery } : {}),
     ...(opts.trustProxy ? { trustProxy: opts.trustProxy } : {}),
+    ...(opts.aqiStandard ? { aqiStandard: opts.aqiStandard } : {}),
     ...(opts.auth && accessStore ? { access: { rateLimit: false, ...opts.auth, store: accessStore } } : {}),
   });
   await services.start();
