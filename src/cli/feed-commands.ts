@@ -8,35 +8,27 @@ import type { ConsumerStatus } from '../core/change-feed.js';
 import { openDatabase } from '../store/database-setting.js';
 import { createPostgresStore } from '../store/postgres-store.js';
 import { UsageError } from './config.js';
+import { table } from './admin-commands.js';
+import { takeOption } from './history-commands.js';
 
 /** The consumers as a table, one line each. */
 export function formatConsumers(list: ConsumerStatus[]): string {
   if (list.length === 0) return 'No change feed consumers.';
-  const rows = list.map((c) => [
-    c.name,
-    String(c.lagChanges),
-    c.lagSeconds.toFixed(1),
-    c.holder ?? '-',
-    c.updatedAt ?? '-',
-  ]);
-  const head = ['CONSUMER', 'LAG', 'LAG_SECONDS', 'HELD_BY', 'CURSOR_MOVED'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  return [head, ...rows]
-    .map((r) =>
-      r
-        .map((v, i) => v.padEnd(widths[i] as number))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return table(
+    ['CONSUMER', 'LAG', 'LAG_SECONDS', 'HELD_BY', 'CURSOR_MOVED'],
+    list.map((c) => [
+      c.name,
+      String(c.lagChanges),
+      c.lagSeconds.toFixed(1),
+      c.holder ?? '-',
+      c.updatedAt ?? '-',
+    ]),
+  );
 }
 
 /** Runs a feed command; returns the exit code. */
 export async function feedCommand(argv: string[]): Promise<number> {
-  const i = argv.indexOf('--db');
-  const db = i >= 0 ? argv[i + 1] : undefined;
-  if (i >= 0 && (db === undefined || db.startsWith('--'))) throw new UsageError('--db needs a value');
-  const rest = i >= 0 ? [...argv.slice(0, i), ...argv.slice(i + 2)] : argv;
+  const [db, rest] = takeOption(argv, '--db');
   const [action, ...args] = rest;
   if (action !== 'consumers' && action !== 'remove')
     throw new UsageError('feed: use consumers or remove NAME');

@@ -22,7 +22,8 @@ function iriOf(s: string | undefined): string {
   return /^[A-Za-z][A-Za-z0-9+.-]*:/.test(s) ? s : `${DEFAULT_VOCAB}${s}`;
 }
 
-function takeOption(argv: string[], name: string): [string | undefined, string[]] {
+/** `NAME VALUE` taken out of argv: the value (undefined when absent) and the rest. */
+export function takeOption(argv: string[], name: string): [string | undefined, string[]] {
   const i = argv.indexOf(name);
   if (i < 0) return [undefined, argv];
   const v = argv[i + 1];

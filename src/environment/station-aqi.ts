@@ -14,6 +14,7 @@
  */
 import type { ChangeConsumer, FeedChange } from '../core/change-feed.js';
 import type { ActiveContext } from '../core/context/active-context.js';
+import { canonicalJson } from '../core/access/audit-chain.js';
 import { HubError } from '../core/errors.js';
 import type { StoredAttribute, StoredEntity } from '../core/entity-model.js';
 import type { HistoryStore } from '../core/history-store.js';
@@ -55,17 +56,6 @@ export interface StationAqiDeps {
 }
 
 const HOUR = 3_600_000;
-
-/** JSON with object keys sorted (PostgreSQL's jsonb keeps its own key order). */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (typeof v === 'object' && v !== null)
-    return `{${Object.keys(v)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  return JSON.stringify(v);
-}
 
 /** The newest observedAt among the station's pollutant readings. */
 function newestReading(e: StoredEntity): number | undefined {
@@ -128,9 +118,10 @@ export function stationAqiConsumer(deps: StationAqiDeps): ChangeConsumer {
       color: result.category.hex,
       readings: Object.fromEntries([...sums].map(([p, s]) => [p, s.n])),
     };
-    // Already written (a change handled again, or one whose readings the last write had seen).
+    // Already written (a change handled again, or one whose readings the last write had seen);
+    // compared with keys sorted, as jsonb keeps its own key order.
     const held = station.attrs[AQI_ATTRIBUTES.details]?.[0];
-    if (held?.observedAt === observedAt && canonical(held.json) === canonical(details)) return;
+    if (held?.observedAt === observedAt && canonicalJson(held.json) === canonicalJson(details)) return;
     await deps.merge(
       tenant,
       id,
