@@ -21,6 +21,7 @@ import { iotModule, type IotHubOptions } from '../iot/iot-setup.js';
 import type { AccessOptions } from '../access/access-setup.js';
 import { accessModule } from '../access/access-module.js';
 import { environmentModule } from '../environment/environment-module.js';
+import { transportModule } from '../transport/transport-module.js';
 import type { AqiStandard } from '../environment/aqi.js';
 import type { HubModule } from '../core/module.js';
 import { dashboardRoutes } from './dashboard-routes.js';
@@ -32,7 +33,7 @@ import type { SingletonJob } from '../core/module.js';
 import { createChangeFeedServices, type ChangeFeedOptions } from './change-feed-services.js';
 
 /** The hub's modules, in the order they are created and started (stopped in reverse). */
-export const MODULES = [accessModule, iotModule, environmentModule] as const;
+export const MODULES = [accessModule, iotModule, environmentModule, transportModule] as const;
 
 /** Address ranges (CIDR) outbound requests are refused or allowed besides the built-in rules. */
 export interface OutboundRules {
@@ -152,7 +153,16 @@ export async function createHubServices(
     resolve: (v) => resolver.resolve(v),
     ...(opts.aqiStandard ? { aqiStandard: opts.aqiStandard } : {}),
   });
-  const modules: HubModule[] = [accessMod, iotMod, environmentMod].filter((m) => m !== undefined);
+  const transportMod = await transportModule.create({
+    entities,
+    history: rawStore.history,
+    readEntity: (t, id) => rawStore.getEntity(t, id),
+    queryEntities: (t, q) => rawStore.queryEntities(t, q),
+    resolve: (v) => resolver.resolve(v),
+  });
+  const modules: HubModule[] = [accessMod, iotMod, environmentMod, transportMod].filter(
+    (m) => m !== undefined,
+  );
   // The feed is read by the kernel's own identity: below the access layer, beside the cache.
   const feed = createChangeFeedServices({
     store: rawStore,

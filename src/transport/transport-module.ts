@@ -1,0 +1,34 @@
+/**
+ * The transport module (core/module.ts): the city's road traffic, routes and parking indicators
+ * (issue 18). Built on the kernel only: it reads road segments, detectors and car parks as
+ * entities, follows their changes on the change feed and publishes what it derives as NGSI-LD
+ * entities through the write queue.
+ */
+import type { EntityService } from '../broker/entity-service.js';
+import type { ActiveContext } from '../core/context/active-context.js';
+import type { StoredEntity } from '../core/entity-model.js';
+import type { HistoryStore } from '../core/history-store.js';
+import type { HubModule, ModuleDefinition } from '../core/module.js';
+import type { QueryResult } from '../core/store.js';
+import type { EntityQuery } from '../core/query/entity-query.js';
+
+/** What the server hands the transport module. */
+export interface TransportKernel {
+  entities: EntityService;
+  history: Pick<HistoryStore, 'instances' | 'aggregate'>;
+  /** An entity as stored, unfiltered (the kernel's view). */
+  readEntity(tenant: string, id: string): Promise<StoredEntity | undefined>;
+  /** Entities as stored, unfiltered (the kernel's view). */
+  queryEntities(tenant: string, query: EntityQuery): Promise<QueryResult>;
+  resolve(contextValue: unknown): Promise<ActiveContext>;
+}
+
+export const transportModule: ModuleDefinition<TransportKernel> = {
+  name: 'transport',
+  create(): HubModule {
+    return {
+      name: 'transport',
+      consumers: [],
+    };
+  },
+};
