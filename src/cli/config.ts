@@ -44,6 +44,8 @@ export interface ServeConfig {
   feedRetentionMs?: number;
   /** The air quality index standard of the city (default: the one in force, HJ 633-2026). */
   aqiStandard?: AqiStandard;
+  /** Keep the derived indicators up to date (default true; --no-indicators: calculators only). */
+  indicators: boolean;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'silent'] as const;
@@ -72,6 +74,7 @@ export const SERVE_OPTIONS = {
   'allow-endpoints': { type: 'string' },
   'feed-retention': { type: 'string' },
   'aqi-standard': { type: 'string' },
+  'no-indicators': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -225,6 +228,10 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCon
     allowEndpoints,
     ...(feedRetentionMs !== undefined ? { feedRetentionMs } : {}),
     ...(aqiRaw !== undefined ? { aqiStandard: aqiRaw as AqiStandard } : {}),
+    indicators: !(
+      values['no-indicators'] === true ||
+      ['1', 'true', 'yes'].includes((env.CITYPIVOT_NO_INDICATORS ?? '').toLowerCase())
+    ),
     help: values.help === true,
   };
 }

@@ -49,13 +49,16 @@ ${DB_OPTION}
   --deny-endpoints LIST                   CIDR ranges notifications and @context fetches may not
                       CITYPIVOT_DENY_ENDPOINTS  reach (link-local and cloud metadata never)
   --allow-endpoints LIST                  CIDR ranges they may reach although refused above
+                      CITYPIVOT_ALLOW_ENDPOINTS
   --feed-retention D  CITYPIVOT_FEED_RETENTION
                                           how long the change feed keeps changes every consumer
                                           has read (ISO 8601, default PT1H); unread ones stay
   --aqi-standard S    CITYPIVOT_AQI_STANDARD
                                           the air quality index of the city: "HJ 633-2026"
                                           (in force, default) or "HJ 633-2012"
-                      CITYPIVOT_ALLOW_ENDPOINTS
+  --no-indicators     CITYPIVOT_NO_INDICATORS=1
+                                          derive no indicators (station AQI, traffic index…)
+                                          from the change feed; the calculators stay
   --help, -h                              this text
 
 Secrets come from the environment only: CITYPIVOT_ADMIN_PASSWORD (the first start's administrator

@@ -126,6 +126,7 @@ async function startLogged(cfg: ServeConfig, log: (line: string) => void): Promi
     ...(cfg.dbPool !== undefined ? { dbPoolSize: cfg.dbPool } : {}),
     ...(cfg.feedRetentionMs !== undefined ? { feedRetentionMs: cfg.feedRetentionMs } : {}),
     ...(cfg.aqiStandard !== undefined ? { aqiStandard: cfg.aqiStandard } : {}),
+    ...(cfg.indicators ? {} : { indicators: false }),
     trustProxy: cfg.trustProxy,
     outbound: { deny: cfg.denyEndpoints, allow: cfg.allowEndpoints },
     logger: cfg.logLevel === 'silent' ? false : { level: cfg.logLevel },

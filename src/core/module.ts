@@ -61,5 +61,10 @@ export interface ModuleDefinition<K, M extends HubModule = HubModule> {
   migrations?: ModuleMigration[];
   /** Its `citypivot` commands. */
   commands?: ModuleCommand[];
+  /**
+   * Its consumers and jobs keep derived indicators up to date (environment, transport): a hub
+   * started with `--no-indicators` leaves them off; the module's routes (calculators) stay.
+   */
+  indicators?: boolean;
   create(kernel: K): M | Promise<M>;
 }

@@ -26,6 +26,7 @@ export interface EnvironmentKernel {
 
 export const environmentModule: ModuleDefinition<EnvironmentKernel> = {
   name: 'environment',
+  indicators: true,
   create(k): HubModule {
     return {
       name: 'environment',

@@ -68,6 +68,8 @@ export async function createHubServices(
     outbound?: OutboundRules;
     /** The air quality index standard of the city (default HJ 633-2026). */
     aqiStandard?: AqiStandard;
+    /** Keep the indicator modules' derived entities up to date (default true); false: calculators only. */
+    indicators?: boolean;
     /** The change feed: retention and polling. */
     feed?: ChangeFeedOptions;
     /** Change-feed consumers and singleton jobs run by this hub (the modules'). */
@@ -163,12 +165,15 @@ export async function createHubServices(
   const modules: HubModule[] = [accessMod, iotMod, environmentMod, transportMod].filter(
     (m) => m !== undefined,
   );
+  // Without indicators, the indicator modules serve their calculators but derive nothing.
+  const derived = new Set(MODULES.filter((d) => d.indicators).map((d) => d.name));
+  const running = modules.filter((m) => opts.indicators !== false || !derived.has(m.name));
   // The feed is read by the kernel's own identity: below the access layer, beside the cache.
   const feed = createChangeFeedServices({
     store: rawStore,
     entities,
-    consumers: [...(opts.consumers ?? []), ...modules.flatMap((m) => m.consumers ?? [])],
-    jobs: [...(opts.jobs ?? []), ...modules.flatMap((m) => m.jobs ?? [])],
+    consumers: [...(opts.consumers ?? []), ...running.flatMap((m) => m.consumers ?? [])],
+    jobs: [...(opts.jobs ?? []), ...running.flatMap((m) => m.jobs ?? [])],
     ...(opts.feed ? { feed: opts.feed } : {}),
     ...(opts.onError ? { onError: opts.onError } : {}),
   });

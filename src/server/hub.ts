@@ -64,6 +64,8 @@ export interface HubConfig {
   feedRetentionMs?: number;
   /** The air quality index standard of the city (default HJ 633-2026, the one in force). */
   aqiStandard?: AqiStandard;
+  /** Keep the derived indicators (AQI, TPI…) up to date from the change feed (default true). */
+  indicators?: boolean;
 }
 
 export interface Hub {
@@ -184,6 +186,7 @@ export async function startHub(config: HubConfig): Promise<Hub> {
       ...(config.outbound ? { outbound: config.outbound } : {}),
       ...(config.feedRetentionMs !== undefined ? { feed: { retentionMs: config.feedRetentionMs } } : {}),
       ...(config.aqiStandard !== undefined ? { aqiStandard: config.aqiStandard } : {}),
+      ...(config.indicators === false ? { indicators: false } : {}),
       ...(config.dashboardDir === false
         ? {}
         : { dashboardDir: config.dashboardDir ?? defaultDashboardDir() }),

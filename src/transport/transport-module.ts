@@ -25,6 +25,7 @@ export interface TransportKernel {
 
 export const transportModule: ModuleDefinition<TransportKernel> = {
   name: 'transport',
+  indicators: true,
   create(): HubModule {
     return {
       name: 'transport',

@@ -41,6 +41,9 @@ describe('serve flags and environment', () => {
     expect(parseServeArgs([], {}).aqiStandard).toBeUndefined();
     expect(parseServeArgs(['--aqi-standard', 'HJ 633-2012'], {}).aqiStandard).toBe('HJ 633-2012');
     expect(parseServeArgs([], { CITYPIVOT_AQI_STANDARD: 'HJ 633-2026' }).aqiStandard).toBe('HJ 633-2026');
+    expect(parseServeArgs([], {}).indicators).toBe(true);
+    expect(parseServeArgs(['--no-indicators'], {}).indicators).toBe(false);
+    expect(parseServeArgs([], { CITYPIVOT_NO_INDICATORS: '1' }).indicators).toBe(false);
   });
 
   it.each([

@@ -37,6 +37,8 @@ export async function createTestHub(
     trustProxy?: string[];
     /** The city's air quality index standard (default HJ 633-2026). */
     aqiStandard?: 'HJ 633-2012' | 'HJ 633-2026';
+    /** false: the indicator modules derive nothing (--no-indicators). */
+    indicators?: boolean;
   } = {},
 ): Promise<TestHub> {
   const db = await createTestDatabase();
@@ -48,6 +50,7 @@ export async function createTestHub(
     ...(opts.delivery ? { delivery: opts.delivery } : {}),
     ...(opts.trustProxy ? { trustProxy: opts.trustProxy } : {}),
     ...(opts.aqiStandard ? { aqiStandard: opts.aqiStandard } : {}),
+    ...(opts.indicators === false ? { indicators: false } : {}),
     ...(opts.auth && accessStore ? { access: { rateLimit: false, ...opts.auth, store: accessStore } } : {}),
   });
   await services.start();
