@@ -61,11 +61,16 @@ export interface ConsumerStatus {
   updatedAt?: string;
 }
 
-/** A consumer's place in the feed. */
+/** A consumer's place in the feed: the last change handled (row `key.seq`, its entry `n`). */
 export interface FeedCursor {
   key: string;
   seq: string;
+  /** The entry within the row; {@link WHOLE_ROW} when the whole row is handled. */
+  n: number;
 }
+
+/** The `n` of a cursor past every entry of its row. */
+export const WHOLE_ROW = 2147483647;
 
 /**
  * A connection of one hub instance to the feed, holding the consumers it runs: a consumer is held
@@ -104,8 +109,8 @@ export interface ChangeFeedStore {
   prune(olderThanMs: number): Promise<number>;
 }
 
-/** The cursor of a position (`key.seq`). */
+/** The cursor of a position (`key.seq.n`; `key.seq`: the whole row). */
 export function cursorOf(position: string): FeedCursor {
-  const [key = '0', seq = '0'] = position.split('.');
-  return { key, seq };
+  const [key = '0', seq = '0', n] = position.split('.');
+  return { key, seq, n: n === undefined ? WHOLE_ROW : Number(n) };
 }

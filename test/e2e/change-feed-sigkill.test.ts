@@ -76,7 +76,8 @@ it('resumes after SIGKILL mid-batch without losing or skipping a change', async 
   await writing;
   const fed = (
     await pool.query<{ position: string; entity_id: string }>(
-      `SELECT key || '.' || seq AS position, entity_id FROM change_feed WHERE tenant = 'sigkill' ORDER BY key, seq`,
+      `SELECT key || '.' || seq || '.' || n AS position, entity_id FROM change_feed_changes
+       WHERE tenant = 'sigkill' ORDER BY key, seq, n`,
     )
   ).rows;
   expect(fed).toHaveLength(ENTITIES * PER_ENTITY);

@@ -41,25 +41,29 @@ const cli = (args: string[]) =>
     );
   });
 
-it('lists the consumers with their lag, removes one, and says what went wrong', async () => {
-  const list = await cli(['feed', 'consumers', '--db', db.url]);
-  expect(list.code, list.out).toBe(0);
-  expect(list.out).toMatch(/^CONSUMER\s+LAG\s+LAG_SECONDS\s+HELD_BY\s+CURSOR_MOVED$/m);
-  expect(list.out).toMatch(/^cases\.dispatch\s+1\s+\d+\.\d\s+-\s+\S+$/m);
+it(
+  'lists the consumers with their lag, removes one, and says what went wrong',
+  { timeout: 120_000 },
+  async () => {
+    const list = await cli(['feed', 'consumers', '--db', db.url]);
+    expect(list.code, list.out).toBe(0);
+    expect(list.out).toMatch(/^CONSUMER\s+LAG\s+LAG_SECONDS\s+HELD_BY\s+CURSOR_MOVED$/m);
+    expect(list.out).toMatch(/^cases\.dispatch\s+1\s+\d+\.\d\s+-\s+\S+$/m);
 
-  const removed = await cli(['feed', 'remove', 'cases.dispatch', '--db', db.url]);
-  expect(removed.code, removed.out).toBe(0);
-  expect(removed.out).toContain('Removed the change feed consumer cases.dispatch');
-  expect(await store.feed.consumers()).toEqual([]);
-  expect((await cli(['feed', 'consumers', '--db', db.url])).out).toContain('No change feed consumers.');
+    const removed = await cli(['feed', 'remove', 'cases.dispatch', '--db', db.url]);
+    expect(removed.code, removed.out).toBe(0);
+    expect(removed.out).toContain('Removed the change feed consumer cases.dispatch');
+    expect(await store.feed.consumers()).toEqual([]);
+    expect((await cli(['feed', 'consumers', '--db', db.url])).out).toContain('No change feed consumers.');
 
-  const unknown = await cli(['feed', 'remove', 'cases.dispatch', '--db', db.url]);
-  expect(unknown.code, unknown.out).toBe(1);
-  expect(unknown.out).toContain('no change feed consumer is named "cases.dispatch"');
+    const unknown = await cli(['feed', 'remove', 'cases.dispatch', '--db', db.url]);
+    expect(unknown.code, unknown.out).toBe(1);
+    expect(unknown.out).toContain('no change feed consumer is named "cases.dispatch"');
 
-  for (const args of [['feed'], ['feed', 'list'], ['feed', 'remove'], ['feed', 'consumers', 'x']]) {
-    const bad = await cli([...args, '--db', db.url]);
-    expect(bad.code, `${args.join(' ')}: ${bad.out}`).toBe(2);
-    expect(bad.out).toContain('citypivot feed --help');
-  }
-});
+    for (const args of [['feed'], ['feed', 'list'], ['feed', 'remove'], ['feed', 'consumers', 'x']]) {
+      const bad = await cli([...args, '--db', db.url]);
+      expect(bad.code, `${args.join(' ')}: ${bad.out}`).toBe(2);
+      expect(bad.out).toContain('citypivot feed --help');
+    }
+  },
+);

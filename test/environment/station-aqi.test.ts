@@ -112,7 +112,10 @@ describe('station AQI from the change feed', () => {
 
   it('does not come back to its own writes, and ignores changes that touch no pollutant', async () => {
     const count = async () =>
-      Number((await pool.query('SELECT count(*) FROM change_feed WHERE entity_id = $1', [ID])).rows[0].count);
+      Number(
+        (await pool.query('SELECT count(*) FROM change_feed_changes WHERE entity_id = $1', [ID])).rows[0]
+          .count,
+      );
     await send('PATCH', `${E}/${encodeURIComponent(ID)}/attrs`, {
       [`${ENV}temperature`]: { type: 'Property', value: 4 },
     });
