@@ -34,8 +34,10 @@
  * `dailyAirQualityLevel` (the category, English) and `dailyAirQualityIndexDetails` (a JsonProperty:
  * standard, date, UTC offset, IAQIs, primary pollutants, level, categories, colour, the day's
  * concentrations, valid hours per pollutant, the pollutants left out and why), all observed at the
- * start of the local day (2026-12-07 in Beijing: 2026-12-06T16:00:00Z). A day computed again
- * (hourly, from 20:00 on) adds instances with the same observedAt: the last is the day's final value.
+ * start of the local day (2026-12-07 in Beijing: 2026-12-06T16:00:00Z). They are written by
+ * temporal provision (NGSI-LD §5.6.12, the kernel's): a day computed again (hourly, from 20:00 on)
+ * replaces that day's instance in the history instead of adding one with the same observedAt, so
+ * the history holds one value per day, the final one; the current state keeps the newest day.
  * Its own writes touch no pollutant, so they do not come back to it.
  */
 import type { ChangeConsumer, FeedChange } from '../core/change-feed.js';
@@ -169,8 +171,11 @@ export interface DailyAqiDeps {
   history: Pick<HistoryStore, 'aggregate'>;
   /** The station as stored (the kernel's view, unfiltered). */
   getEntity(tenant: string, id: string): Promise<StoredEntity | undefined>;
-  /** Merges attributes into the station (through the hub's write queue). */
-  merge(tenant: string, id: string, body: Record<string, unknown>, ctx: ActiveContext): Promise<void>;
+  /**
+   * Adds attribute instances to the station by temporal provision (NGSI-LD §5.6.12): an instance
+   * with the same observedAt replaces the held one, the newest becomes the current state.
+   */
+  provide(tenant: string, id: string, body: Record<string, unknown>, ctx: ActiveContext): Promise<void>;
   /** The core context (the attribute names written are full IRIs). */
   coreContext(): Promise<ActiveContext>;
   /** The city's edition, or `by-date`: the one in force on the day computed. */
@@ -238,7 +243,7 @@ export function dailyAqiConsumer(deps: DailyAqiDeps): ChangeConsumer {
     };
     const held = station.attrs[DAILY_AQI_ATTRIBUTES.details]?.[0];
     if (held?.observedAt === observedAt && canonicalJson(held.json) === canonicalJson(details)) return;
-    await deps.merge(
+    await deps.provide(
       tenant,
       station.id,
       {

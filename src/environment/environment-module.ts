@@ -27,6 +27,13 @@ export interface EnvironmentKernel {
   /** Entities as stored, unfiltered (the kernel's view). */
   queryEntities(tenant: string, query: EntityQuery): Promise<QueryResult>;
   listTenants(): Promise<string[]>;
+  /** Temporal provision, Add Attributes (NGSI-LD §5.6.12): the daily AQI, one instance per day. */
+  addTemporalAttributes(
+    tenant: string,
+    id: string,
+    body: Record<string, unknown>,
+    ctx: ActiveContext,
+  ): Promise<void>;
   resolve(contextValue: unknown): Promise<ActiveContext>;
   /** The AQI standard of the city, or `by-date`; default the one in force (HJ 633-2026). */
   aqiStandard?: AqiStandardChoice;
@@ -51,7 +58,11 @@ export const environmentModule: ModuleDefinition<EnvironmentKernel> = {
       routes: (app) => registerEnvironmentRoutes(app, standardFor(standard, Date.now())),
       consumers: [
         stationAqiConsumer({ ...station, history: k.history }),
-        dailyAqiConsumer({ ...station, history: k.history }),
+        dailyAqiConsumer({
+          ...station,
+          history: k.history,
+          provide: (t, id, body, ctx) => k.addTemporalAttributes(t, id, body, ctx),
+        }),
       ],
       jobs: [
         areaAqiJob({

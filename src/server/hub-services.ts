@@ -154,6 +154,7 @@ export async function createHubServices(
     readEntity: (t, id) => rawStore.getEntity(t, id),
     queryEntities: (t, q) => rawStore.queryEntities(t, q),
     listTenants: () => rawStore.listTenants(),
+    addTemporalAttributes: (t, id, body, ctx) => history.temporal.addAttributes(t, id, body, ctx),
     resolve: (v) => resolver.resolve(v),
     ...(opts.aqiStandard ? { aqiStandard: opts.aqiStandard } : {}),
     ...(opts.areaAqiIntervalMs !== undefined ? { areaAqiIntervalMs: opts.areaAqiIntervalMs } : {}),
