@@ -41,6 +41,7 @@ describe('serve flags and environment', () => {
     expect(parseServeArgs([], {}).aqiStandard).toBeUndefined();
     expect(parseServeArgs(['--aqi-standard', 'HJ 633-2012'], {}).aqiStandard).toBe('HJ 633-2012');
     expect(parseServeArgs([], { CITYPIVOT_AQI_STANDARD: 'HJ 633-2026' }).aqiStandard).toBe('HJ 633-2026');
+    expect(parseServeArgs(['--aqi-standard', 'by-date'], {}).aqiStandard).toBe('by-date');
   });
 
   it.each([
