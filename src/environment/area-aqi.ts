@@ -38,6 +38,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ActiveContext } from '../core/context/active-context.js';
 import { canonicalJson } from '../core/access/audit-chain.js';
+import { HubError } from '../core/errors.js';
 import type { StoredAttribute, StoredEntity } from '../core/entity-model.js';
 import { distanceToGeometry } from '../core/geo/geometry.js';
 import type { GeoJsonGeometry, Position } from '../core/geo/geo-query.js';
@@ -384,22 +385,37 @@ export async function publishAreaAqi(deps: AreaAqiDeps, tenant: string): Promise
     },
   });
   const written: string[] = [];
-  for (const a of areas) {
-    const indexes = indexesOf(deps.standard, a.members);
-    if (!indexes.hourly && !indexes.daily) continue;
-    const body = { ...a.fixed, ...areaBody(indexes) };
-    const held = await deps.getEntity(tenant, a.id);
-    if (!held) {
-      await deps.create(tenant, { id: a.id, type: AIR_QUALITY_OBSERVED, ...body }, await deps.coreContext());
-      written.push(a.id);
-      continue;
+  for (const a of areas)
+    try {
+      if (await publishArea(deps, tenant, a.id, indexesOf(deps.standard, a.members), a.fixed))
+        written.push(a.id);
+    } catch (err) {
+      // The area's own trouble (a District polygon the model refuses…) skips it, as the station
+      // consumers do; a database failure fails the run, which the kernel starts again.
+      if (!(err instanceof HubError && err.cause === undefined)) throw err;
     }
-    const diff = changed(held, body);
-    if (Object.keys(diff).length === 0) continue;
-    await deps.merge(tenant, a.id, diff, await deps.coreContext());
-    written.push(a.id);
-  }
   return written;
+}
+
+/** Creates or updates one area entity; false when it already held this result. */
+async function publishArea(
+  deps: AreaAqiDeps,
+  tenant: string,
+  id: string,
+  indexes: { hourly?: AreaIndex; daily?: AreaIndex },
+  fixed: Record<string, Attr>,
+): Promise<boolean> {
+  if (!indexes.hourly && !indexes.daily) return false;
+  const body = { ...fixed, ...areaBody(indexes) };
+  const held = await deps.getEntity(tenant, id);
+  if (!held) {
+    await deps.create(tenant, { id, type: AIR_QUALITY_OBSERVED, ...body }, await deps.coreContext());
+    return true;
+  }
+  const diff = changed(held, body);
+  if (Object.keys(diff).length === 0) return false;
+  await deps.merge(tenant, id, diff, await deps.coreContext());
+  return true;
 }
 
 /** The singleton job `environment.area-aqi`: every tenant's areas, then a pause of one period. */

@@ -203,7 +203,8 @@ export function dailyAqiConsumer(deps: DailyAqiDeps): ChangeConsumer {
       { attrs: [...POLLUTANT_OF.keys()], timeproperty: 'observedAt', from: dayStart, to: dayStart + DAY },
       bounds,
       ['avg'],
-      'hour',
+      // The hourly rollups are UTC hours: they serve a local day only at a whole-hour offset.
+      offset % 60 === 0 ? 'hour' : 'minute',
     );
     const out: Partial<Record<HourlyPollutant, (number | undefined)[]>> = {};
     for (const r of rows) {
