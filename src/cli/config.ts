@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { formatCidr, parseCidrList } from '../core/addresses/cidr.js';
 import { fixedMs, isFixed, parseDuration } from '../core/temporal/duration.js';
-import { AQI_STANDARDS, type AqiStandard } from '../environment/aqi.js';
+import { AQI_STANDARD_CHOICES, type AqiStandardChoice } from '../environment/aqi-edition.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -42,8 +42,11 @@ export interface ServeConfig {
   allowEndpoints: string[];
   /** How long the change feed keeps changes every consumer has read (ms; default 1 hour). */
   feedRetentionMs?: number;
-  /** The air quality index standard of the city (default: the one in force, HJ 633-2026). */
-  aqiStandard?: AqiStandard;
+  /**
+   * The air quality index standard of the city (default: the one in force, HJ 633-2026), or
+   * `by-date`: the edition in force on each observation's date (2012 before 2026-03-01).
+   */
+  aqiStandard?: AqiStandardChoice;
   /** Keep the derived indicators up to date (default true; --no-indicators: calculators only). */
   indicators: boolean;
 }
@@ -194,9 +197,9 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCon
     }
   }
   const aqiRaw = pick('aqi-standard', 'CITYPIVOT_AQI_STANDARD');
-  if (aqiRaw !== undefined && !AQI_STANDARDS.includes(aqiRaw as AqiStandard))
+  if (aqiRaw !== undefined && !AQI_STANDARD_CHOICES.includes(aqiRaw as AqiStandardChoice))
     throw new UsageError(
-      `--aqi-standard must be ${AQI_STANDARDS.map((x) => `"${x}"`).join(' or ')} (got ${JSON.stringify(aqiRaw)})`,
+      `--aqi-standard must be ${AQI_STANDARD_CHOICES.map((x) => `"${x}"`).join(' or ')} (got ${JSON.stringify(aqiRaw)})`,
     );
   const trustProxy = ranges('trust-proxy', 'CITYPIVOT_TRUST_PROXY');
   const denyEndpoints = ranges('deny-endpoints', 'CITYPIVOT_DENY_ENDPOINTS');
@@ -227,7 +230,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeCon
     denyEndpoints,
     allowEndpoints,
     ...(feedRetentionMs !== undefined ? { feedRetentionMs } : {}),
-    ...(aqiRaw !== undefined ? { aqiStandard: aqiRaw as AqiStandard } : {}),
+    ...(aqiRaw !== undefined ? { aqiStandard: aqiRaw as AqiStandardChoice } : {}),
     indicators: !(
       values['no-indicators'] === true ||
       ['1', 'true', 'yes'].includes((env.CITYPIVOT_NO_INDICATORS ?? '').toLowerCase())

@@ -55,7 +55,8 @@ ${DB_OPTION}
                                           has read (ISO 8601, default PT1H); unread ones stay
   --aqi-standard S    CITYPIVOT_AQI_STANDARD
                                           the air quality index of the city: "HJ 633-2026"
-                                          (in force, default) or "HJ 633-2012"
+                                          (in force, default), "HJ 633-2012", or "by-date"
+                                          (2012 before 2026-03-01, 2026 from then)
   --no-indicators     CITYPIVOT_NO_INDICATORS=1
                                           derive no indicators (station AQI, traffic index…)
                                           from the change feed; the calculators stay

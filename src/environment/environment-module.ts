@@ -1,43 +1,79 @@
 /**
  * The environment module (core/module.ts): the city's environmental indicators. The air quality
- * index of HJ 633 (2012 and 2026) as a plain API, and each air quality station's real-time AQI
- * kept up to date from the change feed (`environment.station-aqi`). District and city indexes,
- * the daily AQI, water classes and noise come next (issue 18).
+ * index of HJ 633 (2012 and 2026) as a plain API; each air quality station's real-time AQI
+ * (`environment.station-aqi`) and daily AQI (`environment.daily-aqi`) kept up to date from the
+ * change feed; the district and city AQI published by the singleton job `environment.area-aqi`.
+ * Water classes and noise come next (issue 18).
  */
 import type { EntityService } from '../broker/entity-service.js';
 import type { ActiveContext } from '../core/context/active-context.js';
 import type { StoredEntity } from '../core/entity-model.js';
 import type { HistoryStore } from '../core/history-store.js';
 import type { HubModule, ModuleDefinition } from '../core/module.js';
+import type { EntityQuery } from '../core/query/entity-query.js';
+import type { QueryResult } from '../core/store.js';
 import { DEFAULT_AQI_STANDARD, registerEnvironmentRoutes } from './environment-routes.js';
-import type { AqiStandard } from './aqi.js';
+import { standardFor, type AqiStandardChoice } from './aqi-edition.js';
+import { areaAqiJob } from './area-aqi.js';
+import { dailyAqiConsumer } from './daily-aqi.js';
 import { stationAqiConsumer } from './station-aqi.js';
 
 /** What the server hands the environment module. */
 export interface EnvironmentKernel {
   entities: EntityService;
-  history: Pick<HistoryStore, 'instances'>;
+  history: Pick<HistoryStore, 'instances' | 'aggregate'>;
   /** An entity as stored, unfiltered (the kernel's view). */
   readEntity(tenant: string, id: string): Promise<StoredEntity | undefined>;
+  /** Entities as stored, unfiltered (the kernel's view). */
+  queryEntities(tenant: string, query: EntityQuery): Promise<QueryResult>;
+  listTenants(): Promise<string[]>;
+  /** Temporal provision, Add Attributes (NGSI-LD §5.6.12): the daily AQI, one instance per day. */
+  addTemporalAttributes(
+    tenant: string,
+    id: string,
+    body: Record<string, unknown>,
+    ctx: ActiveContext,
+  ): Promise<void>;
   resolve(contextValue: unknown): Promise<ActiveContext>;
-  /** The AQI standard of the city; default the one in force (HJ 633-2026). */
-  aqiStandard?: AqiStandard;
+  /** The AQI standard of the city, or `by-date`; default the one in force (HJ 633-2026). */
+  aqiStandard?: AqiStandardChoice;
+  /** How often the district and city AQI are recomputed (ms; default one minute). */
+  areaAqiIntervalMs?: number;
 }
 
 export const environmentModule: ModuleDefinition<EnvironmentKernel> = {
   name: 'environment',
   indicators: true,
   create(k): HubModule {
+    const standard = k.aqiStandard ?? DEFAULT_AQI_STANDARD;
+    const station = {
+      getEntity: (t: string, id: string) => k.readEntity(t, id),
+      merge: (t: string, id: string, body: Record<string, unknown>, ctx: ActiveContext) =>
+        k.entities.merge(t, id, body, ctx),
+      coreContext: () => k.resolve(undefined),
+      standard,
+    };
     return {
       name: 'environment',
-      routes: (app) => registerEnvironmentRoutes(app, k.aqiStandard ?? DEFAULT_AQI_STANDARD),
+      // The calculator's default when a request names no edition: by date, the one in force now.
+      routes: (app) => registerEnvironmentRoutes(app, standardFor(standard, Date.now())),
       consumers: [
-        stationAqiConsumer({
+        stationAqiConsumer({ ...station, history: k.history }),
+        dailyAqiConsumer({
+          ...station,
           history: k.history,
-          getEntity: (t, id) => k.readEntity(t, id),
-          merge: (t, id, body, ctx) => k.entities.merge(t, id, body, ctx),
-          coreContext: () => k.resolve(undefined),
-          standard: k.aqiStandard ?? DEFAULT_AQI_STANDARD,
+          provide: (t, id, body, ctx) => k.addTemporalAttributes(t, id, body, ctx),
+        }),
+      ],
+      jobs: [
+        areaAqiJob({
+          ...station,
+          listTenants: () => k.listTenants(),
+          queryEntities: (t, q) => k.queryEntities(t, q),
+          create: async (t, body, ctx) => {
+            await k.entities.create(t, body, ctx);
+          },
+          ...(k.areaAqiIntervalMs !== undefined ? { intervalMs: k.areaAqiIntervalMs } : {}),
         }),
       ],
     };

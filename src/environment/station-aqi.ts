@@ -5,7 +5,10 @@
  * §5.1.3, HJ 633-2026 §4.2.3), and the station entity gets the Smart Data Models attributes
  * `airQualityIndex` (the AQI), `airQualityLevel` (the category, English) and
  * `airQualityIndexDetails` (a JsonProperty: standard, hour, IAQIs, primary pollutants, level,
- * categories in Chinese and English, readings per pollutant), all observed at the newest reading.
+ * categories in Chinese and English, readings and mean concentration per pollutant), all observed
+ * at the newest reading. The mean concentrations (µg/m³, CO mg/m³, to 0.001) are what the district
+ * and city indexes average (area-aqi.ts). With `--aqi-standard by-date` the hour's date picks the
+ * edition (aqi-edition.ts).
  *
  * Validity: the hourly mean is the mean of the readings observed in that clock hour, however many
  * (a station that reports every 30 s gives up to 120); a pollutant without a reading in that
@@ -18,9 +21,10 @@ import { canonicalJson } from '../core/access/audit-chain.js';
 import { HubError } from '../core/errors.js';
 import type { StoredAttribute, StoredEntity } from '../core/entity-model.js';
 import type { HistoryStore } from '../core/history-store.js';
-import { computeAqi, type AqiStandard, type Pollutant } from './aqi.js';
+import { computeAqi, type Pollutant } from './aqi.js';
+import { standardFor, type AqiStandardChoice } from './aqi-edition.js';
 
-const ENV = 'https://smartdatamodels.org/dataModel.Environment/';
+export const ENV = 'https://smartdatamodels.org/dataModel.Environment/';
 export const AIR_QUALITY_OBSERVED = `${ENV}AirQualityObserved`;
 export const AQI_ATTRIBUTES = {
   index: `${ENV}airQualityIndex`,
@@ -29,7 +33,7 @@ export const AQI_ATTRIBUTES = {
 } as const;
 
 /** The Smart Data Models attributes of the pollutants the index reads. */
-const POLLUTANT_OF = new Map<string, Pollutant>([
+export const POLLUTANT_OF = new Map<string, Pollutant>([
   [`${ENV}so2`, 'so2'],
   [`${ENV}no2`, 'no2'],
   [`${ENV}co`, 'co'],
@@ -39,7 +43,7 @@ const POLLUTANT_OF = new Map<string, Pollutant>([
 ]);
 
 /** UN/CEFACT codes: µg/m³ (GQ) and mg/m³ (GP); the index wants µg/m³, CO mg/m³. */
-function inIndexUnits(p: Pollutant, value: number, unitCode: string | undefined): number {
+export function inIndexUnits(p: Pollutant, value: number, unitCode: string | undefined): number {
   if (p === 'co') return unitCode === 'GQ' ? value / 1000 : value;
   return unitCode === 'GP' ? value * 1000 : value;
 }
@@ -52,13 +56,17 @@ export interface StationAqiDeps {
   merge(tenant: string, id: string, body: Record<string, unknown>, ctx: ActiveContext): Promise<void>;
   /** The core context (the attribute names written are full IRIs). */
   coreContext(): Promise<ActiveContext>;
-  standard: AqiStandard;
+  /** The city's edition, or `by-date`: the one in force at the hour indexed. */
+  standard: AqiStandardChoice;
 }
 
 const HOUR = 3_600_000;
 
+/** To 0.001 (µg/m³; CO mg/m³): the precision the index reads concentrations at (aqi.ts). */
+export const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
 /** The newest observedAt among the station's pollutant readings. */
-function newestReading(e: StoredEntity): number | undefined {
+export function newestReading(e: StoredEntity): number | undefined {
   let newest: number | undefined;
   for (const [attr, list] of Object.entries(e.attrs)) {
     if (!POLLUTANT_OF.has(attr)) continue;
@@ -104,11 +112,12 @@ export function stationAqiConsumer(deps: StationAqiDeps): ChangeConsumer {
     }
     const means: Partial<Record<Pollutant, number>> = {};
     for (const [p, s] of sums) means[p] = s.sum / s.n;
-    const result = computeAqi(deps.standard, '1h', means);
+    const standard = standardFor(deps.standard, from);
+    const result = computeAqi(standard, '1h', means);
     if (result.aqi === null || !result.category) return;
     const observedAt = new Date(newest).toISOString();
     const details = {
-      standard: deps.standard,
+      standard,
       averaging: '1h',
       hour: new Date(from).toISOString(),
       iaqi: result.iaqi,
@@ -117,6 +126,7 @@ export function stationAqiConsumer(deps: StationAqiDeps): ChangeConsumer {
       category: { zh: result.category.zh, en: result.category.en },
       color: result.category.hex,
       readings: Object.fromEntries([...sums].map(([p, s]) => [p, s.n])),
+      concentrations: Object.fromEntries(Object.entries(means).map(([p, c]) => [p, round3(c)])),
     };
     // Already written (a change handled again, or one whose readings the last write had seen);
     // compared with keys sorted, as jsonb keeps its own key order.

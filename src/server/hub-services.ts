@@ -22,7 +22,7 @@ import type { AccessOptions } from '../access/access-setup.js';
 import { accessModule } from '../access/access-module.js';
 import { environmentModule } from '../environment/environment-module.js';
 import { transportModule } from '../transport/transport-module.js';
-import type { AqiStandard } from '../environment/aqi.js';
+import type { AqiStandardChoice } from '../environment/aqi-edition.js';
 import type { HubModule } from '../core/module.js';
 import { dashboardRoutes } from './dashboard-routes.js';
 import { registerExportRoutes } from '../api/export-routes.js';
@@ -67,7 +67,9 @@ export async function createHubServices(
     /** Outbound address rules (notifications, @context fetches). */
     outbound?: OutboundRules;
     /** The air quality index standard of the city (default HJ 633-2026). */
-    aqiStandard?: AqiStandard;
+    aqiStandard?: AqiStandardChoice;
+    /** How often the district and city AQI are recomputed (ms; default one minute; tests shorten it). */
+    areaAqiIntervalMs?: number;
     /** Keep the indicator modules' derived entities up to date (default true); false: calculators only. */
     indicators?: boolean;
     /** The change feed: retention and polling. */
@@ -152,8 +154,12 @@ export async function createHubServices(
     entities,
     history: rawStore.history,
     readEntity: (t, id) => rawStore.getEntity(t, id),
+    queryEntities: (t, q) => rawStore.queryEntities(t, q),
+    listTenants: () => rawStore.listTenants(),
+    addTemporalAttributes: (t, id, body, ctx) => history.temporal.addAttributes(t, id, body, ctx),
     resolve: (v) => resolver.resolve(v),
     ...(opts.aqiStandard ? { aqiStandard: opts.aqiStandard } : {}),
+    ...(opts.areaAqiIntervalMs !== undefined ? { areaAqiIntervalMs: opts.areaAqiIntervalMs } : {}),
   });
   const transportMod = await transportModule.create({
     entities,

@@ -24,7 +24,7 @@ import type { ActiveContext } from '../core/context/active-context.js';
 import type { IotService } from '../iot/iot-service.js';
 import { defaultDashboardDir } from './dashboard-routes.js';
 import type { OutboundRules } from './hub-services.js';
-import type { AqiStandard } from '../environment/aqi.js';
+import type { AqiStandardChoice } from '../environment/aqi-edition.js';
 
 export interface HubConfig {
   port: number;
@@ -62,8 +62,8 @@ export interface HubConfig {
   outbound?: OutboundRules;
   /** How long the change feed keeps changes every consumer has read (ms; default 1 hour). */
   feedRetentionMs?: number;
-  /** The air quality index standard of the city (default HJ 633-2026, the one in force). */
-  aqiStandard?: AqiStandard;
+  /** The air quality index standard of the city (default HJ 633-2026, the one in force), or `by-date`. */
+  aqiStandard?: AqiStandardChoice;
   /** Keep the derived indicators (AQI, TPI…) up to date from the change feed (default true). */
   indicators?: boolean;
 }

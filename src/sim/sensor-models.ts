@@ -123,6 +123,9 @@ export function staticAttributesOf(s: Sensor): StaticAttribute[] {
   ];
   if (s.segment)
     out.push({ name: 'refRoadSegment', type: 'Relationship', value: roadSegmentIdOf(s.segment) });
+  // The station's District entity (demo-city.ts), which the district AQI groups stations by.
+  if (s.kind === 'air')
+    out.push({ name: 'refDistrict', type: 'Relationship', value: `urn:ngsi-ld:District:demo-${s.district}` });
   if (s.kind === 'carPark' && s.capacity)
     out.push({ name: 'totalSpotNumber', type: 'Integer', value: s.capacity });
   if (s.kind === 'parkingSpot') out.push({ name: 'category', type: 'Text', value: 'onStreet' });

@@ -44,6 +44,7 @@ describe('serve flags and environment', () => {
     expect(parseServeArgs([], {}).indicators).toBe(true);
     expect(parseServeArgs(['--no-indicators'], {}).indicators).toBe(false);
     expect(parseServeArgs([], { CITYPIVOT_NO_INDICATORS: '1' }).indicators).toBe(false);
+    expect(parseServeArgs(['--aqi-standard', 'by-date'], {}).aqiStandard).toBe('by-date');
   });
 
   it.each([

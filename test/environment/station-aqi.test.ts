@@ -18,6 +18,10 @@ let pool: pg.Pool;
 beforeAll(async () => {
   hub = await createTestHub();
   pool = new pg.Pool({ connectionString: hub.url, max: 2 });
+  // A consumer's cursor starts at the feed's end when first held: write only once it is held.
+  await until('the consumer held', async () =>
+    (await hub.store.feed.consumers()).some((c) => c.name === 'environment.station-aqi' && c.holder),
+  );
 });
 afterAll(async () => {
   await pool?.end();
@@ -76,6 +80,8 @@ describe('station AQI from the change feed', () => {
       category: { zh: '轻度污染', en: 'Lightly polluted' },
       color: '#FF7E00',
       readings: { pm25: 2, no2: 1, co: 1 },
+      // the hour's means in index units (CO 2,000 µg/m³ = 2 mg/m³), averaged by the district and city AQI
+      concentrations: { pm25: 90, no2: 40, co: 2 },
     });
 
     // The next hour: one pm25 reading; no2 and co have none in it and are left out.

@@ -36,7 +36,9 @@ export async function createTestHub(
     /** Proxies whose X-Forwarded-For counts (default none). */
     trustProxy?: string[];
     /** The city's air quality index standard (default HJ 633-2026). */
-    aqiStandard?: 'HJ 633-2012' | 'HJ 633-2026';
+    aqiStandard?: 'HJ 633-2012' | 'HJ 633-2026' | 'by-date';
+    /** How often the district and city AQI are recomputed (ms; default one minute). */
+    areaAqiIntervalMs?: number;
     /** false: the indicator modules derive nothing (--no-indicators). */
     indicators?: boolean;
   } = {},
@@ -50,6 +52,7 @@ export async function createTestHub(
     ...(opts.delivery ? { delivery: opts.delivery } : {}),
     ...(opts.trustProxy ? { trustProxy: opts.trustProxy } : {}),
     ...(opts.aqiStandard ? { aqiStandard: opts.aqiStandard } : {}),
+    ...(opts.areaAqiIntervalMs !== undefined ? { areaAqiIntervalMs: opts.areaAqiIntervalMs } : {}),
     ...(opts.indicators === false ? { indicators: false } : {}),
     ...(opts.auth && accessStore ? { access: { rateLimit: false, ...opts.auth, store: accessStore } } : {}),
   });
