@@ -294,7 +294,7 @@ describe('district and city AQI on the hub', () => {
       Number(
         (
           await hub.pool.query(
-            `SELECT count(*) FROM change_feed WHERE entity_id LIKE 'urn:ngsi-ld:AirQualityObserved:%'`,
+            `SELECT count(*) FROM change_feed_changes WHERE entity_id LIKE 'urn:ngsi-ld:AirQualityObserved:%'`,
           )
         ).rows[0].count,
       );

@@ -140,7 +140,8 @@ describe('daily AQI from the change feed', () => {
     // Its own writes do not come back to it: nothing more is written once caught up.
     const count = async () =>
       Number(
-        (await hub.pool.query('SELECT count(*) FROM change_feed WHERE entity_id = $1', [ID])).rows[0].count,
+        (await hub.pool.query('SELECT count(*) FROM change_feed_changes WHERE entity_id = $1', [ID])).rows[0]
+          .count,
       );
     const settled = await count();
     await new Promise((r) => setTimeout(r, 800));
