@@ -62,6 +62,8 @@ export function createChangeFeedServices(opts: {
   opts.entities.onChange(() => runner.wake());
   return {
     runner,
+    /** The consumers this instance runs (held or waiting to be). */
+    consumerNames: (): string[] => opts.consumers.map((c) => c.name),
     /** The consumers' lag (all instances), for /metrics. */
     async metrics(): Promise<MetricFamily[]> {
       const consumers = await opts.store.feed.consumers();

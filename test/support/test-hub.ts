@@ -57,6 +57,13 @@ export async function createTestHub(
     ...(opts.auth && accessStore ? { access: { rateLimit: false, ...opts.auth, store: accessStore } } : {}),
   });
   await services.start();
+  // A consumer new to the database starts at the feed's end once held: tests write after that.
+  const until = Date.now() + 20_000;
+  const names = services.feed.consumerNames();
+  while (!names.every((n) => services.feed.runner.holding().includes(n))) {
+    if (Date.now() > until) throw new Error(`the change feed consumers were not held: ${names.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
   const { app } = services;
   return {
     app,
