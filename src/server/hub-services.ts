@@ -22,6 +22,7 @@ import type { AccessOptions } from '../access/access-setup.js';
 import { accessModule } from '../access/access-module.js';
 import { environmentModule } from '../environment/environment-module.js';
 import { transportModule } from '../transport/transport-module.js';
+import type { TrafficOptions } from '../transport/traffic-setup.js';
 import type { AqiStandard } from '../environment/aqi.js';
 import type { HubModule } from '../core/module.js';
 import { dashboardRoutes } from './dashboard-routes.js';
@@ -68,6 +69,8 @@ export async function createHubServices(
     outbound?: OutboundRules;
     /** The air quality index standard of the city (default HJ 633-2026). */
     aqiStandard?: AqiStandard;
+    /** Tuning of the traffic indicators (transport module). */
+    traffic?: TrafficOptions;
     /** The change feed: retention and polling. */
     feed?: ChangeFeedOptions;
     /** Change-feed consumers and singleton jobs run by this hub (the modules'). */
@@ -159,6 +162,8 @@ export async function createHubServices(
     readEntity: (t, id) => rawStore.getEntity(t, id),
     queryEntities: (t, q) => rawStore.queryEntities(t, q),
     resolve: (v) => resolver.resolve(v),
+    listTenants: () => rawStore.listTenants(),
+    ...(opts.traffic ? { traffic: opts.traffic } : {}),
   });
   const modules: HubModule[] = [accessMod, iotMod, environmentMod, transportMod].filter(
     (m) => m !== undefined,

@@ -12,6 +12,7 @@ import { createTestDatabase } from './db.js';
 import type { AccessOptions, HubAccess } from '../../src/access/access-setup.js';
 import { createPostgresAccessStore } from '../../src/access/postgres-access.js';
 import { openPool } from '../../src/store/database.js';
+import type { TrafficOptions } from '../../src/transport/traffic-setup.js';
 
 export interface TestHub {
   app: FastifyInstance;
@@ -37,6 +38,8 @@ export async function createTestHub(
     trustProxy?: string[];
     /** The city's air quality index standard (default HJ 633-2026). */
     aqiStandard?: 'HJ 633-2012' | 'HJ 633-2026';
+    /** Tuning of the traffic indicators (shorter periods). */
+    traffic?: TrafficOptions;
   } = {},
 ): Promise<TestHub> {
   const db = await createTestDatabase();
@@ -48,6 +51,7 @@ export async function createTestHub(
     ...(opts.delivery ? { delivery: opts.delivery } : {}),
     ...(opts.trustProxy ? { trustProxy: opts.trustProxy } : {}),
     ...(opts.aqiStandard ? { aqiStandard: opts.aqiStandard } : {}),
+    ...(opts.traffic ? { traffic: opts.traffic } : {}),
     ...(opts.auth && accessStore ? { access: { rateLimit: false, ...opts.auth, store: accessStore } } : {}),
   });
   await services.start();
