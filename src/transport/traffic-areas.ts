@@ -128,9 +128,7 @@ export async function computeAreaTpi(deps: AreaTpiDeps, tenant: string): Promise
   if (all.length === 0) return 0;
   const newest = Math.max(...all.map((l) => l.at));
   const fresh = all.filter((l) => newest - l.at <= staleAfter);
-  const areas = new Map<string, { district?: string; links: SegmentLink[] }>([
-    [CITY_TPI_ID, { links: fresh }],
-  ]);
+  const areas = new Map<string, { district?: string; links: SegmentLink[] }>();
   for (const l of fresh) {
     if (l.district === undefined) continue;
     const id = districtTpiId(l.district);
@@ -138,6 +136,8 @@ export async function computeAreaTpi(deps: AreaTpiDeps, tenant: string): Promise
     a.links.push(l);
     areas.set(id, a);
   }
+  // The city last: a reader that sees the city's new index sees its districts' too.
+  areas.set(CITY_TPI_ID, { links: fresh });
   const ctx = await deps.coreContext();
   let written = 0;
   for (const [id, area] of areas) {
