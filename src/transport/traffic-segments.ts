@@ -16,9 +16,12 @@
  *   `derivedFrom: "maximumAllowedSpeed"` so that the routes read one attribute.
  * - Cost: a segment is written at most once per `minIntervalMs` of reading time (default 60 s),
  *   except when its congestion level changes (a jam shows at once); an unchanged result is not
- *   written. So a segment's attributes are at most a minute behind its detectors, and a city of
- *   6,000 detectors reporting every 10 s (600 readings/s) writes its few hundred segments a few
- *   times a minute, not 600 times a second.
+ *   written. So a segment's attributes are at most a minute behind its detectors (the readings
+ *   of a detector that then falls silent within the minute are not published), and a city of
+ *   6,000 detectors reporting every 10 s (600 readings/s) writes its ~900 segments about 15
+ *   times a second, not 600. A batch (up to 1,000 changes) costs a few reads whatever the
+ *   number of segments it touches: the segments by id, their detectors by one q list per 100
+ *   segments (a detector's segment is kept in memory); the writes go to the queue together.
  *
  * Its own writes are to RoadSegment entities, which it does not read from the feed: no loop.
  */
@@ -30,6 +33,7 @@ import type { QueryResult } from '../core/store.js';
 import type { EntityQuery } from '../core/query/entity-query.js';
 import { ROAD_SEGMENT, TRAFFIC, TRAFFIC_FLOW_OBSERVED, type FreeFlowSource } from './traffic-attributes.js';
 import { linkTpi } from './tpi.js';
+import { PAGE } from './traffic-jobs.js';
 
 export interface SegmentTpiDeps {
   /** An entity as stored (the kernel's view, unfiltered). */
@@ -43,6 +47,8 @@ export interface SegmentTpiDeps {
   minIntervalMs?: number;
   /** A detector this much older than the segment's newest reading is left out (ms; default 15 min). */
   staleAfterMs?: number;
+  /** The clock (how long a detector's segment is trusted from memory). */
+  now?: () => number;
 }
 
 /** The default instance of an attribute. */
@@ -127,112 +133,194 @@ export function combineReadings(readings: Reading[], staleAfterMs: number): Segm
 
 const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
 
-/** Detectors of a segment: `refRoadSegment == segment`. */
-function detectorsQuery(segment: string): EntityQuery {
-  return {
-    type: { kind: 'type', name: TRAFFIC_FLOW_OBSERVED },
-    q: {
-      expr: {
-        kind: 'term',
-        path: { attr: TRAFFIC.refRoadSegment, sub: [] },
-        op: '==',
-        value: { type: 'string', value: segment },
-      },
-      expandAttr: (t) => t,
-      expandValue: (t) => t,
+/** Segments per query of their detectors (one q list of ids). */
+const SEGMENTS_PER_QUERY = 100;
+/** How long a detector's segment is trusted from memory (another instance may have seen it move). */
+const SEGMENT_OF_TTL_MS = 5 * 60_000;
+
+const byIds = (type: string, ids: string[]): EntityQuery => ({
+  ids,
+  type: { kind: 'type', name: type },
+  limit: ids.length,
+  offset: 0,
+  count: false,
+});
+
+/** Detectors of these segments: `refRoadSegment == "a","b",…`, page by page. */
+async function detectorsOf(
+  deps: SegmentTpiDeps,
+  tenant: string,
+  segments: string[],
+): Promise<StoredEntity[]> {
+  const out: StoredEntity[] = [];
+  for (let i = 0; i < segments.length; i += SEGMENTS_PER_QUERY) {
+    const items = segments
+      .slice(i, i + SEGMENTS_PER_QUERY)
+      .map((value) => ({ type: 'string' as const, value }));
+    for (let offset = 0; ; offset += PAGE) {
+      const { entities } = await deps.queryEntities(tenant, {
+        type: { kind: 'type', name: TRAFFIC_FLOW_OBSERVED },
+        q: {
+          expr: {
+            kind: 'term',
+            path: { attr: TRAFFIC.refRoadSegment, sub: [] },
+            op: '==',
+            value: { type: 'list', items },
+          },
+          expandAttr: (t) => t,
+          expandValue: (t) => t,
+        },
+        orderBy: [{ column: 'id', desc: false }],
+        limit: PAGE,
+        offset,
+        count: false,
+      });
+      out.push(...entities);
+      if (entities.length < PAGE) break;
+    }
+  }
+  return out;
+}
+
+/** What to merge into a segment, or undefined when nothing is to be written (see the header). */
+export function segmentUpdate(
+  segment: StoredEntity,
+  traffic: SegmentTraffic,
+  minIntervalMs: number,
+): Record<string, unknown> | undefined {
+  const observedAt = new Date(traffic.at).toISOString();
+  const freeFlow = freeFlowOf(segment);
+  const tpi = freeFlow ? linkTpi(traffic.speed, freeFlow.speed) : undefined;
+  const heldAt = timeOf(attrOf(segment, TRAFFIC.averageVehicleSpeed));
+  const heldLevel = numberOf(segment, TRAFFIC.congestionLevel);
+  const heldFreeFlow = attrOf(segment, TRAFFIC.freeFlowSpeed);
+  const freeFlowToWrite =
+    freeFlow?.derivedFrom === 'maximumAllowedSpeed' &&
+    (heldFreeFlow?.value !== freeFlow.speed ||
+      heldFreeFlow.sub?.[TRAFFIC.derivedFrom]?.value !== 'maximumAllowedSpeed')
+      ? freeFlow.speed
+      : undefined;
+  // Never back in time: a change handled late must not undo a newer result.
+  if (Number.isFinite(heldAt) && traffic.at < heldAt) return undefined;
+  // Too soon after the last write to say more than a level change would (this also skips a
+  // change handled again).
+  if (
+    Number.isFinite(heldAt) &&
+    traffic.at - heldAt < minIntervalMs &&
+    heldLevel === tpi?.level &&
+    freeFlowToWrite === undefined
+  )
+    return undefined;
+  const at = { observedAt };
+  const body: Record<string, unknown> = {
+    [TRAFFIC.averageVehicleSpeed]: {
+      type: 'Property',
+      value: round(traffic.speed, 1),
+      unitCode: 'KMH',
+      ...at,
     },
-    limit: 1000,
-    offset: 0,
-    count: false,
+    [TRAFFIC.intensity]: { type: 'Property', value: Math.round(traffic.intensity), unitCode: 'E50', ...at },
   };
+  if (freeFlowToWrite !== undefined)
+    body[TRAFFIC.freeFlowSpeed] = {
+      type: 'Property',
+      value: freeFlowToWrite,
+      unitCode: 'KMH',
+      [TRAFFIC.derivedFrom]: { type: 'Property', value: 'maximumAllowedSpeed' },
+    };
+  if (tpi) {
+    body[TRAFFIC.delayTimeProportion] = { type: 'Property', value: round(tpi.dtp, 4), ...at };
+    body[TRAFFIC.trafficPerformanceIndex] = { type: 'Property', value: tpi.tpi, ...at };
+    body[TRAFFIC.congestionLevel] = { type: 'Property', value: tpi.level, ...at };
+  }
+  // Written already (same values at the same reading).
+  if (heldAt === traffic.at && sameValues(segment, body)) return undefined;
+  return body;
 }
 
 /** The change-feed consumer `transport.segment-tpi`. */
 export function segmentTpiConsumer(deps: SegmentTpiDeps): ChangeConsumer {
   const minInterval = deps.minIntervalMs ?? 60_000;
   const staleAfter = deps.staleAfterMs ?? 15 * 60_000;
+  const now = deps.now ?? Date.now;
   // Detector → segment, so that a reading needs no read of its detector: a Relationship that
-  // rarely moves. A change that touches refRoadSegment (or creates or deletes) reads it again.
-  const segmentOfDetector = new Map<string, string | undefined>();
+  // rarely moves. A change that touches refRoadSegment (or creates or deletes) reads it again;
+  // an entry is trusted for a few minutes only, as another instance may have held the consumer
+  // (and seen a move) meanwhile.
+  const segmentOfDetector = new Map<string, { segment: string | undefined; until: number }>();
 
-  async function update(tenant: string, id: string): Promise<void> {
-    const segment = await deps.getEntity(tenant, id);
-    if (!segment?.types.includes(ROAD_SEGMENT)) return;
-    const found = await deps.queryEntities(tenant, detectorsQuery(id));
-    const traffic = combineReadings(readingsOf(found.entities), staleAfter);
-    if (!traffic) return;
-    const observedAt = new Date(traffic.at).toISOString();
-    const freeFlow = freeFlowOf(segment);
-    const tpi = freeFlow ? linkTpi(traffic.speed, freeFlow.speed) : undefined;
-    const held = attrOf(segment, TRAFFIC.averageVehicleSpeed);
-    const heldAt = timeOf(held);
-    const heldLevel = numberOf(segment, TRAFFIC.congestionLevel);
-    const heldFreeFlow = attrOf(segment, TRAFFIC.freeFlowSpeed);
-    const freeFlowToWrite =
-      freeFlow?.derivedFrom === 'maximumAllowedSpeed' &&
-      (heldFreeFlow?.value !== freeFlow.speed ||
-        heldFreeFlow.sub?.[TRAFFIC.derivedFrom]?.value !== 'maximumAllowedSpeed')
-        ? freeFlow.speed
-        : undefined;
-    // Never back in time: a change handled late must not undo a newer result.
-    if (Number.isFinite(heldAt) && traffic.at < heldAt) return;
-    // Written already (a change handled again), or too soon after the last write to say more
-    // than a level change would.
-    if (
-      Number.isFinite(heldAt) &&
-      traffic.at - heldAt < minInterval &&
-      heldLevel === tpi?.level &&
-      freeFlowToWrite === undefined
-    )
-      return;
-    const at = { observedAt };
-    const body: Record<string, unknown> = {
-      [TRAFFIC.averageVehicleSpeed]: {
-        type: 'Property',
-        value: round(traffic.speed, 1),
-        unitCode: 'KMH',
-        ...at,
-      },
-      [TRAFFIC.intensity]: { type: 'Property', value: Math.round(traffic.intensity), unitCode: 'E50', ...at },
-    };
-    if (freeFlowToWrite !== undefined)
-      body[TRAFFIC.freeFlowSpeed] = {
-        type: 'Property',
-        value: freeFlowToWrite,
-        unitCode: 'KMH',
-        [TRAFFIC.derivedFrom]: { type: 'Property', value: 'maximumAllowedSpeed' },
-      };
-    if (tpi) {
-      body[TRAFFIC.delayTimeProportion] = { type: 'Property', value: round(tpi.dtp, 4), ...at };
-      body[TRAFFIC.trafficPerformanceIndex] = { type: 'Property', value: tpi.tpi, ...at };
-      body[TRAFFIC.congestionLevel] = { type: 'Property', value: tpi.level, ...at };
-    }
-    if (heldAt === traffic.at && sameValues(segment, body)) return;
-    await deps.merge(tenant, id, body, await deps.coreContext());
-  }
-
-  /** The segments a batch touches: each once. */
-  async function segmentsOf(changes: FeedChange[]): Promise<Map<string, { tenant: string; id: string }>> {
-    const out = new Map<string, { tenant: string; id: string }>();
+  /** The segments a batch touches, per tenant: each once. */
+  async function segmentsOf(changes: FeedChange[]): Promise<Map<string, Set<string>>> {
+    const out = new Map<string, Set<string>>();
     const add = (tenant: string, id: string | undefined) => {
-      if (id !== undefined) out.set(`${tenant}\u0000${id}`, { tenant, id });
+      if (id === undefined) return;
+      const set = out.get(tenant) ?? new Set<string>();
+      set.add(id);
+      out.set(tenant, set);
     };
+    const unknown = new Map<string, Set<string>>();
+    const t = now();
     for (const c of changes) {
       const key = `${c.tenant}\u0000${c.id}`;
       const moved = c.kind !== 'updated' || c.attributes.includes(TRAFFIC.refRoadSegment);
       const reads =
         c.attributes.includes(TRAFFIC.averageVehicleSpeed) || c.attributes.includes(TRAFFIC.intensity);
       if (!moved && !reads) continue;
+      const known = segmentOfDetector.get(key);
       // The segment it leaves (moved or deleted) has one detector less.
-      if (moved) add(c.tenant, segmentOfDetector.get(key));
-      if (moved || !segmentOfDetector.has(key)) {
-        const d = c.kind === 'deleted' ? undefined : await deps.getEntity(c.tenant, c.id);
-        segmentOfDetector.set(key, d && segmentOf(d));
-        if (!d) segmentOfDetector.delete(key);
+      if (moved) add(c.tenant, known?.segment);
+      if (c.kind === 'deleted') segmentOfDetector.delete(key);
+      else if (moved || !known || known.until < t) {
+        const set = unknown.get(c.tenant) ?? new Set<string>();
+        set.add(c.id);
+        unknown.set(c.tenant, set);
+      } else add(c.tenant, known.segment);
+    }
+    for (const [tenant, ids] of unknown) {
+      const list = [...ids];
+      for (let i = 0; i < list.length; i += PAGE) {
+        const { entities } = await deps.queryEntities(
+          tenant,
+          byIds(TRAFFIC_FLOW_OBSERVED, list.slice(i, i + PAGE)),
+        );
+        for (const d of entities) {
+          const segment = segmentOf(d);
+          segmentOfDetector.set(`${tenant}\u0000${d.id}`, { segment, until: t + SEGMENT_OF_TTL_MS });
+          add(tenant, segment);
+        }
       }
-      add(c.tenant, segmentOfDetector.get(key));
     }
     return out;
+  }
+
+  /** Recomputes these segments of a tenant: three reads whatever their number, writes in parallel. */
+  async function update(tenant: string, ids: string[]): Promise<void> {
+    const segments = new Map<string, StoredEntity>();
+    for (let i = 0; i < ids.length; i += PAGE) {
+      const { entities } = await deps.queryEntities(tenant, byIds(ROAD_SEGMENT, ids.slice(i, i + PAGE)));
+      for (const s of entities) segments.set(s.id, s);
+    }
+    if (segments.size === 0) return;
+    const detectors = new Map<string, StoredEntity[]>();
+    for (const d of await detectorsOf(deps, tenant, [...segments.keys()])) {
+      const s = segmentOf(d);
+      if (s !== undefined) detectors.set(s, [...(detectors.get(s) ?? []), d]);
+    }
+    const bodies: [string, Record<string, unknown>][] = [];
+    for (const [id, segment] of segments) {
+      const traffic = combineReadings(readingsOf(detectors.get(id) ?? []), staleAfter);
+      const body = traffic && segmentUpdate(segment, traffic, minInterval);
+      if (body) bodies.push([id, body]);
+    }
+    if (bodies.length === 0) return;
+    const ctx = await deps.coreContext();
+    // Through the write queue together: one group commit rather than one transaction each.
+    const writes = bodies.map(([id, body]) => deps.merge(tenant, id, body, ctx));
+    for (const r of await Promise.allSettled(writes))
+      // A segment's own trouble (deleted meanwhile, a value the model refuses) skips it; a
+      // database failure fails the batch, which comes again.
+      if (r.status === 'rejected' && !(r.reason instanceof HubError && r.reason.cause === undefined))
+        throw r.reason;
   }
 
   return {
@@ -240,14 +328,7 @@ export function segmentTpiConsumer(deps: SegmentTpiDeps): ChangeConsumer {
     types: [TRAFFIC_FLOW_OBSERVED],
     batchSize: 1000,
     async handle(changes: FeedChange[]) {
-      for (const { tenant, id } of (await segmentsOf(changes)).values())
-        try {
-          await update(tenant, id);
-        } catch (err) {
-          // The segment's own trouble (deleted meanwhile, a value the model refuses) skips it;
-          // a database failure fails the batch, which comes again.
-          if (!(err instanceof HubError && err.cause === undefined)) throw err;
-        }
+      for (const [tenant, ids] of await segmentsOf(changes)) await update(tenant, [...ids]);
     },
   };
 }
