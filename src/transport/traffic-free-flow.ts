@@ -80,22 +80,25 @@ export async function learnFreeFlow(deps: FreeFlowDeps, tenant: string): Promise
     async (segments) => {
       const learnable = segments.filter((s) => !configured(s));
       if (learnable.length === 0) return;
-      const rows = await deps.history.aggregate(
-        tenant,
-        learnable.map((s) => s.id),
-        { attrs: [TRAFFIC.averageVehicleSpeed], timeproperty: 'observedAt', from, to },
-        bounds,
-        ['avg', 'totalCount'],
-        'hour',
-      );
       const hoursOf = new Map<string, HourOfSpeeds[]>();
-      for (const r of rows) {
-        if (r.datasetId !== undefined) continue;
-        const list = hoursOf.get(r.entityId) ?? [];
-        list.push({ sum: r.sum, count: r.numCount });
-        hoursOf.set(r.entityId, list);
+      // 100 segments × 720 hours at most per answer.
+      for (let i = 0; i < learnable.length; i += 100) {
+        const rows = await deps.history.aggregate(
+          tenant,
+          learnable.slice(i, i + 100).map((s) => s.id),
+          { attrs: [TRAFFIC.averageVehicleSpeed], timeproperty: 'observedAt', from, to },
+          bounds,
+          ['avg', 'totalCount'],
+          'hour',
+        );
+        for (const r of rows) {
+          if (r.datasetId !== undefined) continue;
+          const list = hoursOf.get(r.entityId) ?? [];
+          list.push({ sum: r.sum, count: r.numCount });
+          hoursOf.set(r.entityId, list);
+        }
       }
-      const ctx = await deps.coreContext();
+      let ctx: ActiveContext | undefined;
       for (const s of learnable) {
         const speed = freeFlowFromHours(hoursOf.get(s.id) ?? [], minHours);
         if (speed === undefined) continue;
@@ -106,6 +109,7 @@ export async function learnFreeFlow(deps: FreeFlowDeps, tenant: string): Promise
           held?.sub?.[TRAFFIC.derivedFrom]?.value === 'history'
         )
           continue;
+        ctx ??= await deps.coreContext();
         await deps.merge(
           tenant,
           s.id,

@@ -222,4 +222,15 @@ describe('free-flow speed learned from history', () => {
     });
     expect((await get(SEG_B)).freeFlowSpeed?.value).toBe(40);
   });
+
+  it('follows a detector that moves to another segment', async () => {
+    const SEG_E = 'urn:ngsi-ld:RoadSegment:e';
+    await segment(SEG_E, 'd2', 50, 1000);
+    await send('PATCH', `${E}/${encodeURIComponent(det(3))}/attrs`, {
+      [`${T}refRoadSegment`]: { type: 'Relationship', object: SEG_E },
+    });
+    // det-3's reading (30 km/h at 08:00) now measures E: 30 of its limit 50, DTP 0.4 → TPI 3, level 2.
+    await until('segment E', async () => (await get(SEG_E)).trafficPerformanceIndex?.value === 3);
+    expect((await get(SEG_E)).congestionLevel?.value).toBe(2);
+  });
 });
