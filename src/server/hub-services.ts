@@ -23,6 +23,7 @@ import { accessModule } from '../access/access-module.js';
 import { environmentModule } from '../environment/environment-module.js';
 import { transportModule } from '../transport/transport-module.js';
 import type { AqiStandardChoice } from '../environment/aqi-edition.js';
+import type { TrafficOptions } from '../transport/traffic-setup.js';
 import type { HubModule } from '../core/module.js';
 import { dashboardRoutes } from './dashboard-routes.js';
 import { registerExportRoutes } from '../api/export-routes.js';
@@ -72,6 +73,8 @@ export async function createHubServices(
     areaAqiIntervalMs?: number;
     /** Keep the indicator modules' derived entities up to date (default true); false: calculators only. */
     indicators?: boolean;
+    /** Tuning of the traffic indicators (transport module). */
+    traffic?: TrafficOptions;
     /** The change feed: retention and polling. */
     feed?: ChangeFeedOptions;
     /** Change-feed consumers and singleton jobs run by this hub (the modules'). */
@@ -167,6 +170,8 @@ export async function createHubServices(
     readEntity: (t, id) => rawStore.getEntity(t, id),
     queryEntities: (t, q) => rawStore.queryEntities(t, q),
     resolve: (v) => resolver.resolve(v),
+    listTenants: () => rawStore.listTenants(),
+    ...(opts.traffic ? { traffic: opts.traffic } : {}),
   });
   const modules: HubModule[] = [accessMod, iotMod, environmentMod, transportMod].filter(
     (m) => m !== undefined,

@@ -32,6 +32,8 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   'GET /api/v1/export': 'Export the entities a query selects, as one download',
   'POST /api/v1/environment/aqi':
     'The air quality index (AQI, IAQI, primary pollutants, level) of concentrations, by HJ 633',
+  'POST /api/v1/traffic/tpi':
+    'The traffic performance index (DTP, TPI, level) of road links and their network, by GB/T 33171-2016',
 
   // NGSI-LD batch operations
   'POST /ngsi-ld/v1/entityOperations/create': 'Batch Entity Creation',

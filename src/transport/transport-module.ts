@@ -11,6 +11,7 @@ import type { HistoryStore } from '../core/history-store.js';
 import type { HubModule, ModuleDefinition } from '../core/module.js';
 import type { QueryResult } from '../core/store.js';
 import type { EntityQuery } from '../core/query/entity-query.js';
+import { trafficParts, type TrafficOptions } from './traffic-setup.js';
 
 /** What the server hands the transport module. */
 export interface TransportKernel {
@@ -21,15 +22,24 @@ export interface TransportKernel {
   /** Entities as stored, unfiltered (the kernel's view). */
   queryEntities(tenant: string, query: EntityQuery): Promise<QueryResult>;
   resolve(contextValue: unknown): Promise<ActiveContext>;
+  /** The tenants (the jobs index each). */
+  listTenants(): Promise<string[]>;
+  /** Tuning of the traffic indicators. */
+  traffic?: TrafficOptions;
 }
 
 export const transportModule: ModuleDefinition<TransportKernel> = {
   name: 'transport',
   indicators: true,
-  create(): HubModule {
+  create(k): HubModule {
+    const traffic = trafficParts(k, k.traffic);
     return {
       name: 'transport',
-      consumers: [],
+      routes: (app) => {
+        traffic.routes(app);
+      },
+      consumers: [...traffic.consumers],
+      jobs: [...traffic.jobs],
     };
   },
 };

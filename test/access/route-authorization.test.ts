@@ -346,6 +346,11 @@ const SAMPLES: Record<string, () => Sample | Promise<Sample>> = {
     url: '/api/v1/environment/aqi',
     payload: { standard: 'HJ 633-2026', averaging: '24h', concentrations: { pm25: 80 } },
   }),
+  // transport module: the TPI calculator reads nothing stored
+  'POST /api/v1/traffic/tpi': () => ({
+    url: '/api/v1/traffic/tpi',
+    payload: { links: [{ id: 'a', speed: 30, freeFlowSpeed: 60, length: 1.2, vehicles: 900 }] },
+  }),
   // temporal
   'GET /ngsi-ld/v1/temporal/entities': () => ({ url: '/ngsi-ld/v1/temporal/entities?type=Person' }),
   'POST /ngsi-ld/v1/temporal/entityOperations/query': () => ({

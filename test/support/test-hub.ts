@@ -12,6 +12,7 @@ import { createTestDatabase } from './db.js';
 import type { AccessOptions, HubAccess } from '../../src/access/access-setup.js';
 import { createPostgresAccessStore } from '../../src/access/postgres-access.js';
 import { openPool } from '../../src/store/database.js';
+import type { TrafficOptions } from '../../src/transport/traffic-setup.js';
 
 export interface TestHub {
   app: FastifyInstance;
@@ -41,6 +42,8 @@ export async function createTestHub(
     areaAqiIntervalMs?: number;
     /** false: the indicator modules derive nothing (--no-indicators). */
     indicators?: boolean;
+    /** Tuning of the traffic indicators (shorter periods). */
+    traffic?: TrafficOptions;
   } = {},
 ): Promise<TestHub> {
   const db = await createTestDatabase();
@@ -54,6 +57,7 @@ export async function createTestHub(
     ...(opts.aqiStandard ? { aqiStandard: opts.aqiStandard } : {}),
     ...(opts.areaAqiIntervalMs !== undefined ? { areaAqiIntervalMs: opts.areaAqiIntervalMs } : {}),
     ...(opts.indicators === false ? { indicators: false } : {}),
+    ...(opts.traffic ? { traffic: opts.traffic } : {}),
     ...(opts.auth && accessStore ? { access: { rateLimit: false, ...opts.auth, store: accessStore } } : {}),
   });
   await services.start();
