@@ -12,6 +12,10 @@ import type { HubModule, ModuleDefinition } from '../core/module.js';
 import { DEFAULT_AQI_STANDARD, registerEnvironmentRoutes } from './environment-routes.js';
 import type { AqiStandard } from './aqi.js';
 import { stationAqiConsumer } from './station-aqi.js';
+import { registerWaterRoutes } from './water-routes.js';
+import { registerNoiseRoutes } from './noise-routes.js';
+import { waterClassConsumer } from './water-class-consumer.js';
+import { noiseConsumer } from './noise-consumer.js';
 
 /** What the server hands the environment module. */
 export interface EnvironmentKernel {
@@ -29,7 +33,11 @@ export const environmentModule: ModuleDefinition<EnvironmentKernel> = {
   create(k): HubModule {
     return {
       name: 'environment',
-      routes: (app) => registerEnvironmentRoutes(app, k.aqiStandard ?? DEFAULT_AQI_STANDARD),
+      routes: (app) => {
+        registerEnvironmentRoutes(app, k.aqiStandard ?? DEFAULT_AQI_STANDARD);
+        registerWaterRoutes(app);
+        registerNoiseRoutes(app);
+      },
       consumers: [
         stationAqiConsumer({
           history: k.history,
@@ -37,6 +45,17 @@ export const environmentModule: ModuleDefinition<EnvironmentKernel> = {
           merge: (t, id, body, ctx) => k.entities.merge(t, id, body, ctx),
           coreContext: () => k.resolve(undefined),
           standard: k.aqiStandard ?? DEFAULT_AQI_STANDARD,
+        }),
+        waterClassConsumer({
+          getEntity: (t, id) => k.readEntity(t, id),
+          merge: (t, id, body, ctx) => k.entities.merge(t, id, body, ctx),
+          coreContext: () => k.resolve(undefined),
+        }),
+        noiseConsumer({
+          history: k.history,
+          getEntity: (t, id) => k.readEntity(t, id),
+          merge: (t, id, body, ctx) => k.entities.merge(t, id, body, ctx),
+          coreContext: () => k.resolve(undefined),
         }),
       ],
     };
