@@ -18,6 +18,13 @@ let pool: pg.Pool;
 beforeAll(async () => {
   hub = await createTestHub();
   pool = new pg.Pool({ connectionString: hub.url, max: 2 });
+  // A new consumer's cursor starts at the feed's end when it is first held (the module's
+  // consumers take theirs one after another): the first reading must come after it.
+  const end = Date.now() + 20_000;
+  while (!(await hub.store.feed.consumers()).some((c) => c.name === 'environment.station-aqi')) {
+    if (Date.now() > end) throw new Error('timed out waiting for the consumer to hold its cursor');
+    await new Promise((r) => setTimeout(r, 50));
+  }
 });
 afterAll(async () => {
   await pool?.end();
