@@ -17,6 +17,10 @@ import { standardFor, type AqiStandardChoice } from './aqi-edition.js';
 import { areaAqiJob } from './area-aqi.js';
 import { dailyAqiConsumer } from './daily-aqi.js';
 import { stationAqiConsumer } from './station-aqi.js';
+import { registerWaterRoutes } from './water-routes.js';
+import { registerNoiseRoutes } from './noise-routes.js';
+import { waterClassConsumer } from './water-class-consumer.js';
+import { noiseConsumer } from './noise-consumer.js';
 
 /** What the server hands the environment module. */
 export interface EnvironmentKernel {
@@ -56,13 +60,28 @@ export const environmentModule: ModuleDefinition<EnvironmentKernel> = {
     return {
       name: 'environment',
       // The calculator's default when a request names no edition: by date, the one in force now.
-      routes: (app) => registerEnvironmentRoutes(app, standardFor(standard, Date.now())),
+      routes: (app) => {
+        registerEnvironmentRoutes(app, standardFor(standard, Date.now()));
+        registerWaterRoutes(app);
+        registerNoiseRoutes(app);
+      },
       consumers: [
         stationAqiConsumer({ ...station, history: k.history }),
         dailyAqiConsumer({
           ...station,
           history: k.history,
           provide: (t, id, body, ctx) => k.addTemporalAttributes(t, id, body, ctx),
+        }),
+        waterClassConsumer({
+          getEntity: (t, id) => k.readEntity(t, id),
+          merge: (t, id, body, ctx) => k.entities.merge(t, id, body, ctx),
+          coreContext: () => k.resolve(undefined),
+        }),
+        noiseConsumer({
+          history: k.history,
+          getEntity: (t, id) => k.readEntity(t, id),
+          merge: (t, id, body, ctx) => k.entities.merge(t, id, body, ctx),
+          coreContext: () => k.resolve(undefined),
         }),
       ],
       jobs: [

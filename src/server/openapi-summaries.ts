@@ -32,6 +32,10 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   'GET /api/v1/export': 'Export the entities a query selects, as one download',
   'POST /api/v1/environment/aqi':
     'The air quality index (AQI, IAQI, primary pollutants, level) of concentrations, by HJ 633',
+  'POST /api/v1/environment/water-class':
+    'The surface-water class (I–V, 劣V) of a sample and the items that decide it, by GB 3838-2002',
+  'POST /api/v1/environment/noise':
+    'The equivalent noise level, the zone limit and the exceedance, by GB 3096-2008',
   'POST /api/v1/traffic/tpi':
     'The traffic performance index (DTP, TPI, level) of road links and their network, by GB/T 33171-2016',
 

@@ -80,7 +80,8 @@ export const TAGS: readonly { name: string; description: string; paths: readonly
   },
   {
     name: 'Environment',
-    description: 'Environmental indicators: the air quality index (HJ 633-2012, HJ 633-2026)',
+    description:
+      'Environmental indicators: the air quality index (HJ 633-2012, HJ 633-2026), surface-water classes (GB 3838-2002), environmental noise (GB 3096-2008)',
     paths: ['/api/v1/environment'],
   },
   {

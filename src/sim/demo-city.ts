@@ -15,6 +15,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { EntityService } from '../broker/entity-service.js';
 import type { ActiveContext } from '../core/context/active-context.js';
 import { HubError } from '../core/errors.js';
+import type { StaticAttribute } from '../core/iot/device-model.js';
 import type { IotService } from '../iot/iot-service.js';
 import type { AirReplay } from './air-replay.js';
 import {
@@ -403,6 +404,23 @@ async function existingIds(entities: EntityService, ids: string[]): Promise<Set<
   return out;
 }
 
+/**
+ * What the environment module reads besides the readings: a noise sensor's GB 3096-2008 zone
+ * (`noiseZone`: 4a beside expressways and arterials, 交通干线; beside a street 2, mixed
+ * residential–commercial, or every third 1, residential) and a water station's water body
+ * (`waterBody`: every third a lake, else a river; GB 3838-2002 reads lakes by other limits).
+ */
+function environmentAttributesOf(s: Sensor, segments: Map<string, RoadSegment>): StaticAttribute[] {
+  const n = Number(/\d+$/.exec(s.deviceId)?.[0] ?? 0);
+  if (s.kind === 'noise') {
+    const road = segments.get(s.segment ?? '')?.roadClass;
+    const zone = road === 'expressway' || road === 'arterial' ? '4a' : n % 3 === 0 ? '1' : '2';
+    return [{ name: 'noiseZone', type: 'Text', value: zone }];
+  }
+  if (s.kind === 'water') return [{ name: 'waterBody', type: 'Text', value: n % 3 === 0 ? 'lake' : 'river' }];
+  return [];
+}
+
 /** One config group per kind and one device per sensor; what exists already is kept. */
 async function provisionDevices(
   hub: DemoHub,
@@ -435,6 +453,7 @@ async function provisionDevices(
     for (const d of page.devices) have.add(d.device_id);
     if (page.devices.length < 1000) break;
   }
+  const segments = new Map(plan.segments.map((seg) => [seg.id, seg]));
   const todo = plan.sensors.filter((s) => !have.has(s.deviceId));
   let done = plan.sensors.length - todo.length;
   progress('devices', done, plan.sensors.length);
@@ -448,7 +467,7 @@ async function provisionDevices(
         entity_type: KIND_MODELS[s.kind].entityType,
         apikey: KIND_MODELS[s.kind].apikey,
         protocol: 'IoTA-JSON',
-        static_attributes: staticAttributesOf(s),
+        static_attributes: [...staticAttributesOf(s), ...environmentAttributesOf(s, segments)],
       })),
     });
     done += chunk.length;

@@ -95,6 +95,12 @@ export const KIND_MODELS: Record<SensorKind, KindModel> = {
       n('tc', 'temperature', 'CEL'),
       n('tu', 'turbidity', 'NTU'),
       n('ec', 'conductivity', 'D10'),
+      // GB 3838-2002 items, mg/L: ammonia nitrogen (as N), permanganate index, COD, total P and N
+      n('nh4', 'NH4', 'M1'),
+      n('codmn', 'permanganateIndex', 'M1'),
+      n('cod', 'cod', 'M1'),
+      n('tp', 'P-TOT', 'M1'),
+      n('tn', 'N-TOT', 'M1'),
     ],
   },
   energy: {
@@ -268,13 +274,28 @@ export function readingOf(s: Sensor, state: SensorState, c: ReadingContext): Rec
       const season = 16 - 11 * Math.cos((2 * Math.PI * (dayOfYear - 20)) / 365);
       state.ph = clamp(Number(state.ph ?? 7.6) + rng.normal(0, 0.02), 6.8, 8.6);
       const temp = season + 1.5 * bump(hour, 15, 4) + rng.normal(0, 0.1);
-      const o2 = 14.6 - 0.33 * temp + 0.8 * bump(hour, 15, 3) + rng.normal(0, 0.1);
+      // Load: how polluted the station's water is, 0 clean to 1 foul; spread over the stations
+      // (golden-ratio steps) and drifting slowly around that, so the classes run from I to 劣V.
+      const q0 = (c.ordinal * 0.618034 + 0.1) % 1;
+      const q = clamp(
+        Number(state.q ?? q0) + 0.02 * (q0 - Number(state.q ?? q0)) + rng.normal(0, 0.01),
+        0,
+        1,
+      );
+      state.q = q;
+      const o2 = 14.6 - 0.33 * temp + 0.8 * bump(hour, 15, 3) - 5 * q + rng.normal(0, 0.1);
+      const near = (x: number) => Math.max(0, x * rng.normal(1, 0.04));
       return {
         ph: round(Number(state.ph), 2),
-        o2: round(o2, 2),
+        o2: round(Math.max(0.5, o2), 2),
         tc: round(temp),
-        tu: round(clamp(4 + rng.normal(0, 1.2), 0.5, 40)),
-        ec: Math.round(560 + rng.normal(0, 25)),
+        tu: round(clamp(4 + 20 * q + rng.normal(0, 1.2), 0.5, 40)),
+        ec: Math.round(560 + 400 * q + rng.normal(0, 25)),
+        nh4: round(near(0.1 + 2.2 * q ** 1.5), 3),
+        codmn: round(near(1.5 + 9 * q), 2),
+        cod: round(near(8 + 28 * q), 1),
+        tp: round(near(0.015 + 0.35 * q), 3),
+        tn: round(near(0.3 + 2.2 * q), 2),
       };
     }
     case 'energy': {

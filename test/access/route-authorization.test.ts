@@ -346,6 +346,14 @@ const SAMPLES: Record<string, () => Sample | Promise<Sample>> = {
     url: '/api/v1/environment/aqi',
     payload: { standard: 'HJ 633-2026', averaging: '24h', concentrations: { pm25: 80 } },
   }),
+  'POST /api/v1/environment/water-class': () => ({
+    url: '/api/v1/environment/water-class',
+    payload: { waterBody: 'river', values: { dissolvedOxygen: 6.5, ammoniaNitrogen: 0.8 } },
+  }),
+  'POST /api/v1/environment/noise': () => ({
+    url: '/api/v1/environment/noise',
+    payload: { zone: '2', period: 'day', levels: [58, 62] },
+  }),
   // transport module: the TPI calculator reads nothing stored
   'POST /api/v1/traffic/tpi': () => ({
     url: '/api/v1/traffic/tpi',
