@@ -12,11 +12,13 @@ import type { HubModule, ModuleDefinition } from '../core/module.js';
 import { DEFAULT_AQI_STANDARD, registerEnvironmentRoutes } from './environment-routes.js';
 import type { AqiStandard } from './aqi.js';
 import { stationAqiConsumer } from './station-aqi.js';
+import { energyUnitsConsumer } from './energy-units.js';
+import { registerEnergyRoutes } from './energy-routes.js';
 
 /** What the server hands the environment module. */
 export interface EnvironmentKernel {
   entities: EntityService;
-  history: Pick<HistoryStore, 'instances'>;
+  history: Pick<HistoryStore, 'instances' | 'aggregate'>;
   /** An entity as stored, unfiltered (the kernel's view). */
   readEntity(tenant: string, id: string): Promise<StoredEntity | undefined>;
   resolve(contextValue: unknown): Promise<ActiveContext>;
@@ -29,7 +31,10 @@ export const environmentModule: ModuleDefinition<EnvironmentKernel> = {
   create(k): HubModule {
     return {
       name: 'environment',
-      routes: (app) => registerEnvironmentRoutes(app, k.aqiStandard ?? DEFAULT_AQI_STANDARD),
+      routes: (app) => {
+        registerEnvironmentRoutes(app, k.aqiStandard ?? DEFAULT_AQI_STANDARD);
+        registerEnergyRoutes(app, (t, q) => k.entities.query(t, q));
+      },
       consumers: [
         stationAqiConsumer({
           history: k.history,
@@ -37,6 +42,13 @@ export const environmentModule: ModuleDefinition<EnvironmentKernel> = {
           merge: (t, id, body, ctx) => k.entities.merge(t, id, body, ctx),
           coreContext: () => k.resolve(undefined),
           standard: k.aqiStandard ?? DEFAULT_AQI_STANDARD,
+        }),
+        // Key energy-using units' consumption, quota use and anomalies (energy-units.ts).
+        energyUnitsConsumer({
+          history: k.history,
+          getEntity: (t, id) => k.readEntity(t, id),
+          merge: (t, id, body, ctx) => k.entities.merge(t, id, body, ctx),
+          coreContext: () => k.resolve(undefined),
         }),
       ],
     };

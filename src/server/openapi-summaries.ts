@@ -32,6 +32,10 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   'GET /api/v1/export': 'Export the entities a query selects, as one download',
   'POST /api/v1/environment/aqi':
     'The air quality index (AQI, IAQI, primary pollutants, level) of concentrations, by HJ 633',
+  'GET /api/v1/energy/units':
+    'The key energy-using units of the tenant with their consumption, quota use, intensity and anomaly flag',
+  'POST /api/v1/energy/consumption':
+    'Consumption per local hour, day or month (kWh and tce) from cumulative meter readings',
 
   // NGSI-LD batch operations
   'POST /ngsi-ld/v1/entityOperations/create': 'Batch Entity Creation',

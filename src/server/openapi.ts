@@ -83,6 +83,12 @@ export const TAGS: readonly { name: string; description: string; paths: readonly
     description: 'Environmental indicators: the air quality index (HJ 633-2012, HJ 633-2026)',
     paths: ['/api/v1/environment'],
   },
+  {
+    name: 'Energy',
+    description:
+      'Online energy monitoring of key energy-using units: consumption per hour, day and month, quota use, intensity, anomalies',
+    paths: ['/api/v1/energy'],
+  },
   { name: 'Audit', description: 'The hash-chained audit log', paths: ['/api/v1/audit'] },
   {
     name: 'IoT',
