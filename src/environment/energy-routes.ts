@@ -100,16 +100,17 @@ export function computeConsumption(req: ConsumptionRequest) {
   });
   const total = kWh.reduce((s, x) => s + x, 0);
   const r6 = (x: number) => Math.round(x * 1e6) / 1e6;
+  const r9 = (x: number) => Math.round(x * 1e9) / 1e9;
   return {
     interval: req.interval,
     timeZone: `UTC+${CITY_UTC_OFFSET_MS / HOUR_MS}`,
     totalKWh: r6(total),
-    totalTce: r6(kWhToTce(total)),
+    totalTce: r9(kWhToTce(total)),
     periods: kWh.map((x, k) => ({
       start: new Date(bounds[k] as number).toISOString(),
       end: new Date(bounds[k + 1] as number).toISOString(),
       kWh: r6(x),
-      tce: r6(kWhToTce(x)),
+      tce: r9(kWhToTce(x)),
     })),
   };
 }
@@ -123,7 +124,8 @@ export function unitView(e: StoredEntity) {
   delete figures.meters;
   return {
     id: e.id,
-    name: value(UNIT_ATTRIBUTES.name) ?? null,
+    // `name` in the core context's default vocabulary, or the Smart Data Models' own.
+    name: value(UNIT_ATTRIBUTES.name) ?? value('https://smartdatamodels.org/name') ?? null,
     sector: value(UNIT_ATTRIBUTES.sector) ?? null,
     monthlyQuota: value(UNIT_ATTRIBUTES.monthlyQuota) ?? null,
     annualQuota: value(UNIT_ATTRIBUTES.annualQuota) ?? null,

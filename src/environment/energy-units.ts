@@ -64,11 +64,10 @@ export const METER_TYPE = `${SDM_ENERGY}ThreePhaseAcMeasurement`;
 export const ENERGY_IMPORT = `${SDM_ENERGY}totalActiveEnergyImport`;
 export const UNIT_TYPE = `${DEFAULT_VOCAB}KeyEnergyUnit`;
 export const REF_UNIT = `${DEFAULT_VOCAB}refEnergyUnit`;
-const NGSI_NAME = 'https://uri.etsi.org/ngsi-ld/name';
 
 /** What a unit declares (default vocabulary). */
 export const UNIT_ATTRIBUTES = {
-  name: NGSI_NAME,
+  name: `${DEFAULT_VOCAB}name`,
   sector: `${DEFAULT_VOCAB}sector`,
   monthlyQuota: `${DEFAULT_VOCAB}monthlyQuota`,
   annualQuota: `${DEFAULT_VOCAB}annualQuota`,
