@@ -21,6 +21,8 @@ import { registerWaterRoutes } from './water-routes.js';
 import { registerNoiseRoutes } from './noise-routes.js';
 import { waterClassConsumer } from './water-class-consumer.js';
 import { noiseConsumer } from './noise-consumer.js';
+import { energyUnitsConsumer } from './energy-units.js';
+import { registerEnergyRoutes } from './energy-routes.js';
 
 /** What the server hands the environment module. */
 export interface EnvironmentKernel {
@@ -64,6 +66,7 @@ export const environmentModule: ModuleDefinition<EnvironmentKernel> = {
         registerEnvironmentRoutes(app, standardFor(standard, Date.now()));
         registerWaterRoutes(app);
         registerNoiseRoutes(app);
+        registerEnergyRoutes(app, (t, q) => k.entities.query(t, q));
       },
       consumers: [
         stationAqiConsumer({ ...station, history: k.history }),
@@ -78,6 +81,13 @@ export const environmentModule: ModuleDefinition<EnvironmentKernel> = {
           coreContext: () => k.resolve(undefined),
         }),
         noiseConsumer({
+          history: k.history,
+          getEntity: (t, id) => k.readEntity(t, id),
+          merge: (t, id, body, ctx) => k.entities.merge(t, id, body, ctx),
+          coreContext: () => k.resolve(undefined),
+        }),
+        // Key energy-using units' consumption, quota use and anomalies (energy-units.ts).
+        energyUnitsConsumer({
           history: k.history,
           getEntity: (t, id) => k.readEntity(t, id),
           merge: (t, id, body, ctx) => k.entities.merge(t, id, body, ctx),

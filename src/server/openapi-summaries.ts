@@ -38,6 +38,10 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
     'The equivalent noise level, the zone limit and the exceedance, by GB 3096-2008',
   'POST /api/v1/traffic/tpi':
     'The traffic performance index (DTP, TPI, level) of road links and their network, by GB/T 33171-2016',
+  'GET /api/v1/energy/units':
+    'The key energy-using units of the tenant with their consumption, quota use, intensity and anomaly flag',
+  'POST /api/v1/energy/consumption':
+    'Consumption per local hour, day or month (kWh and tce) from cumulative meter readings',
 
   // NGSI-LD batch operations
   'POST /ngsi-ld/v1/entityOperations/create': 'Batch Entity Creation',

@@ -89,6 +89,12 @@ export const TAGS: readonly { name: string; description: string; paths: readonly
     description: 'Road traffic: the traffic performance index (GB/T 33171-2016), routes and parking',
     paths: ['/api/v1/traffic', '/api/v1/parking'],
   },
+  {
+    name: 'Energy',
+    description:
+      'Online energy monitoring of key energy-using units: consumption per hour, day and month, quota use, intensity, anomalies',
+    paths: ['/api/v1/energy'],
+  },
   { name: 'Audit', description: 'The hash-chained audit log', paths: ['/api/v1/audit'] },
   {
     name: 'IoT',

@@ -66,7 +66,12 @@ export interface Sensor {
   /** Car parks: spaces; energy meters: the sector of the enterprise. */
   capacity?: number;
   sector?: string;
+  /** Energy meters: the key energy-using unit (enterprise) they meter, 1, 2, 3… */
+  unit?: number;
 }
+
+/** Energy meters per key energy-using unit (the last unit may have fewer). */
+export const METERS_PER_UNIT = 3;
 
 export interface CityPlan {
   name: string;
@@ -127,7 +132,7 @@ const NS_ARTERIALS: [string, string][] = [
   ['商都路', 'Shangdu Rd'],
   ['东三环', 'East 3rd Ring Rd'],
 ];
-const SECTORS = [
+export const SECTORS = [
   ['汽车制造', 'automotive'],
   ['电子信息', 'electronics'],
   ['食品加工', 'food processing'],
@@ -399,14 +404,26 @@ function placeSensors(rng: Random, total: number, segments: RoadSegment[], nodes
   );
   place('streetlight', 'light', roadside, (n, at) => `${at.seg?.name} 路灯 ${n}`);
   place('water', 'water', anywhere, (n) => `水质监测点 ${n}`);
+  // Energy meters: a few per enterprise (METERS_PER_UNIT), on its site, all of its sector.
+  let site: Place = { p: CENTER, district: '' };
+  let meters = 0;
   place(
     'energy',
     'energy',
-    anywhere,
-    (n) => `重点用能单位 ${n} (${(SECTORS[(n - 1) % SECTORS.length] as readonly [string, string])[0]})`,
+    () => {
+      const k = meters++ % METERS_PER_UNIT;
+      if (k === 0) site = anywhere();
+      return { ...site, p: [round6(site.p[0] + k * 0.0003), site.p[1]] };
+    },
+    (n) => {
+      const unit = Math.floor((n - 1) / METERS_PER_UNIT);
+      const sector = SECTORS[unit % SECTORS.length] as readonly [string, string];
+      return `重点用能单位 ${unit + 1} (${sector[0]}) 电表 ${((n - 1) % METERS_PER_UNIT) + 1}`;
+    },
     (n) => ({
-      sector: (SECTORS[n % SECTORS.length] as readonly [string, string])[1],
+      sector: (SECTORS[Math.floor(n / METERS_PER_UNIT) % SECTORS.length] as readonly [string, string])[1],
       capacity: 200 + r.int(4800),
+      unit: Math.floor(n / METERS_PER_UNIT) + 1,
     }),
   );
   return sensors;

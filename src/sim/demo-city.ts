@@ -30,6 +30,7 @@ import { createRandom } from './random.js';
 import {
   KIND_MODELS,
   entityIdOf,
+  energyUnitsOf,
   readingOf,
   roadSegmentIdOf,
   staticAttributesOf,
@@ -343,7 +344,7 @@ function near(a: RoadSegment, b: RoadSegment): boolean {
   return Math.abs(ax - bx) + Math.abs(ay - by) < 0.03;
 }
 
-/** Districts and road segments: entities the dashboard draws the map from (kept when present). */
+/** Districts, road segments and energy units: entities the dashboard draws the map from (kept when present). */
 async function createBaseMap(
   hub: DemoHub,
   plan: CityPlan,
@@ -377,6 +378,8 @@ async function createBaseMap(
         location: { type: 'GeoProperty', value: { type: 'LineString', coordinates: s.coordinates } },
       },
     })),
+    // The key energy-using units the energy meters belong to (refEnergyUnit).
+    ...energyUnitsOf(plan).map((body) => ({ ctx: core, body })),
   ];
   const have = await existingIds(
     hub.entities,

@@ -136,7 +136,58 @@ export function staticAttributesOf(s: Sensor): StaticAttribute[] {
     out.push({ name: 'totalSpotNumber', type: 'Integer', value: s.capacity });
   if (s.kind === 'parkingSpot') out.push({ name: 'category', type: 'Text', value: 'onStreet' });
   if (s.kind === 'energy' && s.sector) out.push({ name: 'description', type: 'Text', value: s.sector });
+  if (s.kind === 'energy' && s.unit)
+    out.push({ name: 'refEnergyUnit', type: 'Relationship', value: energyUnitIdOf(s.unit) });
   return out;
+}
+
+/** The entity of a key energy-using unit of the demo (src/environment/energy-units.ts). */
+export function energyUnitIdOf(unit: number): string {
+  return `urn:ngsi-ld:KeyEnergyUnit:demo-unit-${String(unit).padStart(4, '0')}`;
+}
+
+/**
+ * Average load over peak, per sector, near the profiles of readingOf (a year of weekdays and
+ * weekends): what a unit's annual quota is set from.
+ */
+const LOAD_FACTOR: Record<string, number> = {
+  'data centre': 0.85,
+  hospital: 0.7,
+  'shopping centre': 0.45,
+};
+
+/**
+ * The demo's key energy-using units (one per enterprise), as entities in the core context: name,
+ * sector, an annual quota of 5 % above the year its meters' profiles give (kWh; the month's quota
+ * is its pro-rata share), and a floor area at 60 W/m² of peak load.
+ */
+export function energyUnitsOf(plan: CityPlan): Record<string, unknown>[] {
+  const units = new Map<number, { sensors: Sensor[] }>();
+  for (const s of plan.sensors)
+    if (s.kind === 'energy' && s.unit) {
+      const u = units.get(s.unit) ?? { sensors: [] };
+      u.sensors.push(s);
+      units.set(s.unit, u);
+    }
+  return [...units].map(([n, { sensors }]) => {
+    const first = sensors[0] as Sensor;
+    const peakKw = sensors.reduce((sum, s) => sum + (s.capacity ?? 1000), 0);
+    const factor = LOAD_FACTOR[first.sector ?? ''] ?? 0.5;
+    return {
+      id: energyUnitIdOf(n),
+      type: 'KeyEnergyUnit',
+      name: { type: 'Property', value: first.name.replace(/ 电表 \d+$/, '') },
+      sector: { type: 'Property', value: first.sector ?? 'other' },
+      annualQuota: {
+        type: 'Property',
+        value: Math.round((peakKw * factor * 8760 * 1.05) / 1000) * 1000,
+        unitCode: 'KWH',
+      },
+      floorArea: { type: 'Property', value: Math.round((peakKw * 1000) / 60 / 100) * 100, unitCode: 'MTK' },
+      areaServed: { type: 'Property', value: first.district },
+      location: { type: 'GeoProperty', value: { type: 'Point', coordinates: first.location } },
+    };
+  });
 }
 
 /** Incidents under way, as the models see them. */

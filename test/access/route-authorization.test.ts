@@ -359,6 +359,17 @@ const SAMPLES: Record<string, () => Sample | Promise<Sample>> = {
     url: '/api/v1/traffic/tpi',
     payload: { links: [{ id: 'a', speed: 30, freeFlowSpeed: 60, length: 1.2, vehicles: 900 }] },
   }),
+  // environment module: energy monitoring (a read of the tenant's units, a calculator)
+  'GET /api/v1/energy/units': () => ({ url: '/api/v1/energy/units' }),
+  'POST /api/v1/energy/consumption': () => ({
+    url: '/api/v1/energy/consumption',
+    payload: {
+      readings: [
+        { observedAt: '2026-12-07T08:00:00Z', value: 100 },
+        { observedAt: '2026-12-07T08:30:00Z', value: 110 },
+      ],
+    },
+  }),
   // temporal
   'GET /ngsi-ld/v1/temporal/entities': () => ({ url: '/ngsi-ld/v1/temporal/entities?type=Person' }),
   'POST /ngsi-ld/v1/temporal/entityOperations/query': () => ({
