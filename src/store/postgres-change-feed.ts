@@ -160,9 +160,16 @@ export function createPostgresChangeFeed(run: Run, connect: () => Promise<pg.Cli
       client.on('error', (err) => {
         broken = err;
       });
-      const q = async <R extends QueryResultRow>(sql: string, params: unknown[]) => {
-        if (broken) throw broken;
-        return client.query<R>(sql, params);
+      // The consumers' and jobs' loops share the connection: their statements go one at a time
+      // (pg queues a query sent while another runs, but that use is deprecated).
+      let last: Promise<unknown> = Promise.resolve();
+      const q = <R extends QueryResultRow>(sql: string, params: unknown[]) => {
+        const run = last.then(() => {
+          if (broken) throw broken;
+          return client.query<R>(sql, params);
+        });
+        last = run.catch(() => undefined);
+        return run;
       };
       return {
         async tryHold(consumer, holder) {
