@@ -32,6 +32,10 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   'GET /api/v1/export': 'Export the entities a query selects, as one download',
   'POST /api/v1/environment/aqi':
     'The air quality index (AQI, IAQI, primary pollutants, level) of concentrations, by HJ 633',
+  'GET /api/v1/traffic/route':
+    'The fastest route between two points at the current travel times (GeoJSON Feature: path, length, time, free-flow time, segments)',
+  'GET /api/v1/parking/nearest':
+    'Car parks with at least N free spaces, nearest first by distance or by travel time',
 
   // NGSI-LD batch operations
   'POST /ngsi-ld/v1/entityOperations/create': 'Batch Entity Creation',

@@ -83,6 +83,12 @@ export const TAGS: readonly { name: string; description: string; paths: readonly
     description: 'Environmental indicators: the air quality index (HJ 633-2012, HJ 633-2026)',
     paths: ['/api/v1/environment'],
   },
+  {
+    name: 'Traffic',
+    description:
+      'Road traffic: the traffic performance index, fastest routes, parking occupancy and guidance',
+    paths: ['/api/v1/traffic', '/api/v1/parking'],
+  },
   { name: 'Audit', description: 'The hash-chained audit log', paths: ['/api/v1/audit'] },
   {
     name: 'IoT',

@@ -11,6 +11,10 @@ import type { HistoryStore } from '../core/history-store.js';
 import type { HubModule, ModuleDefinition } from '../core/module.js';
 import type { QueryResult } from '../core/store.js';
 import type { EntityQuery } from '../core/query/entity-query.js';
+import { parkingOccupancyConsumer } from './parking-occupancy.js';
+import { registerParkingRoutes } from './parking-routes.js';
+import { RoadNetworks } from './route-networks.js';
+import { registerRouteRoutes } from './route-routes.js';
 
 /** What the server hands the transport module. */
 export interface TransportKernel {
@@ -25,10 +29,26 @@ export interface TransportKernel {
 
 export const transportModule: ModuleDefinition<TransportKernel> = {
   name: 'transport',
-  create(): HubModule {
+  create(k): HubModule {
+    // Routes and parking guidance (issue 18 items 4 and 5): road graphs per tenant in memory.
+    const now = () => Date.now();
+    const networks = new RoadNetworks({ queryEntities: (t, q) => k.queryEntities(t, q), now });
     return {
       name: 'transport',
-      consumers: [],
+      routes(app) {
+        registerRouteRoutes(app, networks, now);
+        registerParkingRoutes(app, { queryEntities: (t, q) => k.queryEntities(t, q), networks, now });
+      },
+      consumers: [
+        parkingOccupancyConsumer({
+          history: k.history,
+          getEntity: (t, id) => k.readEntity(t, id),
+          queryEntities: (t, q) => k.queryEntities(t, q),
+          create: async (t, body, ctx) => void (await k.entities.create(t, body, ctx)),
+          merge: (t, id, body, ctx) => k.entities.merge(t, id, body, ctx),
+          coreContext: () => k.resolve(undefined),
+        }),
+      ],
     };
   },
 };
