@@ -347,7 +347,7 @@ export function pathOf(net: RoadNetwork, nodes: string[], costs: Float64Array): 
   const out: RoutePath = { segments: [], coordinates: [], lengthM: 0, timeS: 0, freeFlowTimeS: 0 };
   for (let i = 1; i < nodes.length; i++) {
     let best: EdgeAttrs | undefined;
-    for (const e of graph.edges(nodes[i - 1], nodes[i])) {
+    for (const e of graph.outEdges(nodes[i - 1], nodes[i])) {
       const a = graph.getEdgeAttributes(e);
       if (!best || (costs[a.seg] as number) < (costs[best.seg] as number)) best = a;
     }
@@ -382,7 +382,7 @@ export function timesTo(
     let t = 0;
     for (let i = 1; i < path.length; i++) {
       let c = Infinity;
-      for (const e of net.graph.edges(path[i - 1], path[i]))
+      for (const e of net.graph.outEdges(path[i - 1], path[i]))
         c = Math.min(c, costs[net.graph.getEdgeAttribute(e, 'seg')] as number);
       t += c;
     }
