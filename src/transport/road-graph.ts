@@ -220,6 +220,9 @@ export function travelTimeS(
 interface NodeAttrs {
   lon: number;
   lat: number;
+  /** Local metres (equirectangular about the network's mean latitude), for the A* bound. */
+  x: number;
+  y: number;
 }
 interface EdgeAttrs {
   /** Index in the network's segments. */
@@ -233,6 +236,8 @@ export interface RoadNetwork {
   segments: RoadSegmentData[];
   /** Node keys with their positions, for snapping. */
   nodes: { key: string; at: Position }[];
+  /** Per segment: the straight distance between its end nodes in local metres (0 for a loop). */
+  chordM: Float64Array;
 }
 
 const M_PER_DEG = 111_320;
@@ -241,37 +246,42 @@ const M_PER_DEG = 111_320;
 export function buildRoadNetwork(segments: RoadSegmentData[]): RoadNetwork {
   const graph = new MultiDirectedGraph<NodeAttrs, EdgeAttrs>();
   const nodes: { key: string; at: Position }[] = [];
-  const cells = new Map<string, number[]>();
+  const cells = new Map<number, number[]>();
   const cellLat = SNAP_TOLERANCE_M / M_PER_DEG;
-  const cellOf = (p: Position) => {
-    const cellLon = cellLat / Math.max(0.01, Math.cos((p[1] * Math.PI) / 180));
-    return [Math.floor(p[0] / cellLon), Math.floor(p[1] / cellLat)] as const;
-  };
-  const nodeAt = (p: Position): string => {
-    const [cx, cy] = cellOf(p);
+  const meanLat =
+    segments.reduce((m, s) => m + (s.coordinates[0] as Position)[1], 0) / (segments.length || 1);
+  const kx = M_PER_DEG * Math.cos((meanLat * Math.PI) / 180);
+  // Cells of the tolerance's size (numeric keys: |cx|, |cy| < 2·10^7 at a 2 m tolerance)
+  const cellLon = cellLat / Math.max(0.01, Math.cos((meanLat * Math.PI) / 180));
+  const cellKey = (cx: number, cy: number) => cx * 1e8 + cy;
+  const nodeAt = (p: Position): number => {
+    const cx = Math.floor(p[0] / cellLon);
+    const cy = Math.floor(p[1] / cellLat);
     for (let dx = -1; dx <= 1; dx++)
       for (let dy = -1; dy <= 1; dy++)
-        for (const i of cells.get(`${cx + dx}:${cy + dy}`) ?? []) {
-          const n = nodes[i] as { key: string; at: Position };
-          if (distanceMetres(n.at, p) <= SNAP_TOLERANCE_M) return n.key;
-        }
-    const key = `n${nodes.length}`;
-    const cell = `${cx}:${cy}`;
-    const list = cells.get(cell) ?? [];
-    list.push(nodes.length);
-    cells.set(cell, list);
+        for (const i of cells.get(cellKey(cx + dx, cy + dy)) ?? [])
+          if (distanceMetres((nodes[i] as { at: Position }).at, p) <= SNAP_TOLERANCE_M) return i;
+    const i = nodes.length;
+    const cell = cells.get(cellKey(cx, cy));
+    if (cell) cell.push(i);
+    else cells.set(cellKey(cx, cy), [i]);
+    const key = `n${i}`;
     nodes.push({ key, at: p });
-    graph.addNode(key, { lon: p[0], lat: p[1] });
-    return key;
+    graph.addNode(key, { lon: p[0], lat: p[1], x: p[0] * kx, y: p[1] * M_PER_DEG });
+    return i;
   };
+  const chordM = new Float64Array(segments.length);
   segments.forEach((s, i) => {
     const a = nodeAt(s.coordinates[0] as Position);
     const b = nodeAt(s.coordinates[s.coordinates.length - 1] as Position);
     if (a === b) return; // a loop leads nowhere
-    graph.addDirectedEdgeWithKey(`${i}f`, a, b, { seg: i, forward: true });
-    if (!s.oneWay) graph.addDirectedEdgeWithKey(`${i}b`, b, a, { seg: i, forward: false });
+    const na = graph.getNodeAttributes(`n${a}`);
+    const nb = graph.getNodeAttributes(`n${b}`);
+    chordM[i] = Math.hypot(na.x - nb.x, na.y - nb.y);
+    graph.addDirectedEdgeWithKey(`${i}f`, `n${a}`, `n${b}`, { seg: i, forward: true });
+    if (!s.oneWay) graph.addDirectedEdgeWithKey(`${i}b`, `n${b}`, `n${a}`, { seg: i, forward: false });
   });
-  return { graph, segments, nodes };
+  return { graph, segments, nodes, chordM };
 }
 
 /** The node nearest to a point, and how far it is. */
@@ -304,6 +314,8 @@ export function segmentCosts(net: RoadNetwork, now: number, mode: CostMode): Flo
 
 export interface RoutePath {
   segments: string[];
+  /** The same segments as indexes into the network's. */
+  segmentIndexes: number[];
   coordinates: Position[];
   lengthM: number;
   timeS: number;
@@ -312,8 +324,9 @@ export interface RoutePath {
 
 /**
  * The fastest path from node to node under `costs`; undefined when there is none. A*'s heuristic
- * is the great-circle distance to the target over the fastest straight-line speed any edge
- * allows (chord / cost), so it never overestimates and the path is the shortest in time.
+ * is the straight distance to the target (local metres) over the fastest straight-line speed any
+ * edge allows (its chord in the same metres / its cost): by the triangle inequality no path is
+ * faster, so the heuristic never overestimates and the path is the shortest in time.
  */
 export function fastestPath(
   net: RoadNetwork,
@@ -321,19 +334,20 @@ export function fastestPath(
   to: string,
   costs: Float64Array,
 ): RoutePath | undefined {
-  const { graph } = net;
-  let vmax = 0; // m/s
-  graph.forEachEdge((_e, a, _s, _t, sa, ta) => {
-    const c = costs[a.seg] as number;
-    if (c > 0) vmax = Math.max(vmax, distanceMetres([sa.lon, sa.lat], [ta.lon, ta.lat]) / c);
-  });
+  const { graph, chordM } = net;
+  let vmax = 0; // m/s, in the same local metres as the heuristic (so the bound holds)
+  for (let i = 0; i < chordM.length; i++) {
+    const c = costs[i] as number;
+    if (c > 0) vmax = Math.max(vmax, (chordM[i] as number) / c);
+  }
   const weight = (_e: string, a: EdgeAttrs) => costs[a.seg] as number;
+  const target = to;
+  const t = graph.getNodeAttributes(target);
   const heuristic =
     vmax > 0
-      ? (n: string, t: string) => {
+      ? (n: string) => {
           const a = graph.getNodeAttributes(n);
-          const b = graph.getNodeAttributes(t);
-          return distanceMetres([a.lon, a.lat], [b.lon, b.lat]) / vmax;
+          return Math.hypot(a.x - t.x, a.y - t.y) / vmax;
         }
       : undefined;
   const nodes = astar.bidirectional(graph, from, to, weight, heuristic) as string[] | null;
@@ -344,7 +358,14 @@ export function fastestPath(
 /** The segments, line and totals of a node path (the cheapest edge between two nodes). */
 export function pathOf(net: RoadNetwork, nodes: string[], costs: Float64Array): RoutePath {
   const { graph } = net;
-  const out: RoutePath = { segments: [], coordinates: [], lengthM: 0, timeS: 0, freeFlowTimeS: 0 };
+  const out: RoutePath = {
+    segments: [],
+    segmentIndexes: [],
+    coordinates: [],
+    lengthM: 0,
+    timeS: 0,
+    freeFlowTimeS: 0,
+  };
   for (let i = 1; i < nodes.length; i++) {
     let best: EdgeAttrs | undefined;
     for (const e of graph.outEdges(nodes[i - 1], nodes[i])) {
@@ -356,6 +377,7 @@ export function pathOf(net: RoadNetwork, nodes: string[], costs: Float64Array): 
     const line = best.forward ? s.coordinates : [...s.coordinates].reverse();
     out.coordinates.push(...(out.coordinates.length ? line.slice(1) : line));
     out.segments.push(s.id);
+    out.segmentIndexes.push(best.seg);
     out.lengthM += s.lengthM;
     out.timeS += costs[best.seg] as number;
     out.freeFlowTimeS += freeFlowTimeS(s);

@@ -10,7 +10,8 @@
  * rebuild); a segment created, moved, made one-way or deleted rebuilds the graph from the
  * segments in memory (not from the database). Deletions show as a count that no longer matches;
  * that reloads everything, as does a full reload every `fullReloadMs` (10 min) as a safety net.
- * A route therefore never reads all segments per request: at most one small query every 5 s.
+ * A route therefore never reads all segments per request: at most one small query every 5 s, run
+ * beside the routes (only a tenant's first route waits for its load).
  */
 import type { StoredEntity } from '../core/entity-model.js';
 import type { EntityQuery } from '../core/query/entity-query.js';
@@ -31,10 +32,16 @@ export interface RoadNetworksDeps {
   refreshMs?: number;
   /** A full reload at least this often (ms, default 600,000). */
   fullReloadMs?: number;
+  /** A background refresh that failed (the next route tries again). */
+  onError?: (err: unknown) => void;
 }
 
-/** Modifications this much older than the newest seen are read again (late commits: `now()` is the transaction's start). */
-const OVERLAP_MS = 30_000;
+/**
+ * Modifications this much older than the newest seen are read again: `modifiedAt` is the writing
+ * transaction's start, and a write transaction (a group commit of at most 200 writes) that began
+ * before the newest seen may commit after the look.
+ */
+const OVERLAP_MS = 5_000;
 const PAGE = 1000;
 
 export const typeExprOf = (iris: string[]): TypeExpr => ({
@@ -78,7 +85,10 @@ export class RoadNetworks {
     if (this.now() - t.checkedAt >= this.refreshMs) {
       const state = t;
       state.refreshing ??= this.refresh(tenant, state).finally(() => delete state.refreshing);
-      await state.refreshing;
+      // Only the first load is waited for; afterwards a route is answered on the network held
+      // while the look runs (stale by at most one refresh), so no route waits on the database.
+      if (t.loadedAt === 0) await state.refreshing;
+      else state.refreshing.catch((err: unknown) => this.deps.onError?.(err));
     }
     if (t.segments.size === 0) return undefined;
     t.network ??= buildRoadNetwork([...t.segments.values()]);

@@ -23,6 +23,7 @@ import {
   travelTimeS,
   type CostBasis,
   type CostMode,
+  type RoadSegmentData,
 } from './road-graph.js';
 import type { RoadNetworks } from './route-networks.js';
 
@@ -75,11 +76,8 @@ export function registerRouteRoutes(app: FastifyInstance, networks: RoadNetworks
     const path = fastestPath(net, a.key, b.key, costs);
     if (!path) throw notFound(`No path over the road network from ${from.join(',')} to ${to.join(',')}`);
     const basis: Record<CostBasis, number> = { live: 0, bpr: 0, freeFlow: 0 };
-    const byId = new Map(net.segments.map((s) => [s.id, s]));
-    for (const id of path.segments) {
-      const s = byId.get(id);
-      if (s) basis[travelTimeS(s, t, mode).basis]++;
-    }
+    for (const i of path.segmentIndexes)
+      basis[travelTimeS(net.segments[i] as RoadSegmentData, t, mode).basis]++;
     void reply.type('application/geo+json');
     return {
       type: 'Feature',
