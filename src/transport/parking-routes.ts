@@ -17,7 +17,7 @@ import type { QueryResult } from '../core/store.js';
 import { tenantOf } from '../http/ngsi-request.js';
 import { READS, guarded } from '../http/route-access.js';
 import { OFF_STREET_PARKING_TYPES, carParkOf, type CarPark } from './parking-data.js';
-import { nearestNode, segmentCosts, timesTo } from './road-graph.js';
+import { currentCosts, nearestNode, timesTo } from './road-graph.js';
 import type { RoadNetworks } from './route-networks.js';
 import { typeExprOf } from './route-networks.js';
 import { parseLonLat, single } from './route-routes.js';
@@ -127,7 +127,7 @@ async function addTimes(
     const n = nearestNode(net, at);
     if (n) nodeOf.set(out, n.key);
   }
-  const times = timesTo(net, start.key, new Set(nodeOf.values()), segmentCosts(net, now, 'current'));
+  const times = timesTo(net, start.key, new Set(nodeOf.values()), currentCosts(net, now, 'current'));
   for (const [p, node] of nodeOf) {
     const t = times.get(node);
     if (t !== undefined) p.timeS = Math.round(t * 10) / 10;

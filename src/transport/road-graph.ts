@@ -305,6 +305,25 @@ export function nearestNode(
   return best && { ...best, distanceM: distanceMetres(best.at, p) };
 }
 
+/** Costs are computed again for a route at most this long after the last (ms). */
+const COSTS_TTL_MS = 1000;
+const costCache = new WeakMap<RoadNetwork, Map<CostMode, { at: number; costs: Float64Array }>>();
+
+/**
+ * {@link segmentCosts}, kept for a second per network and mode: a stream of routes shares one
+ * computation (10,000 segments take a few ms). A rebuilt network starts afresh; a speed changed
+ * in place shows within that second.
+ */
+export function currentCosts(net: RoadNetwork, now: number, mode: CostMode): Float64Array {
+  let byMode = costCache.get(net);
+  if (!byMode) costCache.set(net, (byMode = new Map()));
+  const held = byMode.get(mode);
+  if (held && now - held.at >= 0 && now - held.at < COSTS_TTL_MS) return held.costs;
+  const costs = segmentCosts(net, now, mode);
+  byMode.set(mode, { at: now, costs });
+  return costs;
+}
+
 /** Edge costs of one route request: seconds per segment (the same both ways). */
 export function segmentCosts(net: RoadNetwork, now: number, mode: CostMode): Float64Array {
   const out = new Float64Array(net.segments.length);

@@ -55,6 +55,8 @@ interface TenantNetwork {
   unusable: Set<string>;
   network?: RoadNetwork;
   newestModified: number;
+  /** When the last look began (hub clock, as modifiedAt is). */
+  lookedAt: number;
   checkedAt: number;
   loadedAt: number;
   refreshing?: Promise<void>;
@@ -79,7 +81,14 @@ export class RoadNetworks {
   async network(tenant: string): Promise<RoadNetwork | undefined> {
     let t = this.tenants.get(tenant);
     if (!t) {
-      t = { segments: new Map(), unusable: new Set(), newestModified: 0, checkedAt: 0, loadedAt: 0 };
+      t = {
+        segments: new Map(),
+        unusable: new Set(),
+        newestModified: 0,
+        lookedAt: 0,
+        checkedAt: 0,
+        loadedAt: 0,
+      };
       this.tenants.set(tenant, t);
     }
     if (this.now() - t.checkedAt >= this.refreshMs) {
@@ -90,7 +99,11 @@ export class RoadNetworks {
       if (t.loadedAt === 0) await state.refreshing;
       else state.refreshing.catch((err: unknown) => this.deps.onError?.(err));
     }
-    if (t.segments.size === 0) return undefined;
+    if (t.segments.size === 0) {
+      // Not kept: a tenant header naming nothing must not grow the memory (asked again next time).
+      if (t.unusable.size === 0 && !t.refreshing) this.tenants.delete(tenant);
+      return undefined;
+    }
     t.network ??= buildRoadNetwork([...t.segments.values()]);
     return t.network;
   }
@@ -100,6 +113,7 @@ export class RoadNetworks {
     if (started - t.loadedAt >= this.fullReloadMs || t.loadedAt === 0) await this.reload(tenant, t);
     else if (!(await this.applyChanges(tenant, t))) await this.reload(tenant, t);
     t.checkedAt = started;
+    t.lookedAt = started;
   }
 
   private baseQuery(): Omit<EntityQuery, 'limit' | 'offset' | 'count'> {
@@ -135,7 +149,9 @@ export class RoadNetworks {
 
   /** Reads what changed since the last look; false when only a full reload can tell (deletions). */
   private async applyChanges(tenant: string, t: TenantNetwork): Promise<boolean> {
-    const since = t.newestModified - OVERLAP_MS;
+    // What began before the last look, less the overlap, was seen then (without new writes the
+    // window does not stay on the last burst of writes).
+    const since = Math.max(t.newestModified, t.lookedAt) - OVERLAP_MS;
     let total: number | undefined;
     let reshaped = false;
     for (let offset = 0; ; offset += PAGE) {

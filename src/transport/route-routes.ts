@@ -19,7 +19,7 @@ import {
   FRESH_MS,
   fastestPath,
   nearestNode,
-  segmentCosts,
+  currentCosts,
   travelTimeS,
   type CostBasis,
   type CostMode,
@@ -72,7 +72,7 @@ export function registerRouteRoutes(app: FastifyInstance, networks: RoadNetworks
     const a = nearestNode(net, from);
     const b = nearestNode(net, to);
     if (!a || !b) throw notFound('No road network: no segment end to start or end at');
-    const costs = segmentCosts(net, t, mode);
+    const costs = currentCosts(net, t, mode);
     const path = fastestPath(net, a.key, b.key, costs);
     if (!path) throw notFound(`No path over the road network from ${from.join(',')} to ${to.join(',')}`);
     const basis: Record<CostBasis, number> = { live: 0, bpr: 0, freeFlow: 0 };
