@@ -42,6 +42,10 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
     'The key energy-using units of the tenant with their consumption, quota use, intensity and anomaly flag',
   'POST /api/v1/energy/consumption':
     'Consumption per local hour, day or month (kWh and tce) from cumulative meter readings',
+  'GET /api/v1/traffic/route':
+    'The fastest route between two points at the current travel times (GeoJSON Feature: path, length, time, free-flow time, segments)',
+  'GET /api/v1/parking/nearest':
+    'Car parks with at least N free spaces, nearest first by distance or by travel time',
 
   // NGSI-LD batch operations
   'POST /ngsi-ld/v1/entityOperations/create': 'Batch Entity Creation',

@@ -86,7 +86,8 @@ export const TAGS: readonly { name: string; description: string; paths: readonly
   },
   {
     name: 'Traffic',
-    description: 'Road traffic: the traffic performance index (GB/T 33171-2016), routes and parking',
+    description:
+      'Road traffic: the traffic performance index, fastest routes, parking occupancy and guidance',
     paths: ['/api/v1/traffic', '/api/v1/parking'],
   },
   {

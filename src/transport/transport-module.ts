@@ -12,6 +12,10 @@ import type { HubModule, ModuleDefinition } from '../core/module.js';
 import type { QueryResult } from '../core/store.js';
 import type { EntityQuery } from '../core/query/entity-query.js';
 import { trafficParts, type TrafficOptions } from './traffic-setup.js';
+import { parkingOccupancyConsumer } from './parking-occupancy.js';
+import { registerParkingRoutes } from './parking-routes.js';
+import { RoadNetworks } from './route-networks.js';
+import { registerRouteRoutes } from './route-routes.js';
 
 /** What the server hands the transport module. */
 export interface TransportKernel {
@@ -33,12 +37,27 @@ export const transportModule: ModuleDefinition<TransportKernel> = {
   indicators: true,
   create(k): HubModule {
     const traffic = trafficParts(k, k.traffic);
+    // Routes and parking guidance (issue 18 items 4 and 5): road graphs per tenant in memory.
+    const now = () => Date.now();
+    const networks = new RoadNetworks({ queryEntities: (t, q) => k.queryEntities(t, q), now });
     return {
       name: 'transport',
-      routes: (app) => {
+      routes(app) {
         traffic.routes(app);
+        registerRouteRoutes(app, networks, now);
+        registerParkingRoutes(app, { queryEntities: (t, q) => k.queryEntities(t, q), networks, now });
       },
-      consumers: [...traffic.consumers],
+      consumers: [
+        ...traffic.consumers,
+        parkingOccupancyConsumer({
+          history: k.history,
+          getEntity: (t, id) => k.readEntity(t, id),
+          queryEntities: (t, q) => k.queryEntities(t, q),
+          create: async (t, body, ctx) => void (await k.entities.create(t, body, ctx)),
+          merge: (t, id, body, ctx) => k.entities.merge(t, id, body, ctx),
+          coreContext: () => k.resolve(undefined),
+        }),
+      ],
       jobs: [...traffic.jobs],
     };
   },

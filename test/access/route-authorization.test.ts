@@ -370,6 +370,12 @@ const SAMPLES: Record<string, () => Sample | Promise<Sample>> = {
       ],
     },
   }),
+  // transport module: the tenant has no road network here (404), and no car park (an empty list)
+  'GET /api/v1/traffic/route': () => ({
+    url: '/api/v1/traffic/route?from=113.6,34.7&to=113.7,34.8',
+    also: { other: [404], owner: [404], admin: [404] },
+  }),
+  'GET /api/v1/parking/nearest': () => ({ url: '/api/v1/parking/nearest?near=113.6,34.7&min=1' }),
   // temporal
   'GET /ngsi-ld/v1/temporal/entities': () => ({ url: '/ngsi-ld/v1/temporal/entities?type=Person' }),
   'POST /ngsi-ld/v1/temporal/entityOperations/query': () => ({
