@@ -2,8 +2,10 @@
  * The environment module (core/module.ts): the city's environmental indicators. The air quality
  * index of HJ 633 (2012 and 2026) as a plain API; each air quality station's real-time AQI
  * (`environment.station-aqi`) and daily AQI (`environment.daily-aqi`) kept up to date from the
- * change feed; the district and city AQI published by the singleton job `environment.area-aqi`.
- * Water classes and noise come next (issue 18).
+ * change feed; the district and city AQI published by the singleton job `environment.area-aqi`;
+ * surface-water classes (GB 3838-2002, `environment.water-class`), environmental noise against the
+ * zone limits (GB 3096-2008, `environment.noise`) and the energy use of key energy-using units
+ * (`environment.energy-units`), each with its calculator.
  */
 import type { EntityService } from '../broker/entity-service.js';
 import type { ActiveContext } from '../core/context/active-context.js';
