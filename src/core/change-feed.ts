@@ -5,6 +5,7 @@
  * indicators, federation) read the hub's changes from here, never from in-process listeners that
  * lose what was under way when a process died.
  */
+import { HubError } from './errors.js';
 
 export type FeedChangeKind = 'created' | 'updated' | 'deleted';
 
@@ -113,4 +114,27 @@ export interface ChangeFeedStore {
 export function cursorOf(position: string): FeedCursor {
   const [key = '0', seq = '0', n] = position.split('.');
   return { key, seq, n: n === undefined ? WHOLE_ROW : Number(n) };
+}
+
+/**
+ * Runs `update` once for each entity of a batch that a change (not a deletion) touched through one
+ * of the attributes `watched` accepts, in the order first seen. An entity's own trouble (a HubError
+ * without a cause: deleted meanwhile, a value its model refuses) skips it; anything else (the
+ * database) fails the batch, which the feed gives again.
+ */
+export async function forEachEntityTouched(
+  changes: FeedChange[],
+  watched: (attribute: string) => boolean,
+  update: (tenant: string, id: string) => Promise<void>,
+): Promise<void> {
+  const entities = new Map<string, { tenant: string; id: string }>();
+  for (const c of changes)
+    if (c.kind !== 'deleted' && c.attributes.some(watched))
+      entities.set(`${c.tenant}\u0000${c.id}`, { tenant: c.tenant, id: c.id });
+  for (const { tenant, id } of entities.values())
+    try {
+      await update(tenant, id);
+    } catch (err) {
+      if (!(err instanceof HubError && err.cause === undefined)) throw err;
+    }
 }

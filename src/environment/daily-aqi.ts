@@ -40,10 +40,9 @@
  * the history holds one value per day, the final one; the current state keeps the newest day.
  * Its own writes touch no pollutant, so they do not come back to it.
  */
-import type { ChangeConsumer, FeedChange } from '../core/change-feed.js';
+import { forEachEntityTouched, type ChangeConsumer, type FeedChange } from '../core/change-feed.js';
 import type { ActiveContext } from '../core/context/active-context.js';
 import { canonicalJson } from '../core/access/audit-chain.js';
-import { HubError } from '../core/errors.js';
 import type { StoredEntity } from '../core/entity-model.js';
 import type { HistoryStore } from '../core/history-store.js';
 import { computeAqi, type AqiStandard, type Pollutant } from './aqi.js';
@@ -276,17 +275,7 @@ export function dailyAqiConsumer(deps: DailyAqiDeps): ChangeConsumer {
     name: 'environment.daily-aqi',
     types: [AIR_QUALITY_OBSERVED],
     async handle(changes: FeedChange[]) {
-      const stations = new Map<string, { tenant: string; id: string }>();
-      for (const c of changes)
-        if (c.kind !== 'deleted' && c.attributes.some((a) => POLLUTANT_OF.has(a)))
-          stations.set(`${c.tenant}\u0000${c.id}`, { tenant: c.tenant, id: c.id });
-      for (const { tenant, id } of stations.values())
-        try {
-          await update(tenant, id);
-        } catch (err) {
-          // As station-aqi.ts: the station's own trouble skips it, a database failure retries the batch.
-          if (!(err instanceof HubError && err.cause === undefined)) throw err;
-        }
+      await forEachEntityTouched(changes, (a) => POLLUTANT_OF.has(a), update);
     },
   };
 }

@@ -21,11 +21,10 @@
  * that arrives late for an hour already passed is therefore not counted. The consumer's own
  * writes touch none of the attributes it reads; a result already written is not written again.
  */
-import type { ChangeConsumer, FeedChange } from '../core/change-feed.js';
+import { forEachEntityTouched, type ChangeConsumer, type FeedChange } from '../core/change-feed.js';
 import type { ActiveContext } from '../core/context/active-context.js';
 import { DEFAULT_VOCAB } from '../core/context/core-context.js';
 import { canonicalJson } from '../core/access/audit-chain.js';
-import { HubError } from '../core/errors.js';
 import type { StoredAttribute, StoredEntity } from '../core/entity-model.js';
 import type { HistoryStore } from '../core/history-store.js';
 import {
@@ -218,18 +217,7 @@ export function noiseConsumer(deps: NoiseDeps): ChangeConsumer {
     types: [NOISE_LEVEL_OBSERVED],
     async handle(changes: FeedChange[]) {
       // Each sensor once per batch, when a change touched its levels or its zone.
-      const sensors = new Map<string, { tenant: string; id: string }>();
-      for (const c of changes)
-        if (c.kind !== 'deleted' && c.attributes.some((a) => watched.has(a)))
-          sensors.set(`${c.tenant}\u0000${c.id}`, { tenant: c.tenant, id: c.id });
-      for (const { tenant, id } of sensors.values())
-        try {
-          await update(tenant, id);
-        } catch (err) {
-          // The sensor's own trouble (deleted meanwhile) skips it; a database failure fails the
-          // batch, which comes again.
-          if (!(err instanceof HubError && err.cause === undefined)) throw err;
-        }
+      await forEachEntityTouched(changes, (a) => watched.has(a), update);
     },
   };
 }

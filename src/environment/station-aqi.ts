@@ -15,10 +15,9 @@
  * hour is left out of the index, never taken as zero. Its own writes touch none of the pollutants,
  * so they do not come back to it.
  */
-import type { ChangeConsumer, FeedChange } from '../core/change-feed.js';
+import { forEachEntityTouched, type ChangeConsumer, type FeedChange } from '../core/change-feed.js';
 import type { ActiveContext } from '../core/context/active-context.js';
 import { canonicalJson } from '../core/access/audit-chain.js';
-import { HubError } from '../core/errors.js';
 import type { StoredAttribute, StoredEntity } from '../core/entity-model.js';
 import type { HistoryStore } from '../core/history-store.js';
 import { computeAqi, type Pollutant } from './aqi.js';
@@ -153,18 +152,7 @@ export function stationAqiConsumer(deps: StationAqiDeps): ChangeConsumer {
     types: [AIR_QUALITY_OBSERVED],
     async handle(changes: FeedChange[]) {
       // Each station once per batch, when a change touched one of its pollutants.
-      const stations = new Map<string, { tenant: string; id: string }>();
-      for (const c of changes)
-        if (c.kind !== 'deleted' && c.attributes.some((a) => POLLUTANT_OF.has(a)))
-          stations.set(`${c.tenant}\u0000${c.id}`, { tenant: c.tenant, id: c.id });
-      for (const { tenant, id } of stations.values())
-        try {
-          await update(tenant, id);
-        } catch (err) {
-          // The station's own trouble (deleted meanwhile, a value the model refuses) skips it;
-          // a database failure fails the batch, which comes again.
-          if (!(err instanceof HubError && err.cause === undefined)) throw err;
-        }
+      await forEachEntityTouched(changes, (a) => POLLUTANT_OF.has(a), update);
     },
   };
 }

@@ -20,11 +20,10 @@
  * compact to their short names under any context. The consumer's own writes touch none of the
  * attributes it reads, so they do not come back to it; a result already written is not written again.
  */
-import type { ChangeConsumer, FeedChange } from '../core/change-feed.js';
+import { forEachEntityTouched, type ChangeConsumer, type FeedChange } from '../core/change-feed.js';
 import type { ActiveContext } from '../core/context/active-context.js';
 import { DEFAULT_VOCAB } from '../core/context/core-context.js';
 import { canonicalJson } from '../core/access/audit-chain.js';
-import { HubError } from '../core/errors.js';
 import type { StoredAttribute, StoredEntity } from '../core/entity-model.js';
 import { waterClass, type WaterBody, type WaterItem } from './water-class.js';
 
@@ -143,18 +142,7 @@ export function waterClassConsumer(deps: WaterClassDeps): ChangeConsumer {
     types: [WATER_QUALITY_OBSERVED],
     async handle(changes: FeedChange[]) {
       // Each station once per batch, when a change touched one of its items or its water body.
-      const stations = new Map<string, { tenant: string; id: string }>();
-      for (const c of changes)
-        if (c.kind !== 'deleted' && c.attributes.some((a) => ITEM_OF.has(a) || a === WATER_BODY_ATTRIBUTE))
-          stations.set(`${c.tenant}\u0000${c.id}`, { tenant: c.tenant, id: c.id });
-      for (const { tenant, id } of stations.values())
-        try {
-          await update(tenant, id);
-        } catch (err) {
-          // The station's own trouble (deleted meanwhile) skips it; a database failure fails the
-          // batch, which comes again.
-          if (!(err instanceof HubError && err.cause === undefined)) throw err;
-        }
+      await forEachEntityTouched(changes, (a) => ITEM_OF.has(a) || a === WATER_BODY_ATTRIBUTE, update);
     },
   };
 }
