@@ -145,97 +145,102 @@ describe('a password typed in a terminal', () => {
 });
 
 describe('departments, policies and API keys from the command line', () => {
-  it('are created, listed and removed with the checks and audit records of the API', async () => {
-    const cli = (...args: string[]) =>
-      runToEnd([...args, '--db', db.url], { CITYPIVOT_USER_PASSWORD: 'Water-Desk-2026' });
-    let r = await cli('departments', 'add', 'water', '--name', 'Water Bureau');
-    expect(r.code, r.out).toBe(0);
-    r = await cli('departments', 'add', 'bad id!', '--name', 'x');
-    expect(r.code, r.out).toBe(1);
-    expect(r.out).toContain('id: letters, digits');
-    r = await cli('departments', 'add', 'nameless');
-    expect(r.code, r.out).toBe(2);
-    expect(r.out).toContain('--name');
-    r = await cli('departments', 'list');
-    expect(r.out).toMatch(/^water +Water Bureau/m);
+  // About twenty CLI starts in turn: well over 30 s on a loaded machine.
+  it(
+    'are created, listed and removed with the checks and audit records of the API',
+    { timeout: 120_000 },
+    async () => {
+      const cli = (...args: string[]) =>
+        runToEnd([...args, '--db', db.url], { CITYPIVOT_USER_PASSWORD: 'Water-Desk-2026' });
+      let r = await cli('departments', 'add', 'water', '--name', 'Water Bureau');
+      expect(r.code, r.out).toBe(0);
+      r = await cli('departments', 'add', 'bad id!', '--name', 'x');
+      expect(r.code, r.out).toBe(1);
+      expect(r.out).toContain('id: letters, digits');
+      r = await cli('departments', 'add', 'nameless');
+      expect(r.code, r.out).toBe(2);
+      expect(r.out).toContain('--name');
+      r = await cli('departments', 'list');
+      expect(r.out).toMatch(/^water +Water Bureau/m);
 
-    r = await cli(
-      'policies',
-      'add',
-      '--department',
-      'water',
-      '--type',
-      'WaterQualityObserved',
-      '--action',
-      'read',
-      '--action',
-      'write',
-      '--context',
-      'https://smart-data-models.github.io/dataModel.WaterQuality/context.jsonld',
-    );
-    expect(r.code, r.out).toBe(0);
-    const policyId = /Created the policy ([0-9a-f-]{36})/.exec(r.out)?.[1];
-    expect(policyId, r.out).toBeDefined();
-    expect(r.out).toContain('https://smartdatamodels.org/dataModel.WaterQuality/WaterQualityObserved');
-    r = await cli('policies', 'add', '--department', 'water', '--action', 'delete');
-    expect(r.code, r.out).toBe(1);
-    expect(r.out).toContain('actions: read, write');
-    r = await cli('policies', 'list');
-    expect(r.out).toContain(policyId!);
+      r = await cli(
+        'policies',
+        'add',
+        '--department',
+        'water',
+        '--type',
+        'WaterQualityObserved',
+        '--action',
+        'read',
+        '--action',
+        'write',
+        '--context',
+        'https://smart-data-models.github.io/dataModel.WaterQuality/context.jsonld',
+      );
+      expect(r.code, r.out).toBe(0);
+      const policyId = /Created the policy ([0-9a-f-]{36})/.exec(r.out)?.[1];
+      expect(policyId, r.out).toBeDefined();
+      expect(r.out).toContain('https://smartdatamodels.org/dataModel.WaterQuality/WaterQualityObserved');
+      r = await cli('policies', 'add', '--department', 'water', '--action', 'delete');
+      expect(r.code, r.out).toBe(1);
+      expect(r.out).toContain('actions: read, write');
+      r = await cli('policies', 'list');
+      expect(r.out).toContain(policyId!);
 
-    r = await cli(
-      'api-keys',
-      'add',
-      'meter-gateway',
-      '--department',
-      'water',
-      '--expires',
-      '2031-01-01T00:00:00Z',
-    );
-    expect(r.code, r.out).toBe(0);
-    const keyId = /Created the API key (\S+);/.exec(r.out)?.[1];
-    expect(keyId, r.out).toBeDefined();
-    r = await cli('api-keys', 'add', 'root-key', '--role', 'system-administrator');
-    expect(r.code, r.out).toBe(1);
-    expect(r.out).toContain('An API key holds department roles only');
-    r = await cli('api-keys', 'revoke', keyId!);
-    expect(r.code, r.out).toBe(0);
-    r = await cli('api-keys', 'list');
-    expect(r.out).toMatch(new RegExp(`^${keyId!} +meter-gateway +water .* yes$`, 'm'));
+      r = await cli(
+        'api-keys',
+        'add',
+        'meter-gateway',
+        '--department',
+        'water',
+        '--expires',
+        '2031-01-01T00:00:00Z',
+      );
+      expect(r.code, r.out).toBe(0);
+      const keyId = /Created the API key (\S+);/.exec(r.out)?.[1];
+      expect(keyId, r.out).toBeDefined();
+      r = await cli('api-keys', 'add', 'root-key', '--role', 'system-administrator');
+      expect(r.code, r.out).toBe(1);
+      expect(r.out).toContain('An API key holds department roles only');
+      r = await cli('api-keys', 'revoke', keyId!);
+      expect(r.code, r.out).toBe(0);
+      r = await cli('api-keys', 'list');
+      expect(r.out).toMatch(new RegExp(`^${keyId!} +meter-gateway +water .* yes$`, 'm'));
 
-    r = await cli('users', 'add', 'zhao.min', '--department', 'water');
-    expect(r.code, r.out).toBe(0);
-    r = await cli('users', 'add', 'bad name!', '--department', 'water');
-    expect(r.code, r.out).toBe(1);
-    expect(r.out).toContain('username: letters, digits');
-    r = await cli('users', 'set', 'zhao.min', '--role', 'department-admin', '--disable');
-    expect(r.code, r.out).toBe(0);
-    r = await cli('users', 'set', 'zhao.min', '--role', 'overlord');
-    expect(r.code, r.out).toBe(1);
-    expect(r.out).toContain('roles must be a list of');
-    r = await cli('users', 'list');
-    expect(r.out).toMatch(/^zhao\.min +water +department-admin +no +disabled/m);
-    r = await cli('users', 'remove', 'zhao.min');
-    expect(r.code, r.out).toBe(0);
-    r = await cli('users', 'unlock', 'zhao.min');
-    expect(r.code, r.out).toBe(1);
-    expect(r.out).toContain('No user zhao.min');
-    r = await cli('policies', 'remove', policyId!);
-    expect(r.code, r.out).toBe(0);
-    r = await cli('policies', 'remove', policyId!);
-    expect(r.code, r.out).toBe(1);
-    expect(r.out).toContain('No policy');
+      r = await cli('users', 'add', 'zhao.min', '--department', 'water');
+      expect(r.code, r.out).toBe(0);
+      r = await cli('users', 'add', 'bad name!', '--department', 'water');
+      expect(r.code, r.out).toBe(1);
+      expect(r.out).toContain('username: letters, digits');
+      r = await cli('users', 'set', 'zhao.min', '--role', 'department-admin', '--disable');
+      expect(r.code, r.out).toBe(0);
+      r = await cli('users', 'set', 'zhao.min', '--role', 'overlord');
+      expect(r.code, r.out).toBe(1);
+      expect(r.out).toContain('roles must be a list of');
+      r = await cli('users', 'list');
+      expect(r.out).toMatch(/^zhao\.min +water +department-admin +no +disabled/m);
+      r = await cli('users', 'remove', 'zhao.min');
+      expect(r.code, r.out).toBe(0);
+      r = await cli('users', 'unlock', 'zhao.min');
+      expect(r.code, r.out).toBe(1);
+      expect(r.out).toContain('No user zhao.min');
+      r = await cli('policies', 'remove', policyId!);
+      expect(r.code, r.out).toBe(0);
+      r = await cli('policies', 'remove', policyId!);
+      expect(r.code, r.out).toBe(1);
+      expect(r.out).toContain('No policy');
 
-    // Audited as the API would, with the CLI as the actor.
-    const audit = await db.pool.query<{ action: string; actor: string }>(
-      "SELECT action, actor FROM access_audit WHERE action IN ('department.create','policy.create','policy.delete','api-key.create','api-key.revoke') ORDER BY seq",
-    );
-    expect(audit.rows.map((x) => `${x.actor} ${x.action}`)).toEqual([
-      'cli department.create',
-      'cli policy.create',
-      'cli api-key.create',
-      'cli api-key.revoke',
-      'cli policy.delete',
-    ]);
-  });
+      // Audited as the API would, with the CLI as the actor.
+      const audit = await db.pool.query<{ action: string; actor: string }>(
+        "SELECT action, actor FROM access_audit WHERE action IN ('department.create','policy.create','policy.delete','api-key.create','api-key.revoke') ORDER BY seq",
+      );
+      expect(audit.rows.map((x) => `${x.actor} ${x.action}`)).toEqual([
+        'cli department.create',
+        'cli policy.create',
+        'cli api-key.create',
+        'cli api-key.revoke',
+        'cli policy.delete',
+      ]);
+    },
+  );
 });

@@ -100,10 +100,19 @@ describe('road segments follow their detectors', () => {
   });
 
   it('writes a segment at most once a minute of readings, but a level change at once', async () => {
+    // Each reading is handled before the next is sent (else one batch would hold them all).
+    const handled = async () =>
+      (await hub.store.feed.consumers()).find((c) => c.name === 'transport.segment-tpi')?.lagChanges === 0;
     // 08:00:30: (38 + 20) / 2 = 29 km/h, still level 3 and 20 s after the last write: not written.
     await read(1, 38, 1000, '2026-12-07T08:00:30.000Z');
+    await until('the 08:00:30 reading handled', handled);
+    expect(iso((await get(SEG_A)).congestionLevel?.observedAt)).not.toBe('2026-12-07T08:00:30.000Z');
     // 08:00:40: (10 × 400 + 20 × 1000) / 1400 = 17.1 km/h, DTP 0.714, level 5: written at once.
     await read(1, 10, 400, '2026-12-07T08:00:40.000Z');
+    await until(
+      'segment A at 08:00:40',
+      async () => iso((await get(SEG_A)).congestionLevel?.observedAt) === '2026-12-07T08:00:40.000Z',
+    );
     // 08:02:00: (10 × 400 + 22 × 400) / 800 = 16 km/h, DTP 1 − 16/60 = 0.7333, level 5, 80 s later.
     await read(2, 22, 400, '2026-12-07T08:02:00.000Z');
     await until(
